@@ -1,0 +1,197 @@
+package soap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+
+	"github.com/beevik/etree"
+)
+
+// DefaultMaxBodyBytes is the request size limit when Endpoint.MaxBodyBytes is 0 (WCF's default
+// MaxReceivedMessageSize).
+const DefaultMaxBodyBytes = 64 << 10
+
+// Endpoint is an http.Handler serving SOAP 1.1 and SOAP 1.2 request/reply operations on one URL.
+type Endpoint struct {
+	Operations   []Operation
+	MaxBodyBytes int64        // request body limit; 0 means DefaultMaxBodyBytes
+	Logger       *slog.Logger // nil means slog.Default()
+}
+
+func (e *Endpoint) logger() *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return slog.Default()
+}
+
+func (e *Endpoint) limit() int64 {
+	if e.MaxBodyBytes > 0 {
+		return e.MaxBodyBytes
+	}
+	return DefaultMaxBodyBytes
+}
+
+// ServeHTTP implements http.Handler.
+func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "405 method not allowed: a SOAP endpoint accepts POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	hint := V11
+	switch {
+	case err != nil:
+		http.Error(w, fmt.Sprintf("415 unsupported media type: cannot read the Content-Type %q (%v); send text/xml (SOAP 1.1) or application/soap+xml (SOAP 1.2)",
+			r.Header.Get("Content-Type"), err), http.StatusUnsupportedMediaType)
+		return
+	case mt == "application/soap+xml":
+		hint = V12
+	case mt == "text/xml" || mt == "application/xml":
+	default:
+		http.Error(w, fmt.Sprintf("415 unsupported media type %q: send text/xml (SOAP 1.1) or application/soap+xml (SOAP 1.2)", mt),
+			http.StatusUnsupportedMediaType)
+		return
+	}
+	limit := e.limit()
+	if r.ContentLength > limit {
+		// Refused before reading: a client waiting on Expect: 100-continue gets no 100.
+		tooLarge(w, limit)
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			tooLarge(w, limit)
+			return
+		}
+		e.logger().Debug("soap: reading request body", "err", err)
+		http.Error(w, "400 bad request: the request body could not be read", http.StatusBadRequest)
+		return
+	}
+	data, err := toUTF8(raw, params["charset"])
+	if err != nil {
+		e.sendFault(w, hint, nil, NewFault(Sender, "The message cannot be decoded: "+err.Error()))
+		return
+	}
+	root, err := parseXML(data)
+	if err != nil {
+		e.sendFault(w, hint, nil, NewFault(Sender, "The message cannot be read: "+err.Error()))
+		return
+	}
+	v, ok := envelopeVersion(root)
+	if !ok {
+		reason := fmt.Sprintf("The root element {%s}%s is not a SOAP 1.1 or SOAP 1.2 Envelope.", nsOf(root), root.Tag)
+		e.write(w, http.StatusInternalServerError, V11, versionMismatchMessage(reason).Marshal())
+		return
+	}
+	e.serveEnvelope(w, r, v, root)
+}
+
+func tooLarge(w http.ResponseWriter, limit int64) {
+	w.Header().Set("Connection", "close")
+	http.Error(w, "413 request entity too large: the message exceeds "+strconv.FormatInt(limit, 10)+" bytes",
+		http.StatusRequestEntityTooLarge)
+}
+
+// serveEnvelope runs the SOAP processing model on a parsed envelope of version v.
+func (e *Endpoint) serveEnvelope(w http.ResponseWriter, r *http.Request, v Version, env *etree.Element) {
+	ns := v.Namespace()
+	headers, bodies := children(env, ns, "Header"), children(env, ns, "Body")
+	var hdr *etree.Element
+	if len(headers) > 0 {
+		hdr = headers[0]
+	}
+	a := readAddressing(hdr)
+	switch {
+	case len(headers) > 1:
+		e.sendFault(w, v, a, NewFault(Sender, "The envelope has more than one Header."))
+		return
+	case len(bodies) == 0:
+		e.sendFault(w, v, a, NewFault(Sender, "The envelope has no Body."))
+		return
+	case len(bodies) > 1:
+		e.sendFault(w, v, a, NewFault(Sender, "The envelope has more than one Body."))
+		return
+	}
+	if f := checkMustUnderstand(v, hdr, a.understood); f != nil {
+		e.sendFault(w, v, a, f)
+		return
+	}
+	if f := a.validate(); f != nil {
+		e.sendFault(w, v, a, f)
+		return
+	}
+	var body *etree.Element
+	if cs := bodies[0].ChildElements(); len(cs) > 0 {
+		body = cs[0]
+	}
+	op, action, f := e.resolve(a, r, body)
+	if f != nil {
+		e.sendFault(w, v, a, f)
+		return
+	}
+	req := &Request{
+		Version: v, Action: action, Addressing: a.ns, MessageID: a.messageID,
+		Header: hdr, Body: body, HTTP: r,
+	}
+	reply, err := e.invoke(r.Context(), op, req)
+	if err != nil {
+		f, ok := asFault(err)
+		if !ok {
+			e.logger().Error("soap: operation failed", "action", action, "err", err)
+		}
+		e.sendFault(w, v, a, f)
+		return
+	}
+	m := &Message{Version: v, Body: reply}
+	if a.ns != "" {
+		m.Addressing, m.Action, m.RelatesTo = a.ns, op.ReplyAction, a.messageID
+	}
+	e.write(w, http.StatusOK, v, m.Marshal())
+}
+
+// invoke calls the operation, turning a panic into an internal error.
+func (e *Endpoint) invoke(ctx context.Context, op *Operation, req *Request) (reply *etree.Element, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			e.logger().Error("soap: operation panicked", "action", op.Action, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			reply, err = nil, fmt.Errorf("panic: %v", p)
+		}
+	}()
+	if op.Handle == nil {
+		return nil, errors.New("soap: operation has no Handle function")
+	}
+	return op.Handle(ctx, req)
+}
+
+// sendFault writes f as an HTTP 500 reply of version v; a (may be nil) supplies the request's
+// WS-A namespace and MessageID.
+func (e *Endpoint) sendFault(w http.ResponseWriter, v Version, a *addressing, f *Fault) {
+	wsa, rel := "", ""
+	if a != nil {
+		wsa, rel = a.ns, a.messageID
+	}
+	e.logger().Debug("soap: fault", "code", f.Code.String(), "subcodes", f.Subcodes, "reason", f.Reason)
+	e.write(w, http.StatusInternalServerError, v, FaultMessage(v, wsa, rel, f).Marshal())
+}
+
+func (e *Endpoint) write(w http.ResponseWriter, status int, v Version, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", v.ContentType())
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

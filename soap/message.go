@@ -1,0 +1,102 @@
+package soap
+
+import (
+	"github.com/beevik/etree"
+)
+
+// Message describes an outgoing envelope: a server reply or a client request.
+// Marshal writes it with the envelope prefix s and, with WS-Addressing, the prefix a.
+type Message struct {
+	Version    Version
+	Addressing string           // "" (no WS-A headers are written), WSA10 or WSA0408
+	Action     string           // wsa:Action, written with mustUnderstand="1"
+	MessageID  string           // wsa:MessageID
+	RelatesTo  string           // wsa:RelatesTo
+	ReplyTo    string           // wsa:ReplyTo/wsa:Address
+	To         string           // wsa:To, written with mustUnderstand="1"
+	Headers    []*etree.Element // further header blocks, after the WS-A ones (copied)
+	Body       *etree.Element   // the body's child (copied); nil for an empty body
+}
+
+// Element builds the Envelope element. Elements taken from Headers and Body are copied, with
+// the namespace declarations they inherit from their former ancestors.
+func (m *Message) Element() *etree.Element {
+	env := etree.NewElement("s:Envelope")
+	env.CreateAttr("xmlns:s", m.Version.Namespace())
+	var hdrs []*etree.Element
+	if m.Addressing != "" {
+		env.CreateAttr("xmlns:a", m.Addressing)
+		add := func(local, value string, mu bool) *etree.Element {
+			h := etree.NewElement("a:" + local)
+			if mu {
+				h.CreateAttr("s:mustUnderstand", "1")
+			}
+			h.SetText(value)
+			hdrs = append(hdrs, h)
+			return h
+		}
+		if m.Action != "" {
+			add("Action", m.Action, true)
+		}
+		if m.MessageID != "" {
+			add("MessageID", m.MessageID, false)
+		}
+		if m.RelatesTo != "" {
+			add("RelatesTo", m.RelatesTo, false)
+		}
+		if m.ReplyTo != "" {
+			add("ReplyTo", "", false).CreateElement("a:Address").SetText(m.ReplyTo)
+		}
+		if m.To != "" {
+			add("To", m.To, true)
+		}
+	}
+	for _, h := range m.Headers {
+		if h != nil {
+			hdrs = append(hdrs, detach(h))
+		}
+	}
+	if len(hdrs) > 0 {
+		hdr := env.CreateElement("s:Header")
+		for _, h := range hdrs {
+			hdr.AddChild(h)
+		}
+	}
+	body := env.CreateElement("s:Body")
+	if m.Body != nil {
+		body.AddChild(detach(m.Body))
+	}
+	return env
+}
+
+// Marshal writes the envelope: no XML declaration, UTF-8.
+func (m *Message) Marshal() []byte {
+	doc := etree.NewDocument()
+	doc.SetRoot(m.Element())
+	b, _ := doc.WriteToBytes() // writing to a buffer cannot fail
+	return b
+}
+
+// detach returns a parentless copy of e that still means the same: namespace declarations
+// e inherits from its ancestors are copied onto it (nearest first, never overriding its own).
+func detach(e *etree.Element) *etree.Element {
+	c := e.Copy()
+	for p := e.Parent(); p != nil; p = p.Parent() {
+		for _, a := range p.Attr {
+			isDecl := a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns")
+			if isDecl && !hasAttr(c, a.Space, a.Key) {
+				c.CreateAttr(a.FullKey(), a.Value)
+			}
+		}
+	}
+	return c
+}
+
+func hasAttr(e *etree.Element, space, key string) bool {
+	for _, a := range e.Attr {
+		if a.Space == space && a.Key == key {
+			return true
+		}
+	}
+	return false
+}
