@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// isBusy reports whether err is SQLITE_BUSY or SQLITE_LOCKED (any extended code): the
+// "database is locked" family, which is retried and never returned to callers.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
+}
+
+// backoff returns the pause before retry attempt n (0-based): 1ms doubling to 100ms.
+func backoff(n int) time.Duration {
+	d := time.Millisecond << min(n, 7)
+	return min(d, 100*time.Millisecond)
+}
+
+// retry runs f until it returns an error that is not busy, or ctx is done.
+func retry(ctx context.Context, f func() error) error {
+	for n := 0; ; n++ {
+		err := f()
+		if !isBusy(err) {
+			return err
+		}
+		t := time.NewTimer(backoff(n))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// execRetry executes a statement on conn, retrying while busy.
+func execRetry(ctx context.Context, conn *sql.Conn, stmt string) error {
+	return retry(ctx, func() error {
+		_, err := conn.ExecContext(ctx, stmt)
+		return err
+	})
+}

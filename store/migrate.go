@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrSchemaTooNew is returned by OpenSQLite when the database was migrated by a newer binary
+// (its schema_migrations holds a version this binary does not know).
+var ErrSchemaTooNew = errors.New("store: database schema is newer than this binary supports")
+
+//go:embed migrations/*.sql
+var embeddedMigrations embed.FS
+
+// migration is one versioned schema step: migrations/NNNN_name.sql.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads every *.sql file of dir in fsys, ordered by version.
+// File names must start with a positive integer version followed by '_'.
+func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	seen := map[int]string{}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
+			continue
+		}
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("store: migration %q: name must be NNNN_name.sql", e.Name())
+		}
+		if prev, dup := seen[v]; dup {
+			return nil, fmt.Errorf("store: migrations %q and %q share version %d", prev, e.Name(), v)
+		}
+		seen[v] = e.Name()
+		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: strings.TrimSuffix(e.Name(), ".sql"), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// migrate brings the database on conn up to the last of ms. Each migration runs in its own
+// BEGIN IMMEDIATE transaction together with its schema_migrations row, so concurrent openers
+// (several processes) serialise and a crash leaves the schema at a whole version.
+func migrate(ctx context.Context, conn *sql.Conn, ms []migration, now func() time.Time) error {
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("store: create schema_migrations: %w", err)
+	}
+	known := 0
+	if len(ms) > 0 {
+		known = ms[len(ms)-1].version
+	}
+	for {
+		applied, err := migrateStep(ctx, conn, ms, known, now)
+		if err != nil {
+			return err
+		}
+		if !applied {
+			return nil
+		}
+	}
+}
+
+// migrateStep applies the first pending migration, if any, and reports whether it did.
+func migrateStep(ctx context.Context, conn *sql.Conn, ms []migration, known int, now func() time.Time) (applied bool, err error) {
+	if err := execRetry(ctx, conn, "BEGIN IMMEDIATE"); err != nil {
+		return false, fmt.Errorf("store: migrate: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	var current int
+	if err := conn.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		return false, fmt.Errorf("store: read schema version: %w", err)
+	}
+	if current > known {
+		return false, fmt.Errorf("%w: database at version %d, binary knows up to %d", ErrSchemaTooNew, current, known)
+	}
+	var next *migration
+	for i := range ms {
+		if ms[i].version > current {
+			next = &ms[i]
+			break
+		}
+	}
+	if next == nil {
+		_, err := conn.ExecContext(ctx, "COMMIT")
+		return false, err
+	}
+	if _, err := conn.ExecContext(ctx, next.sql); err != nil {
+		return false, fmt.Errorf("store: migration %s: %w", next.name, err)
+	}
+	if _, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+		next.version, next.name, now().UnixMilli()); err != nil {
+		return false, fmt.Errorf("store: record migration %s: %w", next.name, err)
+	}
+	if err := execRetry(ctx, conn, "COMMIT"); err != nil {
+		return false, fmt.Errorf("store: commit migration %s: %w", next.name, err)
+	}
+	return true, nil
+}
