@@ -1,7 +1,6 @@
 package soap
 
 import (
-	"mime"
 	"net/http"
 	"strings"
 
@@ -21,7 +20,7 @@ func headerActions(a *addressing, r *http.Request) []actionSource {
 	if a.hasAction {
 		out = append(out, actionSource{"wsa:Action", a.action})
 	}
-	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "application/soap+xml" {
+	if mt, params, err := parseContentType(r.Header.Get("Content-Type")); err == nil && mt == "application/soap+xml" {
 		if act := strings.TrimSpace(params["action"]); act != "" {
 			out = append(out, actionSource{"the Content-Type action parameter", act})
 		}

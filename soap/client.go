@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -106,7 +105,7 @@ func (c *Client) Do(ctx context.Context, action string, body *etree.Element) (*R
 	}
 	resp := &Response{StatusCode: hresp.StatusCode, Header: hresp.Header, Raw: raw, MessageID: m.MessageID}
 	ct := hresp.Header.Get("Content-Type")
-	if mt, _, _ := mime.ParseMediaType(ct); mt != "text/xml" && mt != "application/soap+xml" && mt != "application/xml" {
+	if mt, _, _ := parseContentType(ct); mt != "text/xml" && mt != "application/soap+xml" && mt != "application/xml" {
 		return resp, fmt.Errorf("soap: HTTP %d with Content-Type %q, not a SOAP reply: %s", hresp.StatusCode, ct, snippet(raw))
 	}
 	env, rv, err := ParseEnvelope(raw, ct)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -46,7 +45,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "405 method not allowed: a SOAP endpoint accepts POST only", http.StatusMethodNotAllowed)
 		return
 	}
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt, params, err := parseContentType(r.Header.Get("Content-Type"))
 	hint := V11
 	switch {
 	case err != nil:

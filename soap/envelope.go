@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -31,7 +30,7 @@ var ErrDTD = errors.New("soap: a SOAP message must not contain a document type d
 func ParseEnvelope(data []byte, contentType string) (*etree.Element, Version, error) {
 	charset := ""
 	if contentType != "" {
-		if _, params, err := mime.ParseMediaType(contentType); err == nil {
+		if _, params, err := parseContentType(contentType); err == nil {
 			charset = params["charset"]
 		}
 	}

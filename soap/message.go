@@ -72,6 +72,7 @@ func (m *Message) Element() *etree.Element {
 // Marshal writes the envelope: no XML declaration, UTF-8.
 func (m *Message) Marshal() []byte {
 	doc := etree.NewDocument()
+	doc.WriteSettings = etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: true}
 	doc.SetRoot(m.Element())
 	b, _ := doc.WriteToBytes() // writing to a buffer cannot fail
 	return b
