@@ -222,8 +222,12 @@ func TestVersionMismatch(t *testing.T) {
 func TestHandlerErrors(t *testing.T) {
 	secret := "database password is hunter2"
 	handlers := map[string]func(context.Context, *Request) (*etree.Element, error){
-		"Run":       func(context.Context, *Request) (*etree.Element, error) { return nil, NewFault(Sender, "no such instance", qNotFound) },
-		"Cancel":    func(context.Context, *Request) (*etree.Element, error) { return nil, fmt.Errorf("wrapped: %w", NewFault(Sender, "no such instance", qNotFound)) },
+		"Run": func(context.Context, *Request) (*etree.Element, error) {
+			return nil, NewFault(Sender, "no such instance", qNotFound)
+		},
+		"Cancel": func(context.Context, *Request) (*etree.Element, error) {
+			return nil, fmt.Errorf("wrapped: %w", NewFault(Sender, "no such instance", qNotFound))
+		},
 		"Suspend":   func(context.Context, *Request) (*etree.Element, error) { return nil, errors.New(secret) },
 		"Terminate": func(context.Context, *Request) (*etree.Element, error) { panic(secret) },
 		"Abandon":   func(context.Context, *Request) (*etree.Element, error) { var f *Fault; return nil, f },
