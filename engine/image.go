@@ -1,0 +1,224 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ImageFormat is the version tag of the execution image written by Snapshot.
+const ImageFormat = "wimp-image/1"
+
+type image struct {
+	Format     string         `json:"format"`
+	ID         uuid.UUID      `json:"id"`
+	Definition Identity       `json:"definition"`
+	HasStarted bool           `json:"hasStarted"`
+	Clock      time.Time      `json:"clock"`
+	Arguments  map[string]any `json:"arguments"`
+	Variables  map[string]any `json:"variables"`
+	Root       int            `json:"root"`
+	NextN      int            `json:"nextActivityInstance"`
+	Activities []*actInst     `json:"activities"`
+	Queue      []workItem     `json:"queue"`
+	Bookmarks  []*bookmark    `json:"bookmarks"`
+	Timers     []*timer       `json:"timers"`
+	TimerSeq   int            `json:"timerSeq"`
+	Completion Completion     `json:"completion,omitempty"`
+	Reason     string         `json:"reason,omitempty"`
+	Exception  *Exception     `json:"exception,omitempty"`
+	Unhandled  *unhandled     `json:"unhandled,omitempty"`
+}
+
+// Snapshot serialises the whole execution image (activity instance tree with per-activity
+// state, work queue, bookmarks with their callback names, timers, variables, arguments, the
+// hasStarted flag, completion) as JSON tagged {"format": "wimp-image/1"}. Tracking records are
+// not part of it: drain them first. The output is deterministic.
+func (in *Instance) Snapshot() ([]byte, error) {
+	img := image{
+		Format: ImageFormat, ID: in.id, Definition: in.def.Identity, HasStarted: in.hasStarted,
+		Clock: in.clock, Arguments: in.args, Variables: in.vars, Root: in.rootN, NextN: in.nextN,
+		Queue: in.queue, Timers: in.timers, TimerSeq: in.timerSeq, Completion: in.completion,
+		Reason: in.reason, Exception: in.exc, Unhandled: in.unhandled,
+		Activities: make([]*actInst, 0, len(in.acts)), Bookmarks: make([]*bookmark, 0, len(in.bookmarks)),
+	}
+	for _, a := range in.acts {
+		img.Activities = append(img.Activities, a)
+	}
+	sort.Slice(img.Activities, func(i, j int) bool { return img.Activities[i].N < img.Activities[j].N })
+	for _, b := range in.bookmarks {
+		img.Bookmarks = append(img.Bookmarks, b)
+	}
+	sort.Slice(img.Bookmarks, func(i, j int) bool { return img.Bookmarks[i].Name < img.Bookmarks[j].Name })
+	if img.Queue == nil {
+		img.Queue = []workItem{}
+	}
+	if img.Timers == nil {
+		img.Timers = []*timer{}
+	}
+	return json.Marshal(img)
+}
+
+// ImageIdentity reads the definition identity recorded in an execution image, so the host
+// can find the definition to Restore it with.
+func ImageIdentity(data []byte) (Identity, error) {
+	var head struct {
+		Format     string   `json:"format"`
+		Definition Identity `json:"definition"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return Identity{}, fmt.Errorf("%w: %v", ErrImage, err)
+	}
+	if head.Format != ImageFormat {
+		return Identity{}, fmt.Errorf("%w: unsupported format %q (this engine reads %q)", ErrImage, head.Format, ImageFormat)
+	}
+	return head.Definition, nil
+}
+
+// Definitions finds definitions by identity; *Registry and *Definition implement it.
+type Definitions interface {
+	Get(id Identity) (*Definition, error)
+}
+
+// Get returns d itself if id is d's identity (so a single *Definition can serve Restore).
+func (d *Definition) Get(id Identity) (*Definition, error) {
+	if id != d.Identity {
+		return nil, fmt.Errorf("%w: %s (have %s)", ErrNotFound, id, d.Identity)
+	}
+	return d, nil
+}
+
+// Restore rebuilds an instance from an execution image written by Snapshot, with the image's
+// definition looked up in defs. It refuses unknown formats and images that do not fit the
+// definition (ErrImage). The restored instance tracks Resumed (not Started) on its first Run.
+func Restore(defs Definitions, data []byte) (*Instance, error) {
+	idn, err := ImageIdentity(data)
+	if err != nil {
+		return nil, err
+	}
+	def, err := defs.Get(idn)
+	if err != nil {
+		return nil, err
+	}
+	var img image
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&img); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrImage, err)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrImage, fmt.Sprintf(format, args...))
+	}
+	in := newInstance(def, img.ID)
+	in.hasStarted = img.HasStarted
+	in.clock = img.Clock
+	in.rootN = img.Root
+	in.nextN = img.NextN
+	in.timerSeq = img.TimerSeq
+	in.completion = img.Completion
+	in.reason = img.Reason
+	in.exc = img.Exception
+	in.unhandled = img.Unhandled
+	switch in.completion {
+	case NotCompleted, Closed, Canceled, Terminated, Faulted:
+	default:
+		return nil, bad("unknown completion %q", in.completion)
+	}
+	for _, a := range def.Arguments {
+		v, err := coerce(img.Arguments[a.Name], a.Type)
+		if err != nil {
+			return nil, bad("argument %s: %v", a.Name, err)
+		}
+		in.args[a.Name] = v
+	}
+	for _, v := range def.Variables {
+		val, err := coerce(img.Variables[v.Name], v.Type)
+		if err != nil {
+			return nil, bad("variable %s: %v", v.Name, err)
+		}
+		in.vars[v.Name] = val
+	}
+	for _, a := range img.Activities {
+		if a == nil || a.N <= 0 || a.N > in.nextN || in.acts[a.N] != nil {
+			return nil, bad("bad activity instance")
+		}
+		n := def.byID[a.Act]
+		if n == nil || n.Kind != a.Kind || n.Kind == KindPickBranch {
+			return nil, bad("activity %q (%s) is not in %s", a.Act, a.Kind, def.Identity)
+		}
+		if a.Parent == 0 && a.N != in.rootN {
+			return nil, bad("activity instance %d has no parent", a.N)
+		}
+		if a.Catch < 0 || a.Catch > len(n.Catches) {
+			return nil, bad("activity %q: bad catch index", a.Act)
+		}
+		if a.Callback != "" && callbacks[a.Callback] == nil {
+			return nil, bad("unknown callback %q", a.Callback)
+		}
+		in.acts[a.N] = a
+	}
+	for _, a := range in.acts {
+		if a.Parent != 0 {
+			p := in.acts[a.Parent]
+			if p == nil || a.Callback == "" {
+				return nil, bad("activity instance %d: missing parent %d", a.N, a.Parent)
+			}
+		}
+		for _, c := range a.Children {
+			if ch := in.acts[c]; ch == nil || ch.Parent != a.N {
+				return nil, bad("activity instance %d: bad child %d", a.N, c)
+			}
+		}
+	}
+	if in.completion == NotCompleted && in.unhandled == nil && in.acts[in.rootN] == nil {
+		return nil, bad("no root activity")
+	}
+	for _, w := range img.Queue {
+		switch w.Op {
+		case opExecute, opCancel:
+		case opCallback:
+			if callbacks[w.Callback] == nil || w.Child == nil {
+				return nil, bad("bad callback work item %q", w.Callback)
+			}
+		case opResume:
+			if resumptions[w.Callback] == nil {
+				return nil, bad("bad resumption work item %q", w.Callback)
+			}
+		default:
+			return nil, bad("unknown work item %q", w.Op)
+		}
+	}
+	if len(img.Queue) > 0 {
+		in.queue = img.Queue
+	}
+	for _, b := range img.Bookmarks {
+		if b == nil || in.acts[b.Owner] == nil || resumptions[b.Callback] == nil || in.bookmarks[b.Name] != nil {
+			return nil, bad("bad bookmark")
+		}
+		in.bookmarks[b.Name] = b
+	}
+	for _, t := range img.Timers {
+		if t == nil || in.acts[t.Owner] == nil || resumptions[t.Callback] == nil {
+			return nil, bad("bad timer")
+		}
+	}
+	if len(img.Timers) > 0 {
+		in.timers = img.Timers
+		sort.SliceStable(in.timers, func(i, j int) bool {
+			if !in.timers[i].Due.Equal(in.timers[j].Due) {
+				return in.timers[i].Due.Before(in.timers[j].Due)
+			}
+			return in.timers[i].Seq < in.timers[j].Seq
+		})
+	}
+	if u := in.unhandled; u != nil {
+		if u.Exc == nil || (u.Pending != nil && (u.Pending.Child == nil || callbacks[u.Pending.Callback] == nil)) {
+			return nil, bad("bad unhandled exception")
+		}
+	}
+	return in, nil
+}

@@ -1,0 +1,663 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/expr-lang/expr/types"
+)
+
+// DefinitionError is an invalid definition: where and what.
+type DefinitionError struct {
+	File         string
+	Line, Column int
+	Msg          string
+}
+
+func (e *DefinitionError) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+}
+
+const maxDepth = 128
+
+// xnode is a raw XML element with its start position.
+type xnode struct {
+	name      string
+	attrs     []xml.Attr
+	kids      []*xnode
+	line, col int
+}
+
+type parser struct {
+	file string
+	env  types.Map
+	def  *Definition
+}
+
+func (p *parser) errAt(n *xnode, format string, args ...any) error {
+	return &DefinitionError{File: p.file, Line: n.line, Column: n.col, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ParseDefinition parses and validates a workflow definition. Errors are *DefinitionError.
+func ParseDefinition(file string, data []byte) (*Definition, error) {
+	root, err := readTree(file, data)
+	if err != nil {
+		return nil, err
+	}
+	p := &parser{file: file, def: &Definition{File: file, byID: map[string]*activity{}}}
+	if err := p.workflow(root); err != nil {
+		return nil, err
+	}
+	return p.def, nil
+}
+
+func readTree(file string, data []byte) (*xnode, error) {
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec.Strict = true
+	var stack []*xnode
+	var root *xnode
+	fail := func(line, col int, format string, args ...any) error {
+		return &DefinitionError{File: file, Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}
+	}
+	for first := true; ; first = false {
+		line, col := dec.InputPos()
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			l, c := dec.InputPos()
+			msg := err.Error()
+			var se *xml.SyntaxError
+			if errors.As(err, &se) {
+				msg = se.Msg
+				if se.Line != l {
+					l, c = se.Line, 1
+				}
+			}
+			return nil, fail(l, c, "XML: %s", msg)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if len(stack) >= maxDepth {
+				return nil, fail(line, col, "elements nested deeper than %d", maxDepth)
+			}
+			n := &xnode{name: t.Name.Local, attrs: slices.Clone(t.Attr), line: line, col: col}
+			if len(stack) == 0 {
+				if root != nil {
+					return nil, fail(line, col, "more than one root element")
+				}
+				root = n
+			} else {
+				parent := stack[len(stack)-1]
+				parent.kids = append(parent.kids, n)
+			}
+			stack = append(stack, n)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			if s := strings.TrimSpace(string(t)); s != "" {
+				if len(s) > 40 {
+					s = s[:40] + "..."
+				}
+				return nil, fail(line, col, "unexpected text %q (values go in attributes)", s)
+			}
+		case xml.Comment:
+		case xml.ProcInst:
+			if t.Target != "xml" || !first {
+				return nil, fail(line, col, "processing instruction <?%s?> is not allowed", t.Target)
+			}
+		case xml.Directive:
+			return nil, fail(line, col, "DTDs and <!...> directives are not allowed")
+		}
+	}
+	if root == nil {
+		l, c := dec.InputPos()
+		return nil, fail(l, c, "no root element: expected <Workflow>")
+	}
+	return root, nil
+}
+
+// attrs validates n's attributes against the allowed names and returns them by name.
+func (p *parser) attrs(n *xnode, allowed ...string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, a := range n.attrs {
+		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") ||
+			a.Name.Space == "http://www.w3.org/XML/1998/namespace" {
+			continue
+		}
+		name := a.Name.Local
+		if a.Name.Space != "" || !slices.Contains(allowed, name) {
+			if a.Name.Space != "" {
+				name = a.Name.Space + ":" + name
+			}
+			if len(allowed) == 0 {
+				return nil, p.errAt(n, "unknown attribute %s on <%s> (it takes no attributes)", name, n.name)
+			}
+			return nil, p.errAt(n, "unknown attribute %s on <%s> (allowed: %s)", name, n.name, strings.Join(allowed, ", "))
+		}
+		if _, dup := m[name]; dup {
+			return nil, p.errAt(n, "duplicate attribute %s on <%s>", name, n.name)
+		}
+		m[name] = a.Value
+	}
+	return m, nil
+}
+
+func (p *parser) require(n *xnode, m map[string]string, names ...string) error {
+	for _, name := range names {
+		if strings.TrimSpace(m[name]) == "" {
+			return p.errAt(n, "missing required attribute %s on <%s>", name, n.name)
+		}
+	}
+	return nil
+}
+
+func (p *parser) identity(n *xnode, m map[string]string) (Identity, error) {
+	if err := p.require(n, m, "Name", "Version"); err != nil {
+		return Identity{}, err
+	}
+	id := Identity{Name: strings.TrimSpace(m["Name"]), Package: strings.TrimSpace(m["Package"]), Version: strings.TrimSpace(m["Version"])}
+	if _, ok := parseVersion(id.Version); !ok {
+		return Identity{}, p.errAt(n, "bad Version %q: want a.b[.c[.d]] with numeric components", id.Version)
+	}
+	return id, nil
+}
+
+func (p *parser) workflow(n *xnode) error {
+	if n.name != "Workflow" {
+		return p.errAt(n, "root element must be <Workflow>, not <%s>", n.name)
+	}
+	m, err := p.attrs(n, "Name", "Package", "Version", "DisplayName")
+	if err != nil {
+		return err
+	}
+	if p.def.Identity, err = p.identity(n, m); err != nil {
+		return err
+	}
+	var body *xnode
+	seen := map[string]bool{}
+	names := map[string]bool{}
+	for _, k := range n.kids {
+		switch k.name {
+		case "UpdatableFrom":
+			m, err := p.attrs(k, "Name", "Package", "Version")
+			if err != nil {
+				return err
+			}
+			id, err := p.identity(k, m)
+			if err != nil {
+				return err
+			}
+			p.def.UpdatableFrom = append(p.def.UpdatableFrom, id)
+		case "Arguments", "Variables":
+			if seen[k.name] {
+				return p.errAt(k, "duplicate <%s>", k.name)
+			}
+			seen[k.name] = true
+			if _, err := p.attrs(k); err != nil {
+				return err
+			}
+			if err := p.declarations(k, names); err != nil {
+				return err
+			}
+		default:
+			if _, ok := activityAttrs[Kind(k.name)]; !ok || k.name == string(KindPickBranch) {
+				return p.errAt(k, "unknown element <%s> in <Workflow> (expected UpdatableFrom, Arguments, Variables or one activity)", k.name)
+			}
+			if body != nil {
+				return p.errAt(k, "<Workflow> has more than one root activity (wrap them in a <Sequence>)")
+			}
+			body = k
+		}
+	}
+	if body == nil {
+		return p.errAt(n, "<Workflow> has no activity")
+	}
+	p.env = compileEnv(p.def.Arguments, p.def.Variables)
+	// Defaults are compiled now that every name is known.
+	for _, k := range n.kids {
+		if k.name != "Arguments" && k.name != "Variables" {
+			continue
+		}
+		for _, d := range k.kids {
+			m, _ := p.attrs(d, "Name", "Type", "Required", "Default")
+			src, ok := m["Default"]
+			if !ok {
+				continue
+			}
+			name := strings.TrimSpace(m["Name"])
+			t := Type(strings.TrimSpace(m["Type"]))
+			body := src
+			if isBracketed(src) {
+				body = unbracket(src)
+			}
+			prog, err := compileSource(body, p.env, t)
+			if err != nil {
+				return p.errAt(d, "Default of %s: %v", name, err)
+			}
+			e := &Expr{Source: src, prog: prog}
+			if k.name == "Arguments" {
+				for i := range p.def.Arguments {
+					if p.def.Arguments[i].Name == name {
+						p.def.Arguments[i].Default = e
+					}
+				}
+			} else {
+				for i := range p.def.Variables {
+					if p.def.Variables[i].Name == name {
+						p.def.Variables[i].Default = e
+					}
+				}
+			}
+		}
+	}
+	root, err := p.activity(body, nil, "1")
+	if err != nil {
+		return err
+	}
+	p.def.root = root
+	return nil
+}
+
+func (p *parser) declarations(n *xnode, names map[string]bool) error {
+	child := "In"
+	if n.name == "Variables" {
+		child = "Variable"
+	}
+	for _, d := range n.kids {
+		if d.name != child {
+			return p.errAt(d, "unknown element <%s> in <%s> (expected <%s>)", d.name, n.name, child)
+		}
+		if len(d.kids) > 0 {
+			return p.errAt(d.kids[0], "<%s> takes no child elements", child)
+		}
+		allowed := []string{"Name", "Type", "Default"}
+		if child == "In" {
+			allowed = append(allowed, "Required")
+		}
+		m, err := p.attrs(d, allowed...)
+		if err != nil {
+			return err
+		}
+		if err := p.require(d, m, "Name", "Type"); err != nil {
+			return err
+		}
+		name := strings.TrimSpace(m["Name"])
+		if !validName(name) {
+			return p.errAt(d, "bad name %q: want an identifier (letters, digits, _) that is not a reserved word", name)
+		}
+		if names[name] {
+			return p.errAt(d, "duplicate argument or variable name %q", name)
+		}
+		names[name] = true
+		t := Type(strings.TrimSpace(m["Type"]))
+		if !t.valid() {
+			return p.errAt(d, "bad Type %q for %s: want Number, String, Boolean or Object", m["Type"], name)
+		}
+		if child == "In" {
+			req := false
+			if r, ok := m["Required"]; ok {
+				b, err := strconv.ParseBool(strings.TrimSpace(r))
+				if err != nil {
+					return p.errAt(d, "bad Required %q: want true or false", r)
+				}
+				req = b
+			}
+			p.def.Arguments = append(p.def.Arguments, Argument{Name: name, Type: t, Required: req})
+		} else {
+			p.def.Variables = append(p.def.Variables, Variable{Name: name, Type: t})
+		}
+	}
+	return nil
+}
+
+// activityAttrs lists each activity's own attributes (Id and DisplayName are common).
+var activityAttrs = map[Kind][]string{
+	KindSequence:          nil,
+	KindIf:                {"Condition"},
+	KindWhile:             {"Condition"},
+	KindDoWhile:           {"Condition"},
+	KindAssign:            {"To", "Value"},
+	KindWriteLine:         {"Text"},
+	KindDelay:             {"Duration"},
+	KindReceive:           {"Bookmark", "Result"},
+	KindPick:              nil,
+	KindPickBranch:        nil,
+	KindParallel:          {"CompletionCondition"},
+	KindTryCatch:          nil,
+	KindThrow:             {"Exception", "Message"},
+	KindCancellationScope: nil,
+	KindTerminateWorkflow: {"Reason"},
+	KindPersist:           nil,
+}
+
+// properties lists each activity's property elements (written <Prop> or <Kind.Prop>).
+var properties = map[Kind][]string{
+	KindIf:                {"Then", "Else"},
+	KindWhile:             {"Body"},
+	KindDoWhile:           {"Body"},
+	KindPickBranch:        {"Trigger", "Action"},
+	KindTryCatch:          {"Try", "Catches", "Catch", "Finally"},
+	KindCancellationScope: {"Body", "CancellationHandler"},
+}
+
+func (p *parser) exprAttr(n *xnode, m map[string]string, name string, want Type, literalOK bool) (*Expr, error) {
+	src, ok := m[name]
+	if !ok {
+		return nil, nil
+	}
+	if isBracketed(src) {
+		prog, err := compileSource(unbracket(src), p.env, want)
+		if err != nil {
+			return nil, p.errAt(n, "%s: %v", name, err)
+		}
+		return &Expr{Source: src, prog: prog}, nil
+	}
+	if !literalOK {
+		return nil, p.errAt(n, "%s must be an expression in [...], got %q", name, src)
+	}
+	t := want
+	if t == "" {
+		t = String
+	}
+	v, err := parseLiteral(src, t)
+	if err != nil {
+		return nil, p.errAt(n, "%s: %v (write an expression as [...])", name, err)
+	}
+	return &Expr{Source: src, literal: true, lit: v}, nil
+}
+
+func (p *parser) varRef(n *xnode, attr, name string) (Variable, error) {
+	name = strings.TrimSpace(name)
+	v, ok := p.def.variable(name)
+	if !ok {
+		if _, isArg := p.def.argument(name); isArg {
+			return Variable{}, p.errAt(n, "%s=%q names an argument; arguments are read-only, declare a variable", attr, name)
+		}
+		return Variable{}, p.errAt(n, "%s=%q: unknown variable", attr, name)
+	}
+	return v, nil
+}
+
+func (p *parser) activity(n *xnode, parent *activity, autoID string) (*activity, error) {
+	kind := Kind(n.name)
+	own, ok := activityAttrs[kind]
+	if !ok {
+		return nil, p.errAt(n, "unknown element <%s>", n.name)
+	}
+	m, err := p.attrs(n, append([]string{"Id", "DisplayName"}, own...)...)
+	if err != nil {
+		return nil, err
+	}
+	a := &activity{Kind: kind, Line: n.line, Col: n.col, parent: parent, DisplayName: m["DisplayName"], ID: autoID}
+	if id, ok := m["Id"]; ok {
+		a.ID = strings.TrimSpace(id)
+		if a.ID == "" {
+			return nil, p.errAt(n, "empty Id on <%s>", n.name)
+		}
+	}
+	if prev, dup := p.def.byID[a.ID]; dup {
+		return nil, p.errAt(n, "duplicate activity id %q (also used by the <%s> at line %d)", a.ID, prev.Kind, prev.Line)
+	}
+	p.def.byID[a.ID] = a
+	p.def.order = append(p.def.order, a)
+
+	// Attributes.
+	switch kind {
+	case KindIf, KindWhile, KindDoWhile:
+		if err := p.require(n, m, "Condition"); err != nil {
+			return nil, err
+		}
+		if a.Condition, err = p.exprAttr(n, m, "Condition", Boolean, true); err != nil {
+			return nil, err
+		}
+	case KindParallel:
+		if a.Condition, err = p.exprAttr(n, m, "CompletionCondition", Boolean, true); err != nil {
+			return nil, err
+		}
+	case KindAssign:
+		if err := p.require(n, m, "To"); err != nil {
+			return nil, err
+		}
+		if _, ok := m["Value"]; !ok {
+			return nil, p.errAt(n, "missing required attribute Value on <Assign>")
+		}
+		v, err := p.varRef(n, "To", m["To"])
+		if err != nil {
+			return nil, err
+		}
+		a.To = v.Name
+		if a.Value, err = p.exprAttr(n, m, "Value", v.Type, true); err != nil {
+			return nil, err
+		}
+	case KindWriteLine:
+		if _, ok := m["Text"]; !ok {
+			return nil, p.errAt(n, "missing required attribute Text on <WriteLine>")
+		}
+		if a.Text, err = p.exprAttr(n, m, "Text", "", true); err != nil {
+			return nil, err
+		}
+	case KindDelay:
+		if err := p.require(n, m, "Duration"); err != nil {
+			return nil, err
+		}
+		if a.Duration, err = p.exprAttr(n, m, "Duration", "", true); err != nil {
+			return nil, err
+		}
+		if a.Duration.literal {
+			if _, err := toDuration(a.Duration.lit); err != nil {
+				return nil, p.errAt(n, "Duration: %v", err)
+			}
+		}
+	case KindReceive:
+		if err := p.require(n, m, "Bookmark"); err != nil {
+			return nil, err
+		}
+		a.Bookmark = strings.TrimSpace(m["Bookmark"])
+		if isBracketed(a.Bookmark) {
+			return nil, p.errAt(n, "Bookmark must be a literal name, not an expression")
+		}
+		if r, ok := m["Result"]; ok {
+			v, err := p.varRef(n, "Result", r)
+			if err != nil {
+				return nil, err
+			}
+			a.Result = v.Name
+		}
+	case KindThrow:
+		if err := p.require(n, m, "Exception"); err != nil {
+			return nil, err
+		}
+		a.Exception = strings.TrimSpace(m["Exception"])
+		if !validExceptionName(a.Exception) {
+			return nil, p.errAt(n, "bad Exception name %q: want an identifier such as PaymentFailed", a.Exception)
+		}
+		if a.Message, err = p.exprAttr(n, m, "Message", "", true); err != nil {
+			return nil, err
+		}
+	case KindTerminateWorkflow:
+		if a.Reason, err = p.exprAttr(n, m, "Reason", "", true); err != nil {
+			return nil, err
+		}
+	}
+
+	// Children.
+	seq := 0
+	child := func(k *xnode) (*activity, error) {
+		seq++
+		return p.activity(k, a, a.ID+"."+strconv.Itoa(seq))
+	}
+	// single parses a property element holding zero or one activity.
+	single := func(k *xnode) (*activity, error) {
+		if _, err := p.attrs(k); err != nil {
+			return nil, err
+		}
+		switch len(k.kids) {
+		case 0:
+			return nil, nil
+		case 1:
+			return child(k.kids[0])
+		}
+		return nil, p.errAt(k.kids[1], "<%s> holds one activity (wrap several in a <Sequence>)", k.name)
+	}
+	setOnce := func(k *xnode, slot **activity, set *bool, what string) error {
+		if *set {
+			return p.errAt(k, "<%s> has more than one %s", n.name, what)
+		}
+		*set = true
+		var err error
+		*slot, err = single(k)
+		return err
+	}
+	var bodySet, thenSet, elseSet, trigSet, actSet, trySet, finSet, handSet bool
+	for _, k := range n.kids {
+		prop, isProp := "", false
+		if rest, ok := strings.CutPrefix(k.name, n.name+"."); ok {
+			prop, isProp = rest, true
+			if !slices.Contains(properties[kind], prop) {
+				return nil, p.errAt(k, "<%s> has no property %s", n.name, prop)
+			}
+		} else if slices.Contains(properties[kind], k.name) {
+			prop, isProp = k.name, true
+		}
+		if isProp {
+			var err error
+			switch prop {
+			case "Then":
+				err = setOnce(k, &a.Then, &thenSet, "Then")
+			case "Else":
+				err = setOnce(k, &a.Else, &elseSet, "Else")
+			case "Body":
+				err = setOnce(k, &a.Body, &bodySet, "body")
+			case "Trigger":
+				err = setOnce(k, &a.Trigger, &trigSet, "Trigger")
+			case "Action":
+				err = setOnce(k, &a.Action, &actSet, "Action")
+			case "Try":
+				err = setOnce(k, &a.Try, &trySet, "Try")
+			case "Finally":
+				err = setOnce(k, &a.Finally, &finSet, "Finally")
+			case "CancellationHandler":
+				err = setOnce(k, &a.Handler, &handSet, "CancellationHandler")
+			case "Catches":
+				if _, err := p.attrs(k); err != nil {
+					return nil, err
+				}
+				for _, c := range k.kids {
+					if c.name != "Catch" {
+						return nil, p.errAt(c, "unknown element <%s> in <%s> (expected <Catch>)", c.name, k.name)
+					}
+					if err := p.catch(c, a, single); err != nil {
+						return nil, err
+					}
+				}
+			case "Catch":
+				err = p.catch(k, a, single)
+			}
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if _, isAct := activityAttrs[Kind(k.name)]; !isAct {
+			return nil, p.errAt(k, "unknown element <%s> in <%s>", k.name, n.name)
+		}
+		switch kind {
+		case KindSequence, KindParallel:
+			if k.name == string(KindPickBranch) {
+				return nil, p.errAt(k, "<PickBranch> is only allowed in <Pick>")
+			}
+			c, err := child(k)
+			if err != nil {
+				return nil, err
+			}
+			a.Children = append(a.Children, c)
+		case KindPick:
+			if k.name != string(KindPickBranch) {
+				return nil, p.errAt(k, "<Pick> holds <PickBranch> elements, not <%s>", k.name)
+			}
+			c, err := child(k)
+			if err != nil {
+				return nil, err
+			}
+			a.Children = append(a.Children, c)
+		case KindWhile, KindDoWhile, KindCancellationScope, KindPickBranch:
+			if k.name == string(KindPickBranch) {
+				return nil, p.errAt(k, "<PickBranch> is only allowed in <Pick>")
+			}
+			slot, set, what := &a.Body, &bodySet, "body"
+			if kind == KindPickBranch {
+				slot, set, what = &a.Action, &actSet, "Action"
+			}
+			if *set {
+				return nil, p.errAt(k, "<%s> has more than one %s (wrap several activities in a <Sequence>)", n.name, what)
+			}
+			*set = true
+			c, err := child(k)
+			if err != nil {
+				return nil, err
+			}
+			*slot = c
+		default:
+			return nil, p.errAt(k, "<%s> cannot contain <%s>", n.name, k.name)
+		}
+	}
+	if kind == KindPickBranch && a.Trigger == nil {
+		return nil, p.errAt(n, "<PickBranch> needs a <Trigger> activity")
+	}
+	return a, nil
+}
+
+func (p *parser) catch(c *xnode, a *activity, single func(*xnode) (*activity, error)) error {
+	m, err := p.attrs(c, "Exception")
+	if err != nil {
+		return err
+	}
+	name := strings.TrimSpace(m["Exception"])
+	if name == "*" {
+		name = ""
+	}
+	if name != "" && !validExceptionName(name) {
+		return p.errAt(c, "bad Exception name %q", name)
+	}
+	for _, prev := range a.Catches {
+		if prev.Exception == name {
+			return p.errAt(c, "duplicate <Catch> for %q", m["Exception"])
+		}
+	}
+	c2 := *c
+	c2.attrs = nil
+	body, err := single(&c2)
+	if err != nil {
+		return err
+	}
+	a.Catches = append(a.Catches, catchClause{Exception: name, Body: body})
+	return nil
+}
+
+func validExceptionName(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for _, part := range strings.Split(s, ".") {
+		if part == "" {
+			return false
+		}
+		for i, c := range part {
+			switch {
+			case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			case i > 0 && c >= '0' && c <= '9':
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}

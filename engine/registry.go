@@ -1,0 +1,183 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/wimp-project/wimp/engine/samples"
+)
+
+// ErrNotFound: no definition with that name, version or identity.
+var ErrNotFound = errors.New("engine: definition not found")
+
+// Registry holds workflow definitions by identity. It is immutable once loaded and then safe
+// for concurrent reads; Add is not safe concurrently with other calls.
+type Registry struct {
+	defs map[Identity]*Definition
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{defs: map[Identity]*Definition{}} }
+
+// LoadRegistry returns a registry holding the embedded samples plus every *.xml file in dir
+// (not recursive; dir "" for the samples only). Two definitions with the same identity are an
+// error naming both files.
+func LoadRegistry(dir string) (*Registry, error) {
+	r := NewRegistry()
+	if err := r.LoadFS(samples.FS, "samples"); err != nil {
+		return nil, err
+	}
+	if dir != "" {
+		if err := r.LoadDir(dir); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// LoadFS adds every *.xml file at the root of fsys; files are named prefix/name in messages.
+func (r *Registry) LoadFS(fsys fs.FS, prefix string) error {
+	names, err := fs.Glob(fsys, "*.xml")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		d, err := ParseDefinition(path.Join(prefix, name), data)
+		if err != nil {
+			return err
+		}
+		if err := r.Add(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LoadDir adds every *.xml file in dir (not recursive).
+func (r *Registry) LoadDir(dir string) error {
+	names, err := filepath.Glob(filepath.Join(dir, "*.xml"))
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("engine: definitions directory: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		d, err := ParseDefinition(name, data)
+		if err != nil {
+			return err
+		}
+		if err := r.Add(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Add registers d; an identity already present is an error naming both files.
+func (r *Registry) Add(d *Definition) error {
+	if prev, ok := r.defs[d.Identity]; ok {
+		return fmt.Errorf("engine: duplicate definition %s in %s (already loaded from %s)", d.Identity, d.File, prev.File)
+	}
+	r.defs[d.Identity] = d
+	return nil
+}
+
+// Get returns the definition with exactly this identity.
+func (r *Registry) Get(id Identity) (*Definition, error) {
+	if d, ok := r.defs[id]; ok {
+		return d, nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+}
+
+// Lookup finds a definition by name ("Name" or "Package.Name") and version; version "" picks
+// the newest (System.Version order). A bare name shared by several packages is an error.
+func (r *Registry) Lookup(name, version string) (*Definition, error) {
+	var found []*Definition
+	for _, d := range r.defs {
+		if d.Identity.Name != name && (d.Identity.Package == "" || d.Identity.Package+"."+d.Identity.Name != name) {
+			continue
+		}
+		if version != "" && d.Identity.Version != version {
+			continue
+		}
+		found = append(found, d)
+	}
+	if len(found) == 0 {
+		if version != "" {
+			return nil, fmt.Errorf("%w: %s version %s", ErrNotFound, name, version)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	sortDefs(found)
+	pkgs := map[string]bool{}
+	for _, d := range found {
+		pkgs[d.Identity.Package] = true
+	}
+	if len(pkgs) > 1 {
+		var ps []string
+		for p := range pkgs {
+			ps = append(ps, p)
+		}
+		sort.Strings(ps)
+		return nil, fmt.Errorf("engine: definition name %s is ambiguous: packages %s (write Package.Name)", name, strings.Join(ps, ", "))
+	}
+	return found[len(found)-1], nil
+}
+
+// All returns every definition, sorted by package, name and version.
+func (r *Registry) All() []*Definition {
+	out := make([]*Definition, 0, len(r.defs))
+	for _, d := range r.defs {
+		out = append(out, d)
+	}
+	sortDefs(out)
+	return out
+}
+
+func sortDefs(ds []*Definition) {
+	sort.Slice(ds, func(i, j int) bool {
+		a, b := ds[i].Identity, ds[j].Identity
+		if a.Package != b.Package {
+			return a.Package < b.Package
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return CompareVersions(a.Version, b.Version) < 0
+	})
+}
+
+// CanUpdate reports whether the registered definition `to` declares (UpdatableFrom) that
+// instances of `from` may be updated to it. Whether a given instance can actually switch is
+// decided by Instance.Update (its live activities must exist in `to`).
+func (r *Registry) CanUpdate(from, to Identity) bool {
+	d, ok := r.defs[to]
+	return ok && d.declaresUpdateFrom(from)
+}
+
+func (d *Definition) declaresUpdateFrom(from Identity) bool {
+	for _, f := range d.UpdatableFrom {
+		if f == from {
+			return true
+		}
+	}
+	return false
+}
