@@ -1,0 +1,71 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+const aptPackages = "mono-mcs mono-runtime libmono-system-servicemodel4.0a-cil python3-zeep"
+
+// Built once for all tests by TestMain.
+var (
+	binDir    string // wimp-server, wimpctl
+	serverBin string
+	ctlBin    string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wimp-interop-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	serverBin = filepath.Join(dir, "wimp-server")
+	ctlBin = filepath.Join(dir, "wimpctl")
+	buildErr = build(dir)
+	code := m.Run()
+	stopSharedServer()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// build compiles the server and wimpctl from this module (the package's
+// parent directory) into dir.
+func build(dir string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator), "./cmd/wimp-server", "./cmd/wimpctl")
+	cmd.Dir = ".."
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build ./cmd/wimp-server ./cmd/wimpctl: %v\n%s", err, out.String())
+	}
+	return nil
+}
+
+func requireBuilt(t *testing.T) {
+	t.Helper()
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+}
+
+// missingClient skips the test with an install hint, or fails it when
+// WIMP_REQUIRE_INTEROP=1 so that CI cannot skip silently.
+func missingClient(t *testing.T, what string) {
+	t.Helper()
+	msg := fmt.Sprintf("%s not available; install the interop clients with: apt-get install -y %s", what, aptPackages)
+	if os.Getenv("WIMP_REQUIRE_INTEROP") == "1" {
+		t.Fatalf("%s (WIMP_REQUIRE_INTEROP=1: a missing client is a failure)", msg)
+	}
+	t.Skip(msg + " (set WIMP_REQUIRE_INTEROP=1 to make this a failure)")
+}
