@@ -38,7 +38,13 @@ func (e *Endpoint) limit() int64 {
 	return DefaultMaxBodyBytes
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. In order: POST only (405); Content-Type text/xml,
+// application/soap+xml or application/xml (415); the body limit (413, before reading when
+// Content-Length says so); charset (utf-8, utf-16[le|be]) and XML well-formedness, DTDs refused
+// (Sender fault in the version the Content-Type suggests); the root element picks the version
+// (VersionMismatch otherwise); one Header at most and exactly one Body; mustUnderstand; the
+// WS-Addressing rules; action resolution; the operation. Replies use the request's version;
+// every fault is HTTP 500.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
