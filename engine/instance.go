@@ -18,6 +18,7 @@ var (
 	// ErrNotReady: the instance is paused on an unhandled exception; the host must apply its
 	// policy (Cancel, Terminate, or discard the object) first.
 	ErrNotReady         = errors.New("engine: instance is paused on an unhandled exception")
+	ErrNoException      = errors.New("engine: no unhandled exception is pending")
 	ErrInvalidInput     = errors.New("engine: invalid input")
 	ErrInvalidPayload   = errors.New("engine: invalid bookmark payload")
 	ErrUpdateNotAllowed = errors.New("engine: update not allowed")
@@ -366,19 +367,17 @@ func (in *Instance) enqueue(w workItem) { in.queue = append(in.queue, w) }
 // or maxWorkItems items ran (Runnable; maxWorkItems <= 0 means no limit). now is the current
 // time (used by Delay and the now() expression function).
 //
-// On an instance paused by an unhandled exception on which the host applied no policy, Run
-// accepts the fault: every activity is aborted and the instance completes Faulted.
+// An instance paused by an unhandled exception stays paused (Run returns UnhandledException
+// again, doing nothing) until the host applies its policy: Cancel, Terminate, Fault, or
+// discarding the object and reloading its last image (Abandon, AbandonAndSuspend).
 func (in *Instance) Run(now time.Time, maxWorkItems int) Result {
 	in.clock = now.UTC()
 	if in.completion != NotCompleted {
 		return in.completedResult(0)
 	}
 	if u := in.unhandled; u != nil {
-		in.unhandled = nil
-		in.abortAll()
-		in.exc = u.Exc
-		in.finish(Faulted, u.Exc.Message)
-		return in.completedResult(0)
+		e := *u.Exc
+		return Result{Kind: ResultUnhandledException, Exception: &e}
 	}
 	executed := 0
 	for len(in.queue) > 0 {
@@ -692,6 +691,24 @@ func (in *Instance) Cancel() error {
 		in.enqueue(*u.Pending)
 	}
 	in.requestCancel(in.acts[in.rootN])
+	return nil
+}
+
+// Fault is the "accept the fault" policy for an instance paused by an unhandled exception
+// (WorkflowApplication's default): every activity is aborted and the instance completes Faulted,
+// the reason being the exception message. Errors: ErrCompleted, ErrNoException.
+func (in *Instance) Fault() error {
+	switch {
+	case in.completion != NotCompleted:
+		return ErrCompleted
+	case in.unhandled == nil:
+		return ErrNoException
+	}
+	u := in.unhandled
+	in.unhandled = nil
+	in.abortAll()
+	in.exc = u.Exc
+	in.finish(Faulted, u.Exc.Message)
 	return nil
 }
 
