@@ -54,10 +54,10 @@ func Decode(op Op, wrapper *etree.Element) (Command, error) {
 	if idElem == nil {
 		return cmd, deserializationFault(op, "instanceId", "the element is missing")
 	}
-	if isNil(idElem) {
+	if soap.IsNil(idElem) {
 		return cmd, deserializationFault(op, "instanceId", "the value cannot be null")
 	}
-	text, err := textContent(idElem)
+	text, err := soap.TextContent(idElem)
 	if err != nil {
 		return cmd, deserializationFault(op, "instanceId", err.Error())
 	}
@@ -67,8 +67,8 @@ func Decode(op Op, wrapper *etree.Element) (Command, error) {
 
 	switch op.Param {
 	case ReasonParam:
-		if e := children["reason"]; e != nil && !isNil(e) {
-			r, err := textContent(e)
+		if e := children["reason"]; e != nil && !soap.IsNil(e) {
+			r, err := soap.TextContent(e)
 			if err != nil {
 				return cmd, deserializationFault(op, "reason", err.Error())
 			}
@@ -79,7 +79,7 @@ func Decode(op Op, wrapper *etree.Element) (Command, error) {
 				"%s requires a reason: the reason element is missing, nil or empty.", op.Name))
 		}
 	case IdentityParam:
-		if e := children["updatedDefinitionIdentity"]; e != nil && !isNil(e) {
+		if e := children["updatedDefinitionIdentity"]; e != nil && !soap.IsNil(e) {
 			id, err := decodeIdentity(e)
 			if err != nil {
 				return cmd, deserializationFault(op, "updatedDefinitionIdentity", err.Error())
@@ -126,10 +126,10 @@ func decodeIdentity(e *etree.Element) (store.Identity, error) {
 			return id, fmt.Errorf("WorkflowIdentity member '%s' occurs more than once", c.Tag)
 		}
 		seen[c.Tag] = true
-		if isNil(c) {
+		if soap.IsNil(c) {
 			continue
 		}
-		t, err := textContent(c)
+		t, err := soap.TextContent(c)
 		if err != nil {
 			return id, fmt.Errorf("WorkflowIdentity member '%s': %v", c.Tag, err)
 		}
@@ -142,32 +142,6 @@ func decodeIdentity(e *etree.Element) (store.Identity, error) {
 		id.Version = strings.TrimSpace(id.Version)
 	}
 	return id, nil
-}
-
-// isNil reports xsi:nil="true" (or "1").
-func isNil(e *etree.Element) bool {
-	for _, a := range e.Attr {
-		if a.Key == "nil" && a.NamespaceURI() == XSINS {
-			v := strings.TrimSpace(a.Value)
-			return v == "true" || v == "1"
-		}
-	}
-	return false
-}
-
-// textContent concatenates the element's character data (text and CDATA, comments skipped);
-// a child element makes it an error, since every parameter here is a simple type.
-func textContent(e *etree.Element) (string, error) {
-	var b strings.Builder
-	for _, t := range e.Child {
-		switch t := t.(type) {
-		case *etree.CharData:
-			b.WriteString(t.Data)
-		case *etree.Element:
-			return "", fmt.Errorf("unexpected child element '%s'", t.Tag)
-		}
-	}
-	return b.String(), nil
 }
 
 // deserializationFault is WCF's formatter fault: Sender, subcode DeserializationFailed.

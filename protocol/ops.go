@@ -11,8 +11,6 @@ const (
 	ActivitiesNS = "http://schemas.datacontract.org/2004/07/System.Activities"
 	// DispatcherNS is WCF's dispatcher fault namespace (DeserializationFailed).
 	DispatcherNS = "http://schemas.microsoft.com/net/2005/12/windowscommunicationfoundation/dispatcher"
-	// XSINS is the XML Schema instance namespace (xsi:nil).
-	XSINS = "http://www.w3.org/2001/XMLSchema-instance"
 
 	actionPrefix = NS + "/IWorkflowInstanceManagement/"
 )

@@ -1,0 +1,146 @@
+// Command wimp-server is the wimp workflow host: the MS-WFIM control endpoint
+// (/WorkflowControl), the hosting endpoint (/WorkflowHosting), /healthz and /metrics, over an
+// SQLite store and the embedded engine.
+//
+//	wimp-server [--listen 127.0.0.1:8080] [--db ./wimp.db] [--definitions DIR] [--unload-after 1m]
+//	            [--max-body 65536] [--unhandled-exception AbandonAndSuspend] [--log-level info]
+//
+// Every flag falls back to an environment variable: WIMP_LISTEN, WIMP_DB, WIMP_DEFINITIONS,
+// WIMP_UNLOAD_AFTER, WIMP_MAX_BODY, WIMP_UNHANDLED_EXCEPTION, WIMP_LOG_LEVEL.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/wimp-project/wimp/engine"
+	"github.com/wimp-project/wimp/host"
+	"github.com/wimp-project/wimp/store"
+)
+
+type config struct {
+	listen, db, definitions, policy, logLevel string
+	unloadAfter                               time.Duration
+	maxBody                                   int64
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "wimp-server:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("wimp-server", flag.ContinueOnError)
+	fs.StringVar(&c.listen, "listen", env("WIMP_LISTEN", "127.0.0.1:8080"), "address to listen on (port 0 picks a free one)")
+	fs.StringVar(&c.db, "db", env("WIMP_DB", "./wimp.db"), "SQLite database file")
+	fs.StringVar(&c.definitions, "definitions", env("WIMP_DEFINITIONS", ""), "directory of extra workflow definitions (*.xml)")
+	fs.StringVar(&c.policy, "unhandled-exception", env("WIMP_UNHANDLED_EXCEPTION", string(host.AbandonAndSuspend)),
+		"policy for unhandled workflow exceptions: AbandonAndSuspend, Terminate, Cancel or Abandon")
+	fs.StringVar(&c.logLevel, "log-level", env("WIMP_LOG_LEVEL", "info"), "debug, info, warn or error")
+	unload, err := time.ParseDuration(env("WIMP_UNLOAD_AFTER", "1m"))
+	if err != nil {
+		return c, fmt.Errorf("WIMP_UNLOAD_AFTER: %w", err)
+	}
+	fs.DurationVar(&c.unloadAfter, "unload-after", unload, "idle time before an instance is unloaded from memory (0: at once)")
+	maxBody, err := strconv.ParseInt(env("WIMP_MAX_BODY", "65536"), 10, 64)
+	if err != nil {
+		return c, fmt.Errorf("WIMP_MAX_BODY: %w", err)
+	}
+	fs.Int64Var(&c.maxBody, "max-body", maxBody, "largest accepted SOAP request body in bytes")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if c.maxBody <= 0 {
+		return c, errors.New("--max-body must be positive")
+	}
+	if c.unloadAfter < 0 {
+		return c, errors.New("--unload-after must not be negative")
+	}
+	return c, nil
+}
+
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return def
+}
+
+func run(args []string) error {
+	c, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	policy, err := host.ParsePolicy(c.policy)
+	if err != nil {
+		return err
+	}
+	defs, err := engine.LoadRegistry(c.definitions)
+	if err != nil {
+		return fmt.Errorf("loading definitions: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, err := store.OpenSQLite(ctx, c.db)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", c.db, err)
+	}
+	defer st.Close()
+	unload := c.unloadAfter
+	if unload == 0 {
+		unload = -1 // the host's "at once"
+	}
+	h, err := host.New(host.Config{Store: st, Definitions: defs, Logger: log, UnloadAfter: unload, Policy: policy})
+	if err != nil {
+		return err
+	}
+	if err := h.Start(ctx); err != nil {
+		return err
+	}
+	defer h.Close()
+
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           newMux(h, st, c.maxBody, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "url", "http://"+ln.Addr().String(), "db", c.db, "definitions", len(defs.All()))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}

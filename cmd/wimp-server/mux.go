@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wimp-project/wimp/host"
+	"github.com/wimp-project/wimp/hosting"
+	"github.com/wimp-project/wimp/protocol"
+	"github.com/wimp-project/wimp/soap"
+	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/wsdl"
+)
+
+const (
+	controlPath = "/WorkflowControl"
+	hostingPath = "/WorkflowHosting"
+)
+
+func newMux(h *host.Host, st store.Store, maxBody int64, log *slog.Logger) http.Handler {
+	m := &metrics{start: time.Now(), requests: map[[2]string]uint64{}}
+	control := &soap.Endpoint{Operations: protocol.Operations(h), MaxBodyBytes: maxBody, Logger: log}
+	hostingEP := &soap.Endpoint{Operations: hosting.Operations(h), MaxBodyBytes: maxBody, Logger: log}
+
+	mux := http.NewServeMux()
+	mux.Handle(controlPath, m.count(controlPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			control.ServeHTTP(w, r)
+			return
+		}
+		if wsdl.IsMetadataRequest(r) {
+			wsdl.ServeControlMetadata(w, r, wsdl.ServiceURL(r))
+			return
+		}
+		help(w, r, "MS-WFIM control endpoint (IWorkflowInstanceManagement)")
+	})))
+	mux.Handle(hostingPath, m.count(hostingPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			hostingEP.ServeHTTP(w, r)
+			return
+		}
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Query().Has("wsdl") {
+			doc := hosting.WSDL(wsdl.ServiceURL(r))
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			if r.Method == http.MethodGet {
+				_, _ = w.Write(doc)
+			}
+			return
+		}
+		help(w, r, "wimp hosting endpoint (IWorkflowHosting)")
+	})))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := st.List(r.Context(), store.Query{Limit: 1}); err != nil {
+			http.Error(w, "store unavailable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { m.write(w, h) })
+	return mux
+}
+
+// help answers a browser's GET on an endpoint URL with where its WSDL is.
+func help(w http.ResponseWriter, r *http.Request, what string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "%s.\nPOST SOAP 1.1 (text/xml) or SOAP 1.2 (application/soap+xml) requests here.\nWSDL: %s?wsdl\n",
+		what, wsdl.ServiceURL(r))
+}
+
+// metrics counts requests per endpoint and status for /metrics (Prometheus text format).
+type metrics struct {
+	start    time.Time
+	mu       sync.Mutex
+	requests map[[2]string]uint64
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (m *metrics) count(path string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		m.mu.Lock()
+		m.requests[[2]string{path, fmt.Sprint(sw.status)}]++
+		m.mu.Unlock()
+	})
+}
+
+func (m *metrics) write(w http.ResponseWriter, h *host.Host) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	var b strings.Builder
+	b.WriteString("# HELP wimp_http_requests_total HTTP requests by endpoint and status code.\n# TYPE wimp_http_requests_total counter\n")
+	m.mu.Lock()
+	keys := make([][2]string, 0, len(m.requests))
+	for k := range m.requests {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1] })
+	for _, k := range keys {
+		fmt.Fprintf(&b, "wimp_http_requests_total{endpoint=%q,code=%q} %d\n", k[0], k[1], m.requests[k])
+	}
+	m.mu.Unlock()
+	fmt.Fprintf(&b, "# HELP wimp_instances_loaded Workflow instances held in memory.\n# TYPE wimp_instances_loaded gauge\nwimp_instances_loaded %d\n", h.Loaded())
+	fmt.Fprintf(&b, "# HELP wimp_uptime_seconds Seconds since the server started.\n# TYPE wimp_uptime_seconds gauge\nwimp_uptime_seconds %.0f\n", time.Since(m.start).Seconds())
+	_, _ = w.Write([]byte(b.String()))
+}

@@ -1,0 +1,196 @@
+package hosting
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/google/uuid"
+
+	"github.com/wimp-project/wimp/soap"
+)
+
+// Client calls a hosting endpoint.
+type Client struct {
+	SOAP *soap.Client
+}
+
+// NewClient returns a client for the hosting endpoint at url (SOAP 1.1).
+func NewClient(url string) *Client {
+	return &Client{SOAP: &soap.Client{URL: url, Version: soap.V11}}
+}
+
+func (c *Client) call(ctx context.Context, op string, build func(*etree.Element)) (*etree.Element, error) {
+	body := etree.NewElement(op)
+	body.CreateAttr("xmlns", NS)
+	if build != nil {
+		build(body)
+	}
+	return c.SOAP.Call(ctx, Action(op), body)
+}
+
+// Create creates an instance and returns its id (req.ID set: CreateWithInstanceId).
+func (c *Client) Create(ctx context.Context, req CreateRequest) (uuid.UUID, error) {
+	op := OpCreate
+	if req.ID != uuid.Nil {
+		op = OpCreateWithInstanceID
+	}
+	var encErr error
+	reply, err := c.call(ctx, op, func(b *etree.Element) {
+		if req.ID != uuid.Nil {
+			el(b, "instanceId", req.ID.String())
+		}
+		el(b, "definition", req.Definition)
+		optEl(b, "version", req.Version)
+		if len(req.Inputs) == 0 {
+			return
+		}
+		names := make([]string, 0, len(req.Inputs))
+		for k := range req.Inputs {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		inputs := b.CreateElement("inputs")
+		for _, k := range names {
+			v, err := json.Marshal(req.Inputs[k])
+			if err != nil {
+				encErr = fmt.Errorf("input %q: %w", k, err)
+			}
+			in := inputs.CreateElement("input")
+			el(in, "name", k)
+			el(in, "value", string(v))
+		}
+	})
+	if encErr != nil {
+		return uuid.Nil, encErr
+	}
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if req.ID != uuid.Nil {
+		return req.ID, nil
+	}
+	return uuid.Parse(childText(reply, "instanceId"))
+}
+
+// ResumeBookmark resumes a bookmark with a JSON payload ("" for none).
+func (c *Client) ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark, payloadJSON string) error {
+	_, err := c.call(ctx, OpResumeBookmark, func(b *etree.Element) {
+		el(b, "instanceId", id.String())
+		el(b, "bookmark", bookmark)
+		optEl(b, "payload", payloadJSON)
+	})
+	return err
+}
+
+// GetInstance reads one instance.
+func (c *Client) GetInstance(ctx context.Context, id uuid.UUID) (*Instance, error) {
+	reply, err := c.call(ctx, OpGetInstance, func(b *etree.Element) { el(b, "instanceId", id.String()) })
+	if err != nil {
+		return nil, err
+	}
+	e := reply.FindElement("instance")
+	if e == nil {
+		return nil, fmt.Errorf("GetInstanceResponse has no instance")
+	}
+	return readInstance(e)
+}
+
+// ListInstances lists instances, optionally in one state.
+func (c *Client) ListInstances(ctx context.Context, state string, limit int) ([]*Instance, error) {
+	reply, err := c.call(ctx, OpListInstances, func(b *etree.Element) {
+		optEl(b, "state", state)
+		if limit > 0 {
+			el(b, "limit", strconv.Itoa(limit))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []*Instance
+	for _, e := range reply.SelectElements("instance") {
+		inst, err := readInstance(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inst)
+	}
+	return out, nil
+}
+
+// TrackingRecords reads an instance's tracking records with seq > after.
+func (c *Client) TrackingRecords(ctx context.Context, id uuid.UUID, after int64) ([]Record, error) {
+	reply, err := c.call(ctx, OpGetTrackingRecords, func(b *etree.Element) {
+		el(b, "instanceId", id.String())
+		if after > 0 {
+			el(b, "after", strconv.FormatInt(after, 10))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for _, e := range reply.SelectElements("record") {
+		seq, err := strconv.ParseInt(childText(e, "seq"), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("record seq: %w", err)
+		}
+		t, err := time.Parse(time.RFC3339Nano, childText(e, "time"))
+		if err != nil {
+			return nil, fmt.Errorf("record time: %w", err)
+		}
+		out = append(out, Record{Seq: seq, Time: t, Kind: childText(e, "kind"), Name: childText(e, "name"),
+			Activity: childText(e, "activity"), Reason: childText(e, "reason"),
+			Principal: childText(e, "principal"), Data: childText(e, "data")})
+	}
+	return out, nil
+}
+
+func readInstance(e *etree.Element) (*Instance, error) {
+	inst := &Instance{
+		ID:                  childText(e, "id"),
+		State:               storeState(childText(e, "state")),
+		Completion:          childText(e, "completion"),
+		CompletionReason:    childText(e, "completionReason"),
+		SuspensionReason:    childText(e, "suspensionReason"),
+		SuspensionException: childText(e, "suspensionException"),
+		Bookmarks:           []string{},
+		ExecutionStatus:     childText(e, "executionStatus"),
+	}
+	if d := e.SelectElement("definition"); d != nil {
+		inst.Definition = Identity{Name: childText(d, "name"), Package: childText(d, "package"), Version: childText(d, "version")}
+	}
+	if b := e.SelectElement("bookmarks"); b != nil {
+		for _, x := range b.SelectElements("bookmark") {
+			inst.Bookmarks = append(inst.Bookmarks, x.Text())
+		}
+	}
+	inst.Variables = map[string]any{}
+	if v := strings.TrimSpace(childText(e, "variables")); v != "" {
+		if err := json.Unmarshal([]byte(v), &inst.Variables); err != nil {
+			return nil, fmt.Errorf("instance variables: %w", err)
+		}
+	}
+	var err error
+	parse := func(name string) time.Time {
+		s := childText(e, name)
+		if s == "" || err != nil {
+			return time.Time{}
+		}
+		t, perr := time.Parse(time.RFC3339Nano, s)
+		if perr != nil {
+			err = fmt.Errorf("instance %s: %w", name, perr)
+		}
+		return t
+	}
+	inst.Created, inst.Updated = parse("created"), parse("updated")
+	if t := parse("pendingTimer"); !t.IsZero() {
+		inst.PendingTimer = &t
+	}
+	return inst, err
+}

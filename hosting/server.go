@@ -1,0 +1,360 @@
+package hosting
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/google/uuid"
+
+	"github.com/wimp-project/wimp/protocol"
+	"github.com/wimp-project/wimp/soap"
+	"github.com/wimp-project/wimp/store"
+)
+
+// Errors a Host returns for conditions that have their own fault. Instance conditions
+// (not found, suspended, completed) are returned as the MS-WFIM *soap.Fault values.
+var (
+	ErrDefinitionNotFound = errors.New("definition not found")
+	ErrInvalidInput       = errors.New("invalid input")
+	ErrInstanceExists     = errors.New("an instance with this id already exists")
+	ErrBookmarkNotFound   = errors.New("bookmark not found")
+)
+
+// Host is what the hosting endpoint needs from the workflow host.
+type Host interface {
+	Create(ctx context.Context, req CreateRequest, principal string) (uuid.UUID, error)
+	ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string, payload any, principal string) error
+	Get(ctx context.Context, id uuid.UUID) (*store.Instance, error)
+	List(ctx context.Context, q store.Query) ([]*store.Instance, error)
+	Records(ctx context.Context, id uuid.UUID, after int64) ([]store.Record, error)
+}
+
+type handler func(ctx context.Context, h Host, args *args, principal string) (*etree.Element, error)
+
+var handlers = map[string]handler{
+	OpCreate:               create,
+	OpCreateWithInstanceID: create,
+	OpResumeBookmark:       resumeBookmark,
+	OpGetInstance:          getInstance,
+	OpListInstances:        listInstances,
+	OpGetTrackingRecords:   getTrackingRecords,
+}
+
+// Operations returns the hosting contract's operations bound to h, for a soap.Endpoint.
+func Operations(h Host) []soap.Operation {
+	ops := make([]soap.Operation, 0, len(opNames))
+	for _, name := range opNames {
+		fn := handlers[name]
+		ops = append(ops, soap.Operation{
+			Action:      Action(name),
+			ReplyAction: ReplyAction(name),
+			Element:     soap.QName{Space: NS, Local: name},
+			Handle: func(ctx context.Context, req *soap.Request) (*etree.Element, error) {
+				a, err := readArgs(name, req.Body)
+				if err != nil {
+					return nil, err
+				}
+				reply, err := fn(ctx, h, a, protocol.Principal(req))
+				if err != nil {
+					return nil, toFault(err)
+				}
+				return reply, nil
+			},
+		})
+	}
+	return ops
+}
+
+func create(ctx context.Context, h Host, a *args, principal string) (*etree.Element, error) {
+	req := CreateRequest{Definition: a.text("definition"), Version: a.text("version"), Inputs: map[string]any{}}
+	if req.Definition == "" {
+		return nil, argFault("definition is required")
+	}
+	withID := a.op == OpCreateWithInstanceID
+	if withID {
+		id, err := a.instanceID()
+		if err != nil {
+			return nil, err
+		}
+		if id == uuid.Nil {
+			return nil, argFault("the all-zero GUID cannot name an instance")
+		}
+		req.ID = id
+	}
+	if in := a.elems["inputs"]; in != nil {
+		for _, e := range in.ChildElements() {
+			if e.Tag != "input" {
+				continue
+			}
+			name := childText(e, "name")
+			if name == "" {
+				return nil, argFault("every input needs a name")
+			}
+			v, err := decodeJSON(childText(e, "value"))
+			if err != nil {
+				return nil, argFault(fmt.Sprintf("input %q: %v", name, err))
+			}
+			req.Inputs[name] = v
+		}
+	}
+	id, err := h.Create(ctx, req, principal)
+	if err != nil {
+		return nil, err
+	}
+	reply := response(a.op)
+	if !withID {
+		el(reply, "instanceId", id.String())
+	}
+	return reply, nil
+}
+
+func resumeBookmark(ctx context.Context, h Host, a *args, principal string) (*etree.Element, error) {
+	id, err := a.instanceID()
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimSpace(a.text("bookmark"))
+	if name == "" {
+		return nil, argFault("bookmark is required")
+	}
+	var payload any
+	if p := a.text("payload"); strings.TrimSpace(p) != "" {
+		if payload, err = decodeJSON(p); err != nil {
+			return nil, argFault("payload: " + err.Error())
+		}
+	}
+	if err := h.ResumeBookmark(ctx, id, name, payload, principal); err != nil {
+		return nil, err
+	}
+	return response(a.op), nil
+}
+
+func getInstance(ctx context.Context, h Host, a *args, _ string) (*etree.Element, error) {
+	id, err := a.instanceID()
+	if err != nil {
+		return nil, err
+	}
+	inst, err := h.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	reply := response(a.op)
+	writeInstance(reply.CreateElement("instance"), inst)
+	return reply, nil
+}
+
+func listInstances(ctx context.Context, h Host, a *args, _ string) (*etree.Element, error) {
+	q := store.Query{State: store.State(a.text("state"))}
+	switch q.State {
+	case "", store.Active, store.Suspended, store.Completed:
+	default:
+		return nil, argFault(fmt.Sprintf("state %q is not Active, Suspended or Completed", q.State))
+	}
+	if s := a.text("limit"); s != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 0 {
+			return nil, argFault(fmt.Sprintf("limit %q is not a non-negative integer", s))
+		}
+		q.Limit = n
+	}
+	list, err := h.List(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	reply := response(a.op)
+	for _, inst := range list {
+		writeInstance(reply.CreateElement("instance"), inst)
+	}
+	return reply, nil
+}
+
+func getTrackingRecords(ctx context.Context, h Host, a *args, _ string) (*etree.Element, error) {
+	id, err := a.instanceID()
+	if err != nil {
+		return nil, err
+	}
+	var after int64
+	if s := a.text("after"); s != "" {
+		if after, err = strconv.ParseInt(strings.TrimSpace(s), 10, 64); err != nil {
+			return nil, argFault(fmt.Sprintf("after %q is not an integer", s))
+		}
+	}
+	// Records outlive their instance (a purge keeps them), so an unknown id is an empty list.
+	recs, err := h.Records(ctx, id, after)
+	if err != nil {
+		return nil, err
+	}
+	reply := response(a.op)
+	for _, r := range recs {
+		e := reply.CreateElement("record")
+		el(e, "seq", strconv.FormatInt(r.Seq, 10))
+		el(e, "time", r.Time.UTC().Format(time.RFC3339Nano))
+		el(e, "kind", string(r.Kind))
+		el(e, "name", r.Name)
+		optEl(e, "activity", r.Activity)
+		optEl(e, "reason", r.Reason)
+		optEl(e, "principal", r.Principal)
+		optEl(e, "data", r.Data)
+	}
+	return reply, nil
+}
+
+func writeInstance(e *etree.Element, inst *store.Instance) {
+	el(e, "id", inst.ID.String())
+	el(e, "state", string(inst.State))
+	el(e, "completion", string(inst.Completion))
+	optEl(e, "completionReason", inst.CompletionReason)
+	el(e, "suspensionReason", inst.SuspensionReason)
+	optEl(e, "suspensionException", inst.SuspensionException)
+	def := e.CreateElement("definition")
+	el(def, "name", inst.Definition.Name)
+	el(def, "package", inst.Definition.Package)
+	el(def, "version", inst.Definition.Version)
+	bm := e.CreateElement("bookmarks")
+	for _, b := range inst.Bookmarks {
+		el(bm, "bookmark", b)
+	}
+	vars := string(inst.Variables)
+	if vars == "" {
+		vars = "{}"
+	}
+	el(e, "variables", vars)
+	if !inst.PendingTimer.IsZero() {
+		el(e, "pendingTimer", inst.PendingTimer.UTC().Format(time.RFC3339Nano))
+	}
+	el(e, "executionStatus", inst.ExecutionStatus)
+	el(e, "created", inst.Created.UTC().Format(time.RFC3339Nano))
+	el(e, "updated", inst.Updated.UTC().Format(time.RFC3339Nano))
+}
+
+// args holds a request wrapper's children by local name (contract namespace or none).
+type args struct {
+	op    string
+	elems map[string]*etree.Element
+}
+
+func readArgs(op string, body *etree.Element) (*args, error) {
+	if body == nil || body.Tag != op || (body.NamespaceURI() != NS && body.NamespaceURI() != "") {
+		return nil, argFault(fmt.Sprintf("expecting element '%s' from namespace '%s'", op, NS))
+	}
+	a := &args{op: op, elems: map[string]*etree.Element{}}
+	for _, c := range body.ChildElements() {
+		if ns := c.NamespaceURI(); ns != NS && ns != "" {
+			continue
+		}
+		if a.elems[c.Tag] != nil {
+			return nil, argFault(fmt.Sprintf("element '%s' occurs more than once", c.Tag))
+		}
+		a.elems[c.Tag] = c
+	}
+	return a, nil
+}
+
+// text is the trimmed-free text of a simple child, "" when absent or nil.
+func (a *args) text(name string) string {
+	e := a.elems[name]
+	if e == nil || soap.IsNil(e) {
+		return ""
+	}
+	s, _ := soap.TextContent(e)
+	return s
+}
+
+func (a *args) instanceID() (uuid.UUID, error) {
+	s := a.text("instanceId")
+	id, err := protocol.ParseGUID(s)
+	if err != nil {
+		return uuid.Nil, argFault(fmt.Sprintf("instanceId %q is not a GUID: %v", s, err))
+	}
+	return id, nil
+}
+
+func childText(e *etree.Element, name string) string {
+	for _, c := range e.ChildElements() {
+		if c.Tag == name && !soap.IsNil(c) {
+			s, _ := soap.TextContent(c)
+			return s
+		}
+	}
+	return ""
+}
+
+func decodeJSON(s string) (any, error) {
+	var v any
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return nil, fmt.Errorf("not valid JSON: %v", err)
+	}
+	if d.More() {
+		return nil, errors.New("not valid JSON: trailing data")
+	}
+	return normalizeNumbers(v), nil
+}
+
+// normalizeNumbers turns json.Number into float64 (the engine's Number type).
+func normalizeNumbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		f, _ := v.Float64()
+		return f
+	case map[string]any:
+		for k, x := range v {
+			v[k] = normalizeNumbers(x)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = normalizeNumbers(x)
+		}
+	}
+	return v
+}
+
+func response(op string) *etree.Element {
+	e := etree.NewElement(op + "Response")
+	e.CreateAttr("xmlns", NS)
+	return e
+}
+
+func el(parent *etree.Element, name, text string) {
+	parent.CreateElement(name).SetText(text)
+}
+
+func optEl(parent *etree.Element, name, text string) {
+	if text != "" {
+		el(parent, name, text)
+	}
+}
+
+func argFault(reason string) *soap.Fault {
+	return soap.NewFault(soap.Sender, reason, soap.QName{Space: NS, Local: FaultInvalidArgument})
+}
+
+// toFault maps host errors to this contract's faults; *soap.Fault values pass through and
+// anything else stays an internal error (logged by the soap endpoint, never shown).
+func toFault(err error) error {
+	var f *soap.Fault
+	if errors.As(err, &f) {
+		return f
+	}
+	for _, m := range []struct {
+		err     error
+		subcode string
+	}{
+		{ErrDefinitionNotFound, FaultDefinitionNotFound},
+		{ErrInvalidInput, FaultInvalidInput},
+		{ErrInstanceExists, FaultInstanceExists},
+		{ErrBookmarkNotFound, FaultBookmarkNotFound},
+	} {
+		if errors.Is(err, m.err) {
+			return soap.NewFault(soap.Sender, err.Error(), soap.QName{Space: NS, Local: m.subcode})
+		}
+	}
+	return err
+}
