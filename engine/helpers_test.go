@@ -295,3 +295,5 @@ func (d *driver) wantVars(t *testing.T, want map[string]any) {
 }
 
 func join(ss []string) string { return strings.Join(ss, "|") }
+
+var sprintf = fmt.Sprintf
