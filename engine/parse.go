@@ -72,12 +72,17 @@ func readTree(file string, data []byte) (*xnode, error) {
 			break
 		}
 		if err != nil {
+			// Point at the start of the offending token when the error is on its line.
 			l, c := dec.InputPos()
 			msg := err.Error()
 			var se *xml.SyntaxError
 			if errors.As(err, &se) {
 				msg = se.Msg
-				if se.Line != l {
+				switch se.Line {
+				case line:
+					l, c = line, col
+				case l:
+				default:
 					l, c = se.Line, 1
 				}
 			}
