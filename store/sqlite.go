@@ -355,7 +355,7 @@ func (s *SQLite) Records(ctx context.Context, id uuid.UUID, after int64) ([]Reco
 // DueTimers returns up to limit (0: no limit) ids of Active instances whose PendingTimer <= now,
 // earliest due first.
 func (s *SQLite) DueTimers(ctx context.Context, now time.Time, limit int) ([]uuid.UUID, error) {
-	return s.ids(ctx, `SELECT id FROM instances
+	return s.ids(ctx, `SELECT id FROM instances INDEXED BY instances_due_timer
 		WHERE state = 'Active' AND pending_timer IS NOT NULL AND pending_timer <= ?
 		ORDER BY pending_timer, id LIMIT ?`, now.UnixMilli(), limitArg(limit))
 }
@@ -367,7 +367,7 @@ func (s *SQLite) NextTimer(ctx context.Context) (time.Time, bool, error) {
 	}
 	var ms int64
 	err := retry(ctx, func() error {
-		return s.rdb.QueryRowContext(ctx, `SELECT pending_timer FROM instances
+		return s.rdb.QueryRowContext(ctx, `SELECT pending_timer FROM instances INDEXED BY instances_due_timer
 			WHERE state = 'Active' AND pending_timer IS NOT NULL ORDER BY pending_timer LIMIT 1`).Scan(&ms)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -381,7 +381,7 @@ func (s *SQLite) NextTimer(ctx context.Context) (time.Time, bool, error) {
 
 // Runnable returns the ids of Active instances whose ExecutionStatus is "Executing", by id.
 func (s *SQLite) Runnable(ctx context.Context) ([]uuid.UUID, error) {
-	return s.ids(ctx, `SELECT id FROM instances
+	return s.ids(ctx, `SELECT id FROM instances INDEXED BY instances_runnable
 		WHERE state = 'Active' AND execution_status = 'Executing' ORDER BY id`)
 }
 

@@ -24,7 +24,9 @@ CREATE TABLE instances (
 );
 
 -- Durable timer loop: due timers of Active instances, earliest first (WF4: PendingTimer / RunnableTime).
-CREATE INDEX instances_due_timer ON instances (pending_timer)
+-- The queries name this index and instances_runnable with INDEXED BY: without statistics the
+-- planner would otherwise prefer instances_state (state = 'Active') and sort.
+CREATE INDEX instances_due_timer ON instances (pending_timer, id)
     WHERE state = 'Active' AND pending_timer IS NOT NULL;
 
 -- Startup recovery: Active instances that were executing (WF4: IsReadyToRun).

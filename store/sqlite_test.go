@@ -1,0 +1,407 @@
+package store_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/storetest"
+)
+
+var bg = context.Background()
+
+func openAt(t *testing.T, path string, opts ...store.Option) *store.SQLite {
+	t.Helper()
+	s, err := store.OpenSQLite(bg, path, opts...)
+	if err != nil {
+		t.Fatalf("OpenSQLite(%s): %v", path, err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestSQLite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openAt(t, filepath.Join(t.TempDir(), "wimp.db"))
+	})
+}
+
+// Group commit off: the same behaviour with one transaction per Commit.
+func TestSQLiteNoBatching(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openAt(t, filepath.Join(t.TempDir(), "wimp.db"), store.WithMaxBatch(1))
+	})
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wimp.db")
+	s := openAt(t, path)
+	in := &store.Instance{ID: uuid.New(), State: store.Active, Bookmarks: []string{"b", "a"},
+		Image: []byte{}, PendingTimer: time.Now().Add(time.Hour)}
+	recs := []store.Record{{Kind: store.InstanceRecord, Name: "Started"}}
+	if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: in, Records: recs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, path)
+	got, err := s.Get(bg, in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 1 || got.Image == nil || len(got.Bookmarks) != 2 || got.Bookmarks[0] != "b" ||
+		!got.PendingTimer.Equal(in.PendingTimer.Truncate(time.Millisecond)) {
+		t.Fatalf("after reopen: %+v", got)
+	}
+	rs, err := s.Records(bg, in.ID, 0)
+	if err != nil || len(rs) != 1 || rs[0].Seq != recs[0].Seq {
+		t.Fatalf("records after reopen: %+v %v", rs, err)
+	}
+}
+
+func TestClock(t *testing.T) {
+	now := time.Date(2029, 12, 31, 23, 59, 59, 999_999_999, time.FixedZone("CET", 3600))
+	s := openAt(t, filepath.Join(t.TempDir(), "wimp.db"), store.WithClock(func() time.Time { return now }))
+	in := &store.Instance{ID: uuid.New(), State: store.Active}
+	recs := []store.Record{{Kind: store.InstanceRecord, Name: "Started"}}
+	if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: in, Records: recs}); err != nil {
+		t.Fatal(err)
+	}
+	want := now.Truncate(time.Millisecond).UTC()
+	if in.Created != want || in.Updated != want || recs[0].Time != want {
+		t.Fatalf("Created %v Updated %v record %v, want %v", in.Created, in.Updated, recs[0].Time, want)
+	}
+	now = now.Add(time.Minute)
+	if err := s.Commit(bg, store.Change{Op: store.Update, Instance: in}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Get(bg, in.ID)
+	if got.Created != want || got.Updated != now.Truncate(time.Millisecond).UTC() || in.Updated != got.Updated {
+		t.Fatalf("after update: Created %v Updated %v (struct %v)", got.Created, got.Updated, in.Updated)
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wimp.db")
+	for range 3 {
+		s := openAt(t, path)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := rawDB(t, path)
+	var n, max int
+	if err := db.QueryRow("SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&n, &max); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir("migrations")
+	if n != len(entries) || max != len(entries) {
+		t.Fatalf("schema_migrations has %d rows (max %d), want %d", n, max, len(entries))
+	}
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wimp.db")
+	s := openAt(t, path)
+	s.Close()
+	db := rawDB(t, path)
+	if _, err := db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err := store.OpenSQLite(bg, path)
+	if !errors.Is(err, store.ErrSchemaTooNew) {
+		t.Fatalf("OpenSQLite on a newer schema: %v, want ErrSchemaTooNew", err)
+	}
+}
+
+func TestPragmasAndIndexes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wimp.db")
+	openAt(t, path)
+	db := rawDB(t, path)
+	var mode string
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode %q %v", mode, err)
+	}
+	for query, index := range map[string]string{
+		"SELECT id FROM instances INDEXED BY instances_due_timer WHERE state = 'Active' AND pending_timer IS NOT NULL AND pending_timer <= 5 ORDER BY pending_timer, id LIMIT 10": "instances_due_timer",
+		"SELECT pending_timer FROM instances INDEXED BY instances_due_timer WHERE state = 'Active' AND pending_timer IS NOT NULL ORDER BY pending_timer LIMIT 1":                  "instances_due_timer",
+		"SELECT id FROM instances INDEXED BY instances_runnable WHERE state = 'Active' AND execution_status = 'Executing' ORDER BY id":                                            "instances_runnable",
+		"SELECT id FROM instances WHERE state = 'Suspended' ORDER BY created, id LIMIT 5":                                                                                         "instances_state",
+		"SELECT seq FROM tracking_records WHERE instance_id = 'x' AND seq > 3 ORDER BY seq":                                                                                       "tracking_records_instance",
+	} {
+		rows, err := db.Query("EXPLAIN QUERY PLAN " + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			rows.Scan(&id, &parent, &notused, &detail)
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if p := strings.Join(plan, "; "); !strings.Contains(p, index) || strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("plan of %q = %q, want it to use %s without a sort", query, p, index)
+		}
+	}
+}
+
+// TestBusyNeverReachesCaller: another connection holds the write lock far longer than the
+// busy timeout; commits wait and succeed, reads are not blocked.
+func TestBusyNeverReachesCaller(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wimp.db")
+	s := openAt(t, path, store.WithBusyTimeout(5*time.Millisecond))
+	in := &store.Instance{ID: uuid.New(), State: store.Active}
+	if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: in}); err != nil {
+		t.Fatal(err)
+	}
+	db := rawDB(t, path)
+	conn, err := db.Conn(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = s.Commit(bg, store.Change{Op: store.Insert, Instance: &store.Instance{ID: uuid.New(), State: store.Active}})
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	if _, err := s.Get(bg, in.ID); err != nil {
+		t.Fatalf("Get while another connection writes: %v", err)
+	}
+	if _, err := conn.ExecContext(bg, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("commit %d: %v", i, err)
+		}
+	}
+}
+
+// TestGroupCommitBatches: concurrent callers share transactions.
+func TestGroupCommitBatches(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), "wimp.db"))
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for range 10 {
+				if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: &store.Instance{ID: uuid.New(), State: store.Active}}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := s.Stats()
+	t.Logf("stats: %+v", st)
+	if st.Commits != 640 || st.Batches >= st.Commits || st.MaxBatch < 2 {
+		t.Fatalf("no batching: %+v", st)
+	}
+}
+
+// TestCloseDrainsQueue: commits queued before Close are all committed and durable.
+func TestCloseDrainsQueue(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wimp.db")
+	s := openAt(t, path)
+	ins := make([]*store.Instance, 300)
+	errs := make([]error, len(ins))
+	var wg sync.WaitGroup
+	for i := range ins {
+		ins[i] = &store.Instance{ID: uuid.New(), State: store.Active}
+		wg.Go(func() { errs[i] = s.Commit(bg, store.Change{Op: store.Insert, Instance: ins[i]}) })
+	}
+	time.Sleep(time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	s = openAt(t, path)
+	acked := 0
+	for i, in := range ins {
+		_, err := s.Get(bg, in.ID)
+		switch {
+		case errs[i] == nil:
+			acked++
+			if err != nil {
+				t.Fatalf("acknowledged commit %d lost: %v", i, err)
+			}
+		case errors.Is(errs[i], store.ErrClosed):
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("commit %d returned ErrClosed but is present", i)
+			}
+		default:
+			t.Fatalf("commit %d: %v", i, errs[i])
+		}
+	}
+	t.Logf("%d of %d acknowledged before close", acked, len(ins))
+}
+
+func TestOpenRejectsNonFilePaths(t *testing.T) {
+	for _, p := range []string{"", ":memory:", "file:x.db", "x.db?mode=ro"} {
+		if s, err := store.OpenSQLite(bg, p); err == nil {
+			s.Close()
+			t.Errorf("OpenSQLite(%q) succeeded", p)
+		}
+	}
+}
+
+func rawDB(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// ---- crash test ----
+
+const crashEnv = "WIMP_STORE_CRASH_DB"
+
+// TestCrashChild is the child of TestCrash: it commits forever from several goroutines and
+// prints "ack <id> <version>" after each acknowledged commit. It does nothing unless started
+// by TestCrash.
+func TestCrashChild(t *testing.T) {
+	path := os.Getenv(crashEnv)
+	if path == "" {
+		t.Skip("only run as TestCrash's child")
+	}
+	s, err := store.OpenSQLite(bg, path)
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(3)
+	}
+	var mu sync.Mutex
+	out := bufio.NewWriter(os.Stdout)
+	ack := func(id uuid.UUID, v int64) {
+		mu.Lock()
+		fmt.Fprintf(out, "ack %s %d\n", id, v)
+		out.Flush() // the line is out before the next commit starts
+		mu.Unlock()
+	}
+	fmt.Fprintln(out, "ready")
+	out.Flush()
+	for range 8 {
+		go func() {
+			for {
+				in := &store.Instance{ID: uuid.New(), State: store.Active, Image: make([]byte, 2000)}
+				if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: in,
+					Records: []store.Record{{Kind: store.InstanceRecord, Name: "Started"}}}); err != nil {
+					fmt.Println("error", err)
+					os.Exit(4)
+				}
+				ack(in.ID, in.Version)
+				for range 3 {
+					if err := s.Commit(bg, store.Change{Op: store.Update, Instance: in,
+						Records: []store.Record{{Kind: store.InstanceRecord, Name: "Persisted"}}}); err != nil {
+						fmt.Println("error", err)
+						os.Exit(4)
+					}
+					ack(in.ID, in.Version)
+				}
+			}
+		}()
+	}
+	select {}
+}
+
+// TestCrash kills a committing child process with SIGKILL at a random moment, several times
+// over the same database, and checks every acknowledged commit survived.
+func TestCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	path := filepath.Join(t.TempDir(), "crash.db")
+	acked := map[uuid.UUID]int64{}
+	for round := range 4 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), crashEnv+"="+path)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stdout)
+		if !sc.Scan() || sc.Text() != "ready" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("child did not start: %q", sc.Text())
+		}
+		delay := time.Duration(100+rand.IntN(400)) * time.Millisecond
+		timer := time.AfterFunc(delay, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		n := 0
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) != 3 || f[0] != "ack" {
+				t.Fatalf("child said %q", sc.Text())
+			}
+			id := uuid.MustParse(f[1])
+			var v int64
+			fmt.Sscan(f[2], &v)
+			if v > acked[id] {
+				acked[id] = v
+			}
+			n++
+		}
+		timer.Stop()
+		err = cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("child ended with %v, want killed", err)
+		}
+		t.Logf("round %d: killed after %v, %d acks", round, delay, n)
+		if n == 0 {
+			continue
+		}
+
+		s, err := store.OpenSQLite(bg, path)
+		if err != nil {
+			t.Fatalf("reopen after crash: %v", err)
+		}
+		for id, v := range acked {
+			got, err := s.Get(bg, id)
+			if err != nil {
+				t.Fatalf("acknowledged instance %s lost: %v", id, err)
+			}
+			if got.Version < v {
+				t.Fatalf("instance %s at version %d, acknowledged %d", id, got.Version, v)
+			}
+			rs, err := s.Records(bg, id, 0)
+			if err != nil || int64(len(rs)) != got.Version {
+				t.Fatalf("instance %s version %d has %d records (%v)", id, got.Version, len(rs), err)
+			}
+		}
+		s.Close()
+	}
+	if len(acked) == 0 {
+		t.Fatal("no commit was acknowledged in any round")
+	}
+}
