@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -156,16 +157,13 @@ func Restore(defs Definitions, data []byte) (*Instance, error) {
 		if a.Catch < 0 || a.Catch > len(n.Catches) {
 			return nil, bad("activity %q: bad catch index", a.Act)
 		}
-		if a.Callback != "" && callbacks[a.Callback] == nil {
-			return nil, bad("unknown callback %q", a.Callback)
-		}
 		in.acts[a.N] = a
 	}
 	for _, a := range in.acts {
 		if a.Parent != 0 {
 			p := in.acts[a.Parent]
-			if p == nil || a.Callback == "" {
-				return nil, bad("activity instance %d: missing parent %d", a.N, a.Parent)
+			if p == nil || !fits(a.Callback, p.Kind, callbacks) {
+				return nil, bad("activity instance %d: bad parent %d or callback %q", a.N, a.Parent, a.Callback)
 			}
 		}
 		for _, c := range a.Children {
@@ -178,14 +176,15 @@ func Restore(defs Definitions, data []byte) (*Instance, error) {
 		return nil, bad("no root activity")
 	}
 	for _, w := range img.Queue {
+		target := in.acts[w.Target]
 		switch w.Op {
 		case opExecute, opCancel:
 		case opCallback:
-			if callbacks[w.Callback] == nil || w.Child == nil {
+			if w.Child == nil || (target != nil && !fits(w.Callback, target.Kind, callbacks)) {
 				return nil, bad("bad callback work item %q", w.Callback)
 			}
 		case opResume:
-			if resumptions[w.Callback] == nil {
+			if target != nil && !fits(w.Callback, target.Kind, resumptions) {
 				return nil, bad("bad resumption work item %q", w.Callback)
 			}
 		default:
@@ -196,13 +195,14 @@ func Restore(defs Definitions, data []byte) (*Instance, error) {
 		in.queue = img.Queue
 	}
 	for _, b := range img.Bookmarks {
-		if b == nil || in.acts[b.Owner] == nil || resumptions[b.Callback] == nil || in.bookmarks[b.Name] != nil {
+		if b == nil || in.acts[b.Owner] == nil || in.acts[b.Owner].Kind != KindReceive ||
+			!fits(b.Callback, KindReceive, resumptions) || in.bookmarks[b.Name] != nil {
 			return nil, bad("bad bookmark")
 		}
 		in.bookmarks[b.Name] = b
 	}
 	for _, t := range img.Timers {
-		if t == nil || in.acts[t.Owner] == nil || resumptions[t.Callback] == nil {
+		if t == nil || in.acts[t.Owner] == nil || in.acts[t.Owner].Kind != KindDelay || !fits(t.Callback, KindDelay, resumptions) {
 			return nil, bad("bad timer")
 		}
 	}
@@ -216,9 +216,20 @@ func Restore(defs Definitions, data []byte) (*Instance, error) {
 		})
 	}
 	if u := in.unhandled; u != nil {
-		if u.Exc == nil || (u.Pending != nil && (u.Pending.Child == nil || callbacks[u.Pending.Callback] == nil)) {
+		if u.Exc == nil || (u.Pending != nil && (u.Pending.Child == nil || in.acts[u.Pending.Target] == nil ||
+			!fits(u.Pending.Callback, in.acts[u.Pending.Target].Kind, callbacks))) {
 			return nil, bad("bad unhandled exception")
 		}
 	}
 	return in, nil
+}
+
+// fits reports whether the named continuation exists and belongs to activities of kind k
+// (names are "Kind.what"; DoWhile shares While's).
+func fits[F any](name string, k Kind, table map[string]F) bool {
+	if _, ok := table[name]; !ok {
+		return false
+	}
+	prefix, _, _ := strings.Cut(name, ".")
+	return prefix == string(k) || (prefix == string(KindWhile) && k == KindDoWhile)
 }

@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestImageFormat(t *testing.T) {
+	def := sample(t, "ExpenseApproval", "1.0.0.0")
+	in := mustStart(t, def, expenseInputs(1500))
+	in.Run(t0, 0)
+	img, err := in.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(img, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["format"] != ImageFormat || m["hasStarted"] != true {
+		t.Errorf("format %v hasStarted %v", m["format"], m["hasStarted"])
+	}
+	for _, key := range []string{"activities", "queue", "bookmarks", "timers", "variables", "arguments", "definition"} {
+		if _, ok := m[key]; !ok {
+			t.Errorf("image lacks %q", key)
+		}
+	}
+	// Continuations are data: the bookmark and the timer name their callbacks.
+	if !bytes.Contains(img, []byte(`"callback":"Receive.resumed"`)) || !bytes.Contains(img, []byte(`"callback":"Delay.fired"`)) {
+		t.Errorf("callbacks not in image: %s", img)
+	}
+	id, err := ImageIdentity(img)
+	if err != nil || id != def.Identity {
+		t.Fatal(id, err)
+	}
+
+	// Unknown versions are refused clearly.
+	future := bytes.Replace(img, []byte(`"wimp-image/1"`), []byte(`"wimp-image/2"`), 1)
+	_, err = Restore(def, future)
+	if !errors.Is(err, ErrImage) || !strings.Contains(err.Error(), `unsupported format "wimp-image/2"`) {
+		t.Errorf("future format: %v", err)
+	}
+	if _, err := Restore(def, []byte(`{}`)); !errors.Is(err, ErrImage) {
+		t.Errorf("empty: %v", err)
+	}
+	if _, err := Restore(def, []byte(`not json`)); !errors.Is(err, ErrImage) {
+		t.Errorf("garbage: %v", err)
+	}
+	// The definition must match the image.
+	other := sample(t, "Hello", "")
+	if _, err := Restore(other, img); !errors.Is(err, ErrNotFound) {
+		t.Errorf("wrong definition: %v", err)
+	}
+	// An image whose activities are not in the definition is refused.
+	bad := bytes.Replace(img, []byte(`"activity":"receiveReview"`), []byte(`"activity":"nowhere"`), 1)
+	if _, err := Restore(def, bad); !errors.Is(err, ErrImage) {
+		t.Errorf("bad activity: %v", err)
+	}
+	bad = bytes.Replace(img, []byte(`"callback":"Receive.resumed"`), []byte(`"callback":"Receive.gone"`), 1)
+	if _, err := Restore(def, bad); !errors.Is(err, ErrImage) {
+		t.Errorf("bad callback: %v", err)
+	}
+}
+
+func TestRestoreBehavesIdentically(t *testing.T) {
+	// Restore(Snapshot(x)) at each quiescent point of a long run, continuing both copies with
+	// the same actions, must produce identical records and images.
+	reg := sampleRegistry(t)
+	def := sample(t, "ExpenseApproval", "1.0.0.0")
+	actions := []action{advance(240 * time.Hour), approve("a"), advance(240 * time.Hour), deny("b")}
+	for cut := 0; cut <= len(actions); cut++ {
+		x := newDriver(t, reg, mustStart(t, def, expenseInputs(1500)), false)
+		x.play(actions[:cut]...)
+		img, _ := x.in.Snapshot()
+		y0, err := Restore(reg, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y := newDriver(t, reg, y0, false)
+		y.now = x.now
+		x.records, x.results = nil, nil
+		for _, a := range actions[cut:] {
+			x.apply(a)
+			y.apply(a)
+		}
+		if !reflect.DeepEqual(withoutLoadRecords(x.records), withoutLoadRecords(y.records)) || !reflect.DeepEqual(x.results, y.results) {
+			t.Fatalf("cut %d: differ\n%v\n%v", cut, x.results, y.results)
+		}
+		a, _ := x.in.Snapshot()
+		b, _ := y.in.Snapshot()
+		if !bytes.Equal(a, b) {
+			t.Fatalf("cut %d: images differ", cut)
+		}
+	}
+}
+
+func TestDeterminism(t *testing.T) {
+	reg := sampleRegistry(t)
+	def := sample(t, "ExpenseApproval", "1.0.0.0")
+	play := func() ([]byte, []Record) {
+		d := newDriver(t, reg, mustStart(t, def, expenseInputs(2500)), false)
+		d.play(advance(240*time.Hour), approve("a"), advance(100*time.Hour), approve("b"))
+		img, _ := d.in.Snapshot()
+		return img, d.records
+	}
+	img1, rec1 := play()
+	for i := 0; i < 20; i++ {
+		img2, rec2 := play()
+		if !bytes.Equal(img1, img2) || !reflect.DeepEqual(rec1, rec2) {
+			t.Fatal("two identical runs differ")
+		}
+	}
+}
+
+func TestSnapshotOfPausedAndCompletedInstances(t *testing.T) {
+	def := mustParse(t, wf("", `<Sequence><Receive Bookmark="Go"/><Throw Id="t" Exception="Boom"/></Sequence>`))
+	in := mustStart(t, def, nil)
+	in.Run(t0, 0)
+	_ = in.ResumeBookmark("Go", nil)
+	if r := in.Run(t0, 0); r.Kind != ResultUnhandledException {
+		t.Fatal(r)
+	}
+	img, _ := in.Snapshot()
+	in2, err := Restore(def, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in2.Status() != StatusUnhandledException || in2.PendingException().Name != "Boom" {
+		t.Fatal(in2.Status())
+	}
+	_ = in2.Cancel()
+	if r := in2.Run(t0, 0); r.Completion != Canceled {
+		t.Fatal(r)
+	}
+	img, _ = in2.Snapshot()
+	in3, err := Restore(def, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := in3.Completion(); c != Canceled || in3.Status() != StatusCompleted {
+		t.Fatal(c)
+	}
+	if r := in3.Run(t0, 0); r.Kind != ResultCompleted || r.WorkItems != 0 {
+		t.Fatal(r)
+	}
+}
+
+func FuzzRestore(f *testing.F) {
+	reg, err := LoadRegistry("")
+	if err != nil {
+		f.Fatal(err)
+	}
+	def, _ := reg.Lookup("ExpenseApproval", "1.0.0.0")
+	in, _ := Start(def, testID, expenseInputs(1500), t0)
+	in.Run(t0, 0)
+	img, _ := in.Snapshot()
+	f.Add(img)
+	_ = in.ResumeBookmark("Review", map[string]any{"approved": true})
+	in.Run(t0, 3)
+	img, _ = in.Snapshot()
+	f.Add(img)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in, err := Restore(reg, data)
+		if err != nil {
+			return
+		}
+		if _, err := in.Snapshot(); err != nil {
+			t.Fatal(err)
+		}
+		in.Run(t0, 200)
+	})
+}
