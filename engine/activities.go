@@ -119,7 +119,7 @@ func (in *Instance) evalBool(e *Expr) (bool, *Exception) {
 // child closed and no cancellation was requested, otherwise Canceled.
 func finishWithChild(in *Instance, a *actInst, _ *activity, c childDone) *Exception {
 	if a.CancelRequested || c.State != ActivityClosed {
-		in.complete(a, ActivityCancel)
+		in.complete(a, ActivityCanceled)
 	} else {
 		in.complete(a, ActivityClosed)
 	}
@@ -144,7 +144,7 @@ func sequenceFrom(in *Instance, a *actInst, n *activity, i int) *Exception {
 
 func sequenceChild(in *Instance, a *actInst, n *activity, c childDone) *Exception {
 	if a.CancelRequested || c.State != ActivityClosed {
-		in.complete(a, ActivityCancel)
+		in.complete(a, ActivityCanceled)
 		return nil
 	}
 	// Continue after the completed child's position in the (possibly updated) definition.
@@ -209,7 +209,7 @@ func loopBody(in *Instance, a *actInst, n *activity) {
 
 func whileBody(in *Instance, a *actInst, n *activity, c childDone) *Exception {
 	if a.CancelRequested || c.State != ActivityClosed {
-		in.complete(a, ActivityCancel)
+		in.complete(a, ActivityCanceled)
 		return nil
 	}
 	return loopTest(in, a, n)
@@ -325,7 +325,7 @@ func receiveResumed(in *Instance, a *actInst, n *activity, payload any) *Excepti
 
 // cancelWait cancels a waiting Receive or Delay: its bookmark or timer goes away.
 func cancelWait(in *Instance, a *actInst, _ *activity) *Exception {
-	in.complete(a, ActivityCancel)
+	in.complete(a, ActivityCanceled)
 	return nil
 }
 
@@ -355,7 +355,7 @@ func pickTrigger(in *Instance, a *actInst, n *activity, c childDone) *Exception 
 		return nil // wait until every losing trigger is canceled
 	}
 	if a.CancelRequested || a.Winner == "" {
-		in.complete(a, ActivityCancel)
+		in.complete(a, ActivityCanceled)
 		return nil
 	}
 	var win *activity
@@ -400,7 +400,7 @@ func parallelBranch(in *Instance, a *actInst, n *activity, c childDone) *Excepti
 		return nil
 	}
 	if a.CancelRequested {
-		in.complete(a, ActivityCancel)
+		in.complete(a, ActivityCanceled)
 	} else {
 		in.complete(a, ActivityClosed)
 	}
@@ -447,7 +447,7 @@ func runFinally(in *Instance, a *actInst, n *activity) {
 
 func finallyDone(in *Instance, a *actInst, _ *activity, _ childDone) *Exception {
 	if a.CancelRequested {
-		in.complete(a, ActivityCancel)
+		in.complete(a, ActivityCanceled)
 	} else {
 		in.complete(a, ActivityClosed)
 	}
@@ -484,12 +484,12 @@ func scopeBody(in *Instance, a *actInst, n *activity, c childDone) *Exception {
 		in.schedule(a, n.Handler, "CancellationScope.handler")
 		return nil
 	}
-	in.complete(a, ActivityCancel)
+	in.complete(a, ActivityCanceled)
 	return nil
 }
 
 func scopeHandler(in *Instance, a *actInst, _ *activity, _ childDone) *Exception {
-	in.complete(a, ActivityCancel)
+	in.complete(a, ActivityCanceled)
 	return nil
 }
 

@@ -483,8 +483,8 @@ func TestTrackingRecords(t *testing.T) {
 	in2.Run(t0, 0)
 	recs = in2.DrainRecords()
 	want := []Record{
-		{Kind: RecordBookmark, Name: "Go", Activity: "r", Data: `{"n":1}`},
 		{Kind: RecordInstance, Name: "Resumed"},
+		{Kind: RecordBookmark, Name: "Go", Activity: "r", Data: `{"n":1}`},
 		{Kind: RecordActivity, Name: "Closed", Activity: "r", Data: `{"type":"Receive"}`},
 		{Kind: RecordActivity, Name: "Executing", Activity: "w", Data: `{"type":"WriteLine"}`},
 		{Kind: RecordActivity, Name: "WriteLine", Activity: "w", Data: `{"text":"done"}`},

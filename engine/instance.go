@@ -50,10 +50,10 @@ const (
 type ActivityState string
 
 const (
-	Executing       ActivityState = "Executing"
-	ActivityClosed  ActivityState = "Closed"
-	ActivityCancel  ActivityState = "Canceled"
-	ActivityFaulted ActivityState = "Faulted"
+	Executing        ActivityState = "Executing"
+	ActivityClosed   ActivityState = "Closed"
+	ActivityCanceled ActivityState = "Canceled"
+	ActivityFaulted  ActivityState = "Faulted"
 )
 
 // ResultKind says why Run returned.
@@ -391,15 +391,7 @@ func (in *Instance) Run(now time.Time, maxWorkItems int) Result {
 		if a == nil || (w.Op == opExecute && a.Started) || (w.Op == opCancel && !a.Started) {
 			continue // stale: its activity completed or was aborted
 		}
-		if !in.trackedLoad {
-			in.trackedLoad = true
-			name := "Resumed"
-			if !in.hasStarted {
-				name = "Started"
-			}
-			in.hasStarted = true
-			in.track(Record{Kind: RecordInstance, Name: name})
-		}
+		in.trackLoad()
 		executed++
 		in.dispatch(a, w)
 		switch {
@@ -422,6 +414,21 @@ func (in *Instance) Run(now time.Time, maxWorkItems int) Result {
 	return Result{Kind: ResultIdle, WorkItems: executed}
 }
 
+// trackLoad records Started (first execution ever) or Resumed, once per in-memory lifetime,
+// on the first Run that executes work, Cancel or bookmark resumption (WF4's TrackResumed).
+func (in *Instance) trackLoad() {
+	if in.trackedLoad {
+		return
+	}
+	in.trackedLoad = true
+	name := "Resumed"
+	if !in.hasStarted {
+		name = "Started"
+	}
+	in.hasStarted = true
+	in.track(Record{Kind: RecordInstance, Name: name})
+}
+
 func (in *Instance) completedResult(n int) Result {
 	r := Result{Kind: ResultCompleted, Completion: in.completion, Reason: in.reason, WorkItems: n}
 	if in.exc != nil {
@@ -438,7 +445,7 @@ func (in *Instance) dispatch(a *actInst, w workItem) {
 	case opExecute:
 		a.Started = true
 		if a.CancelRequested {
-			in.complete(a, ActivityCancel)
+			in.complete(a, ActivityCanceled)
 			return
 		}
 		in.trackActivity(a, Executing, nil)
@@ -625,6 +632,7 @@ func (in *Instance) ResumeBookmark(name string, payload any) error {
 		return fmt.Errorf("%w: bookmark %q: %v", ErrInvalidPayload, name, err)
 	}
 	delete(in.bookmarks, name)
+	in.trackLoad()
 	in.enqueue(workItem{Op: opResume, Target: b.Owner, Callback: b.Callback, Payload: v, Bookmark: name})
 	data := jsonData(v)
 	if v == nil {
@@ -675,6 +683,7 @@ func (in *Instance) Cancel() error {
 	if in.completion != NotCompleted {
 		return ErrCompleted
 	}
+	in.trackLoad()
 	if u := in.unhandled; u != nil {
 		in.unhandled = nil
 		if u.Pending == nil { // the root itself faulted: nothing left to cancel
