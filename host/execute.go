@@ -248,10 +248,8 @@ func (h *Host) unhandled(ctx context.Context, s *slot, res engine.Result) (cont 
 	case CancelPolicy:
 		return true, s.wf.Cancel()
 	case TerminatePolicy:
-		if err := s.wf.Terminate(name + ": " + msg); err != nil {
-			return false, err
-		}
-		return false, h.complete(ctx, s, engine.Result{Completion: engine.Completion(store.Faulted), Reason: name + ": " + msg})
+		// The fault is accepted: the next Run completes the instance Faulted.
+		return true, s.wf.Fault()
 	}
 	// Abandon and AbandonAndSuspend: back to the last persisted point. The tracking records
 	// of what ran are kept: they happened.

@@ -25,6 +25,7 @@ import (
 
 	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/host"
+	"github.com/wimp-project/wimp/server"
 	"github.com/wimp-project/wimp/store"
 )
 
@@ -126,7 +127,7 @@ func run(args []string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           newMux(h, st, c.maxBody, log),
+		Handler:           server.New(h, st, c.maxBody, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -1,4 +1,6 @@
-package main
+// Package server is wimp's HTTP surface: the MS-WFIM control endpoint, the hosting endpoint, their
+// metadata, /healthz and /metrics, routed over one host and store.
+package server
 
 import (
 	"fmt"
@@ -22,7 +24,8 @@ const (
 	hostingPath = "/WorkflowHosting"
 )
 
-func newMux(h *host.Host, st store.Store, maxBody int64, log *slog.Logger) http.Handler {
+// New returns the handler serving every wimp URL (DESIGN §2).
+func New(h *host.Host, st store.Store, maxBody int64, log *slog.Logger) http.Handler {
 	m := &metrics{start: time.Now(), requests: map[[2]string]uint64{}}
 	control := &soap.Endpoint{Operations: protocol.Operations(h), MaxBodyBytes: maxBody, Logger: log}
 	hostingEP := &soap.Endpoint{Operations: hosting.Operations(h), MaxBodyBytes: maxBody, Logger: log}
