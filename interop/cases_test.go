@@ -13,6 +13,7 @@ const (
 	nsWorkflowServices = "http://schemas.datacontract.org/2008/10/WorkflowServices"
 	nsSOAP11Env        = "http://schemas.xmlsoap.org/soap/envelope/"
 	nsSOAP12Env        = "http://www.w3.org/2003/05/soap-envelope"
+	nsDispatcher       = "http://schemas.microsoft.com/net/2005/12/windowscommunicationfoundation/dispatcher"
 )
 
 // setupState is the state an instance is put in before the call under test.
@@ -44,8 +45,9 @@ func (s setupState) definition() string {
 // identities are the definition identities the cases use, read from the
 // server (wimpctl get --json) rather than hard-coded.
 type identities struct {
-	expense Identity // ExpenseApproval's, as its new instances have it
-	hello   Identity // Hello's
+	expense   Identity // ExpenseApproval's, as its new instances have it
+	hello     Identity // Hello's
+	expenseV1 Identity // ExpenseApproval created with --version 1.0.0.0
 }
 
 // of returns the current identity of an instance set up in s.
@@ -75,13 +77,16 @@ type Call struct {
 	Identity     *Identity `json:"identity"`
 	IdentityMode string    `json:"identityMode,omitempty"` // zeep: value, absent, nil
 	TextID       bool      `json:"textId,omitempty"`       // Mono: send the id as a string, verbatim
+	IDNull       bool      `json:"idNull,omitempty"`       // send no id (Mono: xsi:nil; zeep: left out)
 }
 
 // want is the expected outcome of a call and the instance's state after it.
 type want struct {
 	// fault: "" = success; wantSender = a Sender fault without subcode;
-	// otherwise the local name of the subcode in the WorkflowServices namespace.
+	// otherwise the local name of the subcode, in faultNS.
 	fault string
+	// faultNS is the subcode's namespace; "" means the WorkflowServices namespace.
+	faultNS string
 	// state/completion after the call ("" for unknown ids: the id must stay unknown).
 	state, completion string
 	// suspensionReason after the call, checked when state is Suspended.
@@ -99,10 +104,15 @@ const wantSender = "Sender"
 type testCase struct {
 	name  string
 	setup setupState
-	upper bool // send the instance id in upper case
-	call  Call
-	want  want
-	id    string // the instance's id (lower case), filled by set-up
+	// idForm rewrites the instance id as sent (upper case, braces, …); nil
+	// sends it as is.
+	idForm func(id string) string
+	call   Call
+	want   want
+	id     string // the instance's id (lower case), filled by set-up
+	// version: create the instance with wimpctl create --version (default:
+	// the server's choice for the definition name).
+	version string
 }
 
 func strp(s string) *string { return &s }
@@ -252,7 +262,7 @@ func buildCases(client, binding string, ids identities) []*testCase {
 	// so Mono sends these through its string-typed contract.
 	upper := func(name string, s setupState, c Call, w want) {
 		c.TextID = client == "mono"
-		add("uppercase-id/"+name, s, c, w).upper = true
+		add("uppercase-id/"+name, s, c, w).idForm = strings.ToUpper
 	}
 	upper("Active", stActive, Call{Op: "Suspend", Reason: strp("upper-case id")}, want{state: "Suspended", reason: "upper-case id"})
 	upper("Suspended", stSuspended, Call{Op: "TransactedUnsuspend"}, want{state: "Active"})
@@ -263,23 +273,78 @@ func buildCases(client, binding string, ids identities) []*testCase {
 	cur := ident
 	upper("Active", stActive, Call{Op: "Update", Identity: &cur}, want{state: "Active"})
 
-	// Update to a registered definition that declares it can update from the
-	// current one (the samples' ExpenseApproval 2.0.0.0): identity switched.
-	// To one that declares it but is incompatible (1.5.0.0, the redesign), or
-	// to one that is not registered: UpdateFailed, identity unchanged.
-	v2 := Identity{Name: ident.Name, Package: ident.Package, Version: "2.0.0.0"}
-	redesign := Identity{Name: ident.Name, Package: ident.Package, Version: "1.5.0.0"}
+	// Other GUID forms .NET's Guid.Parse accepts, and ids that are not GUIDs
+	// (DESIGN §3: DeserializationFailed in WCF's dispatcher namespace; the
+	// all-zero GUID is never an instance).
+	forms := []struct {
+		name string
+		f    func(string) string
+	}{
+		{"braces", func(id string) string { return "{" + id + "}" }},
+		{"parentheses", func(id string) string { return "(" + strings.ToUpper(id) + ")" }},
+		{"32-digits", func(id string) string { return strings.ReplaceAll(id, "-", "") }},
+		{"surrounding-space", func(id string) string { return "  " + id + "\n" }},
+	}
+	for _, form := range forms {
+		c := Call{Op: "Suspend", Reason: strp("id form " + form.name), TextID: client == "mono"}
+		add("id-"+form.name+"/Active", stActive, c, want{state: "Suspended", reason: "id form " + form.name}).idForm = form.f
+	}
+	bad := []struct {
+		name, id string
+		w        want
+	}{
+		{"not-a-guid", "not-a-guid", want{fault: "DeserializationFailed", faultNS: nsDispatcher}},
+		{"empty", "", want{fault: "DeserializationFailed", faultNS: nsDispatcher}},
+		{"too-short", "3f2504e0-4f89-41d3-9a0c-0305e82c330", want{fault: "DeserializationFailed", faultNS: nsDispatcher}},
+		{"all-zero", "00000000-0000-0000-0000-000000000000", want{fault: "InstanceNotFound"}},
+	}
+	// No instanceId at all (Mono: xsi:nil through the string contract; zeep: left out).
+	for _, op := range []string{"Run", "TransactedSuspend"} {
+		c := Call{Op: op, TextID: client == "mono", IDNull: true}
+		if takesReason(op) {
+			c.Reason = strp("no id")
+		}
+		add("id-missing", stUnknown, c, want{fault: "DeserializationFailed", faultNS: nsDispatcher})
+	}
+	for _, b := range bad {
+		for _, op := range []string{"Run", "Suspend", "TransactedUpdate"} {
+			c := Call{Op: op, TextID: client == "mono"}
+			if takesReason(op) {
+				c.Reason = strp("bad id")
+			}
+			if isUpdate(op) {
+				cur := ident
+				c.Identity = &cur
+			}
+			id := b.id
+			add("id-"+b.name, stUnknown, c, b.w).idForm = func(string) string { return id }
+		}
+	}
+
+	// Update from ExpenseApproval 1.0.0.0 to a registered definition that
+	// declares it can update from it (the samples' 2.0.0.0): identity
+	// switched. To one that declares it but is incompatible (1.5.0.0, the
+	// redesign: its Receive has a new activity Id): UpdateFailed, identity
+	// unchanged. The target versions are the samples' scenario; the current
+	// identity is read from the server.
+	v1 := ids.expenseV1
+	v2 := Identity{Name: v1.Name, Package: v1.Package, Version: "2.0.0.0"}
+	redesign := Identity{Name: v1.Name, Package: v1.Package, Version: "1.5.0.0"}
 	for _, op := range []string{"Update", "TransactedUpdate"} {
 		for _, s := range []setupState{stActive, stSuspended} {
 			to := v2
 			w := stateOf(s)
 			w.definition = &to
-			add("identity-updatable-v2/"+s.String(), s, Call{Op: op, Identity: &to}, w)
+			add("from-v1-to-updatable-v2/"+s.String(), s, Call{Op: op, Identity: &to}, w).version = v1.Version
+			cur := v1
+			same := stateOf(s)
+			same.definition = &v1
+			add("v1-to-current-v1/"+s.String(), s, Call{Op: op, Identity: &cur}, same).version = v1.Version
 			r := redesign
 			failed := stateOf(s)
 			failed.fault = "UpdateFailed"
-			failed.definition = &ident
-			add("identity-incompatible-redesign/"+s.String(), s, Call{Op: op, Identity: &r}, failed)
+			failed.definition = &v1
+			add("from-v1-to-incompatible-redesign/"+s.String(), s, Call{Op: op, Identity: &r}, failed).version = v1.Version
 		}
 	}
 
@@ -288,7 +353,7 @@ func buildCases(client, binding string, ids identities) []*testCase {
 	if client == "zeep" {
 		idModes = append(idModes, "absent")
 	}
-	other := Identity{Name: ident.Name, Package: ident.Package, Version: "99.0.0.0"}
+	other := Identity{Name: ident.Name, Package: ident.Package, Version: "99.9.9.9"}
 	nameOnly := Identity{Name: ident.Name}
 	for _, op := range []string{"Update", "TransactedUpdate"} {
 		for _, s := range []setupState{stActive, stSuspended} {

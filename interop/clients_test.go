@@ -217,16 +217,20 @@ func (c *client) checkOutcome(binding string, w want, r Result) string {
 	// subcode; over SOAP 1.1 the faultcode, which is the subcode's QName (WCF's
 	// convention) or soap:Client for a Sender fault without subcode.
 	var codeNs, codeName, subNs, subName string
+	faultNS := w.faultNS
+	if faultNS == "" {
+		faultNS = nsWorkflowServices
+	}
 	switch {
 	case c.soap12[binding]:
 		codeNs, codeName = nsSOAP12Env, "Sender"
 		if w.fault != wantSender {
-			subNs, subName = nsWorkflowServices, w.fault
+			subNs, subName = faultNS, w.fault
 		}
 	case w.fault == wantSender:
 		codeNs, codeName = nsSOAP11Env, "Client"
 	default:
-		codeNs, codeName = nsWorkflowServices, w.fault
+		codeNs, codeName = faultNS, w.fault
 	}
 	gotSubNs, gotSubName := r.SubcodeNs, r.SubcodeName
 	if c.name == "zeep" {

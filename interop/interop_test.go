@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -23,7 +24,12 @@ func runClient(t *testing.T, c *client) {
 	s := sharedWimp(t)
 	t.Logf("%s: %s; server %s", c.name, desc, s.base)
 
-	ids := identities{expense: currentIdentity(t, s, "ExpenseApproval"), hello: currentIdentity(t, s, "Hello")}
+	ids := identities{
+		expense:   currentIdentity(t, s, "ExpenseApproval", ""),
+		hello:     currentIdentity(t, s, "Hello", ""),
+		expenseV1: currentIdentity(t, s, "ExpenseApproval", "1.0.0.0"),
+	}
+	t.Logf("%s: identities: ExpenseApproval %+v (default), %+v (--version 1.0.0.0); Hello %+v", c.name, ids.expense, ids.expenseV1, ids.hello)
 	var cases []*testCase
 	for _, b := range c.bindings {
 		cases = append(cases, buildCases(c.name, b, ids)...)
@@ -44,8 +50,10 @@ func runClient(t *testing.T, c *client) {
 		call := tc.call
 		call.Seq = i + 1
 		call.ID = tc.id
-		if tc.upper {
-			call.ID = strings.ToUpper(tc.id)
+		if call.IDNull {
+			call.ID = ""
+		} else if tc.idForm != nil {
+			call.ID = tc.idForm(tc.id)
 		}
 		calls[i] = call
 	}
@@ -107,6 +115,13 @@ func runClient(t *testing.T, c *client) {
 	}
 	t.Logf("SUMMARY %s: %d client calls checked (outcome as the client reports it + state via wimpctl get --json), %d failed; %s",
 		c.name, len(cases), failed, strings.Join(parts, ", "))
+	polled.Lock()
+	if polled.n > 0 {
+		t.Logf("%s: %d state checks (Cancel, set-up of completed instances) matched only after polling, longest %v",
+			c.name, polled.n, polled.longest.Round(time.Millisecond))
+	}
+	polled.n, polled.longest = 0, 0
+	polled.Unlock()
 	if failed > 0 {
 		t.Logf("server log (tail):\n%s", s.logTail(60))
 	}
@@ -114,9 +129,9 @@ func runClient(t *testing.T, c *client) {
 
 // currentIdentity creates an instance of a sample definition and reads its
 // definition identity, the one Update must accept.
-func currentIdentity(t *testing.T, s *server, definition string) Identity {
+func currentIdentity(t *testing.T, s *server, definition, version string) Identity {
 	t.Helper()
-	id, err := s.create(definition)
+	id, err := s.create(definition, version)
 	if err != nil {
 		t.Fatalf("%v\nserver log:\n%s", err, s.logTail(40))
 	}
@@ -125,8 +140,8 @@ func currentIdentity(t *testing.T, s *server, definition string) Identity {
 		t.Fatal(err)
 	}
 	d := info.Definition
-	if d.Name == "" || d.Version == "" {
-		t.Fatalf("wimpctl get --json shows no definition identity: %+v", info)
+	if d.Name != definition || d.Version == "" || (version != "" && d.Version != version) {
+		t.Fatalf("wimpctl create --definition %s --version %q made an instance with identity %+v", definition, version, d)
 	}
 	return d
 }
@@ -137,7 +152,7 @@ func setup(s *server, tc *testCase) error {
 		tc.id = newGUID()
 		return nil
 	}
-	id, err := s.create(tc.setup.definition())
+	id, err := s.create(tc.setup.definition(), tc.version)
 	if err != nil {
 		return fmt.Errorf("%s: %w", tc.name, err)
 	}
@@ -173,11 +188,20 @@ func checkState(s *server, tc *testCase) string {
 	return waitState(s, tc.id, tc.want)
 }
 
+// polled counts state checks that did not match at once but did after
+// polling (only allowed where want.eventually), and the longest such wait.
+var polled struct {
+	sync.Mutex
+	n       int
+	longest time.Duration
+}
+
 // waitState compares the instance with w, at once or, for w.eventually,
 // polling for up to 10 seconds. "" means it matches.
 func waitState(s *server, id string, w want) string {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	start := time.Now()
+	deadline := start.Add(10 * time.Second)
+	for first := true; ; first = false {
 		info, err := s.get(id)
 		var msg string
 		switch {
@@ -189,6 +213,12 @@ func waitState(s *server, id string, w want) string {
 			msg = fmt.Sprintf("suspensionReason %q, want %q", info.SuspensionReason, w.reason)
 		case w.definition != nil && info.Definition != *w.definition:
 			msg = fmt.Sprintf("definition %+v, want %+v", info.Definition, *w.definition)
+		}
+		if msg == "" && !first {
+			polled.Lock()
+			polled.n++
+			polled.longest = max(polled.longest, time.Since(start))
+			polled.Unlock()
 		}
 		if msg == "" || !w.eventually || time.Now().After(deadline) {
 			return msg
@@ -233,8 +263,9 @@ func TestExpectationTable(t *testing.T) {
 		}
 	}
 	ids := identities{
-		expense: Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "1.0.0.0"},
-		hello:   Identity{Name: "Hello", Package: "wimp.samples", Version: "1.0.0.0"},
+		expense:   Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "2.0.0.0"},
+		hello:     Identity{Name: "Hello", Package: "wimp.samples", Version: "1.0.0.0"},
+		expenseV1: Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "1.0.0.0"},
 	}
 	for _, c := range []*client{monoClient, zeepClient} {
 		n := 0

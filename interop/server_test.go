@@ -227,9 +227,13 @@ var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 // create makes a new instance of a sample definition with a caller-chosen
 // id: ExpenseApproval (waits for a review, so it stays Active) or Hello
 // (completes Closed at once).
-func (s *server) create(definition string) (string, error) {
+// version "" lets the server choose the definition's version.
+func (s *server) create(definition, version string) (string, error) {
 	id := newGUID()
 	args := []string{"create", "--definition", definition, "--id", id}
+	if version != "" {
+		args = append(args, "--version", version)
+	}
 	if definition == "ExpenseApproval" {
 		args = append(args, "--input", "amount=120", "--input", "submitter=interop")
 	}

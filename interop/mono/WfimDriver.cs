@@ -6,13 +6,15 @@
 //
 // Each input line is one call:
 //   {"seq":1,"binding":"basic","op":"Suspend","id":"…","reason":"…"|null,
-//    "identity":{"name":…,"package":…,"version":…}|null,"textId":false}
+//    "identity":{"name":…,"package":…,"version":…}|null,"textId":false,
+//    "idNull":false}
 // binding: basic (BasicHttpBinding, SOAP 1.1), wshttp (WSHttpBinding with
 // SecurityMode.None: SOAP 1.2 + WS-Addressing 1.0), custom12 (CustomBinding,
 // text encoding MessageVersion.Soap12WSAddressing10), custom11wsa
 // (CustomBinding, MessageVersion.Soap11WSAddressing10).
 // textId: call through a contract whose instanceId is a string, so the id
-// goes on the wire exactly as given (WCF writes a Guid in lower case).
+// goes on the wire exactly as given (WCF writes a Guid in lower case);
+// with idNull as well, instanceId is sent as xsi:nil.
 //
 // Each output line is the outcome, as the WCF client reports it:
 //   {"seq":1,"outcome":"ok"}
@@ -95,6 +97,7 @@ namespace Wimp.Interop
         [DataMember(Name = "reason")] public string Reason;
         [DataMember(Name = "identity")] public WorkflowIdentityJson Identity;
         [DataMember(Name = "textId")] public bool TextId;
+        [DataMember(Name = "idNull")] public bool IdNull;
     }
 
     [DataContract]
@@ -208,7 +211,10 @@ namespace Wimp.Interop
                     switch (ps[i].Name)
                     {
                         case "instanceId":
-                            args[i] = c.TextId ? (object)c.Id : Guid.Parse(c.Id);
+                            if (c.TextId)
+                                args[i] = c.IdNull ? null : c.Id;
+                            else
+                                args[i] = Guid.Parse(c.Id);
                             break;
                         case "reason":
                             args[i] = c.Reason;

@@ -8,7 +8,7 @@ Loads ENDPOINT_URL?wsdl once, then for each input line (one call)
   {"seq":1,"binding":"soap11"|"soap12","op":"Suspend","id":"...",
    "reason":"..."|null,"reasonMode":"value"|"absent"|"nil",
    "identity":{"name":...,"package":...,"version":...}|null,
-   "identityMode":"value"|"absent"|"nil"}
+   "identityMode":"value"|"absent"|"nil","idNull":false}
 
 calls the operation through the WSDL's SOAP 1.1 port
 (DefaultBinding_IWorkflowInstanceManagement) or SOAP 1.2 port
@@ -23,7 +23,7 @@ prints one line with what zeep reports:
   {"seq":1,"outcome":"error","errorType":...,"error":...}
 
 A reason or identity with mode "absent" is left out (zeep omits None), "nil"
-is sent as xsi:nil (zeep.xsd.Nil).
+is sent as xsi:nil (zeep.xsd.Nil); with idNull the instanceId is left out.
 """
 
 import json
@@ -95,7 +95,7 @@ def main():
         out = {"seq": call["seq"]}
         binding = call["binding"]
         op = call["op"]
-        kwargs = {"instanceId": call["id"]}
+        kwargs = {"instanceId": None if call.get("idNull") else call["id"]}
         if op in ("Abandon", "Suspend", "TransactedSuspend", "Terminate", "TransactedTerminate"):
             mode = call.get("reasonMode") or ("nil" if call.get("reason") is None else "value")
             kwargs["reason"] = arg(mode, call.get("reason"))
