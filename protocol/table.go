@@ -13,14 +13,14 @@ import (
 type Effect int
 
 const (
-	NoChange  Effect = iota // reply OK, change nothing (Unsuspend of an Active instance)
-	Execute                 // give the instance a chance to execute (load it, make it runnable)
-	SuspendIt               // → Suspended with the reason (replaces the reason if already suspended)
-	Resume                  // Suspended → Active; execution resumes, due timers fire
-	CancelIt                // run cancellation (unsuspending first) → Completed(Canceled)
-	TerminateIt             // → Completed(Terminated) at once with the reason, no handlers
-	AbandonIt               // discard the in-memory image; revert to the last persisted point
-	UpdateIt                // apply the Update identity rules (resolved by Decide)
+	NoChange    Effect = iota // reply OK, change nothing (Unsuspend of an Active instance)
+	Execute                   // give the instance a chance to execute (load it, make it runnable)
+	SuspendIt                 // → Suspended with the reason (replaces the reason if already suspended)
+	Resume                    // Suspended → Active; execution resumes, due timers fire
+	CancelIt                  // run cancellation (unsuspending first) → Completed(Canceled)
+	TerminateIt               // → Completed(Terminated) at once with the reason, no handlers
+	AbandonIt                 // discard the in-memory image; revert to the last persisted point
+	UpdateIt                  // apply the Update identity rules (resolved by Decide)
 )
 
 // FaultKind names the table's fault cells.
