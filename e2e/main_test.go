@@ -44,16 +44,26 @@ func TestMain(m *testing.M) {
 	}
 	serverBin = filepath.Join(dir, "wimp-server")
 	ctlBin = filepath.Join(dir, "wimpctl")
-	args := []string{"build", "-o", dir + string(filepath.Separator)}
-	if raceEnabled {
-		args = append(args, "-race")
+	// The server is built with -race when the tests run with -race; wimpctl never is (it
+	// is started for every command and a race-instrumented start-up is slow).
+	build := func(race bool, pkg string) error {
+		args := []string{"build", "-o", dir + string(filepath.Separator)}
+		if race {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, pkg)...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		return cmd.Run()
 	}
-	cmd := exec.Command("go", append(args, "github.com/wimp-project/wimp/cmd/wimp-server", "github.com/wimp-project/wimp/cmd/wimpctl")...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the binaries:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	for _, b := range []struct {
+		race bool
+		pkg  string
+	}{{raceEnabled, "github.com/wimp-project/wimp/cmd/wimp-server"}, {false, "github.com/wimp-project/wimp/cmd/wimpctl"}} {
+		if err := build(b.race, b.pkg); err != nil {
+			fmt.Fprintln(os.Stderr, "building", b.pkg+":", err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
