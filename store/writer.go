@@ -123,13 +123,13 @@ func (s *SQLite) commitBatch(batch []*request) {
 		}
 		break
 	}
+	// Count before answering, so a caller that returned sees its commit in Stats.
 	ok := 0
 	for i, r := range batch {
 		if errs[i] == nil {
 			ok++
 			s.batchedChanges.Add(uint64(len(r.changes)))
 		}
-		r.done <- errs[i]
 	}
 	s.commits.Add(uint64(ok))
 	s.failed.Add(uint64(len(batch) - ok))
@@ -141,6 +141,9 @@ func (s *SQLite) commitBatch(batch []*request) {
 				break
 			}
 		}
+	}
+	for i, r := range batch {
+		r.done <- errs[i]
 	}
 }
 
