@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	rtmetrics "runtime/metrics"
 	"sort"
 	"strings"
 	"sync"
@@ -136,5 +137,27 @@ func (m *metrics) write(w http.ResponseWriter, h *host.Host) {
 	m.mu.Unlock()
 	fmt.Fprintf(&b, "# HELP wimp_instances_loaded Workflow instances held in memory.\n# TYPE wimp_instances_loaded gauge\nwimp_instances_loaded %d\n", h.Loaded())
 	fmt.Fprintf(&b, "# HELP wimp_uptime_seconds Seconds since the server started.\n# TYPE wimp_uptime_seconds gauge\nwimp_uptime_seconds %.0f\n", time.Since(m.start).Seconds())
+	// Go runtime memory through runtime/metrics: no stop-the-world, no forced GC. The live heap
+	// is what the last completed GC cycle marked reachable; a reader that wants a figure free of
+	// garbage waits until go_gc_cycles_total has advanced past the moment it cares about.
+	samples := []rtmetrics.Sample{
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/sched/goroutines:goroutines"},
+	}
+	rtmetrics.Read(samples)
+	for i, g := range []struct{ name, typ, help string }{
+		{"go_gc_heap_live_bytes", "gauge", "Heap bytes marked live by the last completed GC cycle."},
+		{"go_memstats_heap_alloc_bytes", "gauge", "Heap bytes in allocated objects, reachable or not yet swept."},
+		{"go_gc_cycles_total", "counter", "Completed GC cycles."},
+		{"go_goroutines", "gauge", "Goroutines that currently exist."},
+	} {
+		var v uint64
+		if samples[i].Value.Kind() == rtmetrics.KindUint64 {
+			v = samples[i].Value.Uint64()
+		}
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", g.name, g.help, g.name, g.typ, g.name, v)
+	}
 	_, _ = w.Write([]byte(b.String()))
 }
