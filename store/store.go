@@ -93,21 +93,29 @@ type Record struct {
 type Op int
 
 const (
-	Insert Op = iota // Instance must not exist yet
-	Update           // Instance.Version must equal the stored version (optimistic concurrency)
-	Delete           // removes the instance (purge); its tracking records are kept
-	Track            // only appends Records
+	Insert Op = iota // Instance must not exist yet (ErrExists); sets Version=1, Created=Updated=now
+	Update           // Instance.Version must equal the stored version (ErrConflict; ErrNotFound if absent)
+	Delete           // removes the instance (purge); its tracking records are kept. Version 0: unconditional
+	Track            // only appends Records; the instance must exist (ErrNotFound)
 )
 
 // Change is one instance's change plus the tracking records describing it.
-// All Changes passed to one Commit call are applied atomically.
+// All Changes passed to one Commit call are applied atomically: if any fails, none of that
+// call's changes (nor their Records) are applied, the error is returned and the caller's structs
+// are left as they were. Concurrent Commit calls are independent of each other, even when a
+// backend batches them into one transaction.
+//
+// On success the store writes back into the caller's values: Instance.Version, Updated (and
+// Created on Insert), and for each Record its Seq, its InstanceID when it was uuid.Nil, and its
+// Time (now when zero, else as stored: UTC, millisecond precision). A Record's InstanceID must be
+// uuid.Nil or the Change's instance id (ErrInvalid otherwise).
 type Change struct {
 	Op       Op
 	Instance *Instance // for Insert/Update; for Delete/Track only Instance.ID (and Version for Delete) is used
 	Records  []Record
 }
 
-// Query selects instances for List.
+// Query selects instances for List (ordered by Created, then id).
 type Query struct {
 	State State // "" for all
 	Limit int   // 0 for no limit
@@ -119,15 +127,22 @@ type Store interface {
 	// (fsync'd). Updates succeed only if the stored Version equals Instance.Version; on success
 	// each changed Instance has its Version and Updated fields advanced in place.
 	Commit(ctx context.Context, changes ...Change) error
+	// Get returns a fresh copy of the instance, or ErrNotFound. Times are UTC (at least ms
+	// precision); Bookmarks is nil when there are none; Image and Variables keep nil and
+	// empty apart.
 	Get(ctx context.Context, id uuid.UUID) (*Instance, error)
 	List(ctx context.Context, q Query) ([]*Instance, error)
-	// Records returns the instance's tracking records with Seq > after, oldest first.
+	// Records returns the instance's tracking records with Seq > after, oldest first (also
+	// after the instance was deleted; an id without records gives none and no error).
 	Records(ctx context.Context, id uuid.UUID, after int64) ([]Record, error)
-	// DueTimers returns up to limit ids of Active instances whose PendingTimer <= now.
+	// DueTimers returns up to limit (0: all) ids of Active instances whose PendingTimer <= now,
+	// earliest due first.
 	DueTimers(ctx context.Context, now time.Time, limit int) ([]uuid.UUID, error)
-	// NextTimer returns the earliest PendingTimer of an Active instance.
+	// NextTimer returns the earliest PendingTimer of an Active instance; false if none.
 	NextTimer(ctx context.Context) (time.Time, bool, error)
 	// Runnable returns ids of Active instances whose ExecutionStatus is "Executing" (recovery).
 	Runnable(ctx context.Context) ([]uuid.UUID, error)
+	// Close lets commits already submitted finish, then releases the store. Every later call,
+	// Close included, returns ErrClosed.
 	Close() error
 }
