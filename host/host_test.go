@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -316,4 +317,94 @@ func TestAbandonDiscardsUnpersistedProgress(t *testing.T) {
 			t.Fatalf("approval %d after abandon: %v, want status %s", i+1, vars, want)
 		}
 	}
+}
+
+// fakeClock is a settable clock for Config.Clock.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *fakeClock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
+
+// A timer fires once, when due, with no other write: the instance's row is not rewritten (no
+// extra Persisted record, no extra commit) between the persist that scheduled the timer and the
+// firing. The store keeps due times in milliseconds (truncated), the engine in nanoseconds, so
+// the timer loop can find a row due whose exact due time is still a fraction of a millisecond
+// away; it must wait for it, not "repair" a row that is right (and, before this was fixed,
+// repair it again on every turn of the loop for as long as the window lasted).
+func TestTimerInSubMillisecondWindowIsNotRewritten(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "wimp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := engine.LoadRegistry("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &fakeClock{}
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 500_000, time.UTC) // .0005s: due times end in half a millisecond
+	clk.set(t0)
+	h, err := New(Config{Store: st, Definitions: defs, UnloadAfter: time.Hour, Clock: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.Close()
+		st.Close()
+	})
+	id, err := h.Create(ctx, hosting.CreateRequest{Definition: "ExpenseApproval",
+		Inputs: map[string]any{"amount": 10, "submitter": "unit", "reviewTimeout": "300ms"}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, _ := get(t, h, id)
+	due := t0.Add(300 * time.Millisecond)
+	if !inst.PendingTimer.Equal(due.Truncate(time.Millisecond)) {
+		t.Fatalf("pendingTimer %s, want %s (the due time truncated to the store's milliseconds)", inst.PendingTimer, due.Truncate(time.Millisecond))
+	}
+
+	// Inside the window: the row says due, the exact due time is 0.3ms away.
+	clk.set(due.Add(-300 * time.Microsecond))
+	h.nudgeTimers()
+	time.Sleep(200 * time.Millisecond) // let the timer loop turn as often as it will
+	recs, err := h.Records(ctx, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countKind(recs, store.InstanceRecord, "Persisted"); n != 1 {
+		t.Errorf("before the due time: %d Persisted records, want 1 (the idle persist after create)", n)
+	}
+	if n := countKind(recs, store.BookmarkRecord, engine.TimerRecordName); n != 0 {
+		t.Fatalf("the timer fired %.1fms early", float64(due.Sub(clk.now()))/1e6)
+	}
+
+	clk.set(due)
+	h.nudgeTimers()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, vars := get(t, h, id); vars["escalations"] == float64(1) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the timer did not fire at its due time")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	recs, _ = h.Records(ctx, id, 0)
+	if n := countKind(recs, store.BookmarkRecord, engine.TimerRecordName); n != 1 {
+		t.Errorf("%d timer records, want 1", n)
+	}
+}
+
+func countKind(recs []store.Record, kind store.RecordKind, name string) int {
+	n := 0
+	for _, r := range recs {
+		if r.Kind == kind && r.Name == name {
+			n++
+		}
+	}
+	return n
 }
