@@ -408,3 +408,35 @@ func countKind(recs []store.Record, kind store.RecordKind, name string) int {
 	}
 	return n
 }
+
+// A refused Update leaves nothing loaded that would not otherwise be: a suspended instance is
+// unloaded at once (DESIGN §4), and with unload-at-once an Active one too.
+func TestRefusedUpdateDoesNotPinTheInstance(t *testing.T) {
+	h := newHost(t, -1)
+	ctx := context.Background()
+	id, err := h.Create(ctx, hosting.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
+		Inputs: map[string]any{"amount": 10, "submitter": "unit"}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	update := func(version string) error {
+		op, _ := protocol.OpByName("Update")
+		return h.Manage(ctx, protocol.Command{Op: op, InstanceID: id, Principal: "test",
+			Identity: &store.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: version}})
+	}
+	for _, suspended := range []bool{false, true} {
+		if suspended {
+			mustManage(t, h, "Suspend", id, "s")
+		}
+		if err := update("1.5.0.0"); subcode(err) != "UpdateFailed" {
+			t.Fatalf("suspended=%v: update to the incompatible 1.5.0.0: %v, want UpdateFailed", suspended, err)
+		}
+		if n := h.Loaded(); n != 0 {
+			t.Errorf("suspended=%v: after a refused update %d instance(s) stay loaded, want 0", suspended, n)
+		}
+		if inst, _ := get(t, h, id); inst.Definition.Version != "1.0.0.0" {
+			t.Fatalf("suspended=%v: refused update changed the identity to %s", suspended, inst.Definition.Version)
+		}
+	}
+	waitNoSlots(t, h)
+}

@@ -111,10 +111,20 @@ func (h *Host) Manage(ctx context.Context, cmd protocol.Command) error {
 			if err != nil {
 				return protocol.UpdateFailed(cmd.InstanceID, err.Error())
 			}
+			wasLoaded := s.wf != nil
 			if err := h.load(s); err != nil {
 				return protocol.UpdateFailed(cmd.InstanceID, err.Error())
 			}
 			if err := s.wf.Update(def); err != nil {
+				if !wasLoaded {
+					// Loaded only to try: drop the (unchanged) image again, keeping the engine's
+					// UpdateFailed record, so a refused update does not pin the instance in memory.
+					recs := h.drain(s)
+					s.wf = nil
+					if terr := h.commitTrack(ctx, s, recs); terr != nil {
+						h.log.Error("tracking a refused update failed", "id", s.id, "err", terr)
+					}
+				}
 				return protocol.UpdateFailed(cmd.InstanceID, err.Error())
 			}
 			if err := h.save(ctx, s, nil, rec("Updated", protocol.FormatIdentity(*d.NewIdentity))); err != nil {
