@@ -261,6 +261,9 @@ func TestResumeUnknownBookmark(t *testing.T) {
 		if want := `(it has: Review)`; !strings.Contains(err.Error(), want) {
 			t.Errorf("unload %v: error %q does not name the instance's bookmarks %s", unload, err, want)
 		}
+		if unload < 0 && h.Loaded() != 0 {
+			t.Errorf("unload at once: after the refused resumption %d instance(s) stay loaded, want 0", h.Loaded())
+		}
 		inst, vars := get(t, h, id)
 		if inst.State != store.Active || len(inst.Bookmarks) != 1 || vars["approvals"] != float64(0) {
 			t.Fatalf("unload %v: the refused resumption changed the instance: %+v %v", unload, inst, vars)

@@ -74,16 +74,24 @@ func (h *Host) ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string
 		protocol.Status{Exists: true, State: s.rec.State, Completion: s.rec.Completion}, nil).Fault; f != nil {
 		return f
 	}
+	wasLoaded := s.wf != nil
 	if err := h.load(s); err != nil {
 		return h.unloadable(ctx, s, err)
 	}
-	switch err := s.wf.ResumeBookmark(bookmark, payload); {
-	case errors.Is(err, engine.ErrBookmarkNotFound):
-		return fmt.Errorf("%w: instance %s has no bookmark %q (it has: %s)", hosting.ErrBookmarkNotFound,
-			id, bookmark, strings.Join(s.wf.Bookmarks(), ", "))
-	case errors.Is(err, engine.ErrInvalidPayload):
-		return fmt.Errorf("%w: %v", hosting.ErrInvalidInput, err)
-	case err != nil:
+	if err := s.wf.ResumeBookmark(bookmark, payload); err != nil {
+		has := strings.Join(s.wf.Bookmarks(), ", ")
+		if !wasLoaded {
+			// Loaded only for this refused resumption, which changed nothing: drop it again so
+			// it does not stay in memory with no unload scheduled.
+			s.wf = nil
+		}
+		switch {
+		case errors.Is(err, engine.ErrBookmarkNotFound):
+			return fmt.Errorf("%w: instance %s has no bookmark %q (it has: %s)", hosting.ErrBookmarkNotFound,
+				id, bookmark, has)
+		case errors.Is(err, engine.ErrInvalidPayload):
+			return fmt.Errorf("%w: %v", hosting.ErrInvalidInput, err)
+		}
 		return err
 	}
 	s.dirty = true
