@@ -152,13 +152,23 @@ func TestAcknowledgedOperationsSurviveKill9(t *testing.T) {
 	s := startServer(t)
 	ctx := context.Background()
 	var all []*stressInstance
-	for i := 0; i < instances; i++ {
-		id, err := s.hosting().Create(ctx, hosting.CreateRequest{Definition: "ExpenseApproval",
-			Inputs: map[string]any{"amount": 10 + i, "submitter": "stress"}})
-		if err != nil {
-			t.Fatal(err)
+	// topUp creates instances until `instances` of them are live (not completed), so that every
+	// round has live ones however many the previous rounds ended.
+	topUp := func() {
+		live := 0
+		for _, in := range all {
+			if in.model.State != "Completed" {
+				live++
+			}
 		}
-		all = append(all, &stressInstance{id: id, model: wfimState{State: "Active"}})
+		for ; live < instances; live++ {
+			id, err := s.hosting().Create(ctx, hosting.CreateRequest{Definition: "ExpenseApproval",
+				Inputs: map[string]any{"amount": 10 + live, "submitter": "stress"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, &stressInstance{id: id, model: wfimState{State: "Active"}})
+		}
 	}
 	// Weighted so that most instances stay alive across rounds (about 1 operation in 11 ends one).
 	var ops []string
@@ -168,6 +178,7 @@ func TestAcknowledgedOperationsSurviveKill9(t *testing.T) {
 	ops = append(ops, "Cancel", "TransactedCancel", "Terminate", "TransactedTerminate")
 
 	for round := 1; round <= rounds; round++ {
+		topUp()
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		acked, faults := 0, 0
