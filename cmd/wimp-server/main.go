@@ -129,6 +129,7 @@ func run(args []string) error {
 	srv := &http.Server{
 		Handler:           server.New(h, st, c.maxBody, log),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute, // a request body trickled byte by byte cannot hold a connection forever
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
