@@ -2,55 +2,19 @@ package conformance
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/wimp-project/wimp/engine"
-	"github.com/wimp-project/wimp/host"
-	"github.com/wimp-project/wimp/server"
-	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/server/servertest"
 )
-
-// startServer runs a complete wimp server in process over a fresh database, with the
-// conformance fixture definitions registered.
-func startServer(t *testing.T) string {
-	t.Helper()
-	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "wimp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defs, err := engine.LoadRegistry("../testdata/definitions")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := host.New(host.Config{Store: st, Definitions: defs, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(server.New(h, st, 64<<10, log))
-	t.Cleanup(func() {
-		srv.Close()
-		h.Close()
-		st.Close()
-	})
-	return srv.URL
-}
 
 func TestExchanges(t *testing.T) {
 	scenarios, err := Load("../testdata/exchanges")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Runner{Base: startServer(t)}
+	r := &Runner{Base: servertest.Start(t, "../testdata/definitions")}
 	for _, sc := range scenarios {
 		t.Run(sc.Name, func(t *testing.T) {
 			t.Parallel()
