@@ -90,7 +90,9 @@ func (r *Runner) url(path, def string) string {
 	return strings.TrimRight(r.Base, "/") + path
 }
 
-func (r *Runner) hosting() *hosting.Client { return hosting.NewClient(r.url(r.HostingPath, "/WorkflowHosting")) }
+func (r *Runner) hosting() *hosting.Client {
+	return hosting.NewClient(r.url(r.HostingPath, "/WorkflowHosting"))
+}
 
 func (r *Runner) setup(ctx context.Context, id uuid.UUID, in Instance) error {
 	def := in.Definition
