@@ -124,6 +124,9 @@ func Parse(name string, data []byte, dir string) (*Scenario, error) {
 		sc.Setup = append(sc.Setup, in)
 	}
 	req := sections["request"]
+	if len(bytes.TrimSpace(req)) == 0 {
+		return nil, fmt.Errorf("no request")
+	}
 	if ref, ok := strings.CutPrefix(strings.TrimSpace(string(req)), "file: "); ok {
 		b, err := os.ReadFile(filepath.Join(dir, strings.TrimSpace(ref)))
 		if err != nil {
@@ -132,9 +135,6 @@ func Parse(name string, data []byte, dir string) (*Scenario, error) {
 		req = b
 	} else {
 		req = normalizeRequest(req)
-	}
-	if len(req) == 0 {
-		return nil, fmt.Errorf("no request")
 	}
 	sc.Request = req
 
