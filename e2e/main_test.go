@@ -8,26 +8,20 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/wimp-project/wimp/hosting"
+	"github.com/wimp-project/wimp/internal/testserver"
 	"github.com/wimp-project/wimp/soap"
 )
 
@@ -42,28 +36,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	serverBin = filepath.Join(dir, "wimp-server")
-	ctlBin = filepath.Join(dir, "wimpctl")
-	// The server is built with -race when the tests run with -race; wimpctl never is (it
-	// is started for every command and a race-instrumented start-up is slow).
-	build := func(race bool, pkg string) error {
-		args := []string{"build", "-o", dir + string(filepath.Separator)}
-		if race {
-			args = append(args, "-race")
-		}
-		cmd := exec.Command("go", append(args, pkg)...)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		return cmd.Run()
-	}
-	for _, b := range []struct {
-		race bool
-		pkg  string
-	}{{raceEnabled, "github.com/wimp-project/wimp/cmd/wimp-server"}, {false, "github.com/wimp-project/wimp/cmd/wimpctl"}} {
-		if err := build(b.race, b.pkg); err != nil {
-			fmt.Fprintln(os.Stderr, "building", b.pkg+":", err)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
+	// The server is built with -race when the tests run with -race.
+	serverBin, ctlBin, err = testserver.Build(dir, raceEnabled)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -77,19 +55,13 @@ type server struct {
 	dir   string
 	extra []string
 
-	cmd      *exec.Cmd
-	done     chan struct{}
+	proc     *testserver.Process // nil once stopped
+	past     []*testserver.Process
 	URL      string    // http://127.0.0.1:PORT
 	Listened time.Time // the time= of its msg=listening log line (server clock)
-
-	mu  sync.Mutex
-	log bytes.Buffer // stderr of every process started so far
 }
 
-var (
-	listeningRE = regexp.MustCompile(`^time=(\S+) .*msg=listening url="?(http://[^\s"]+)"?`)
-	raceRE      = regexp.MustCompile(`WARNING: DATA RACE|panic:|fatal error:`)
-)
+var raceRE = regexp.MustCompile(`WARNING: DATA RACE|panic:|fatal error:`)
 
 // startServer starts wimp-server with --listen 127.0.0.1:0 --db DIR/wimp.db and extra flags.
 func startServer(t testing.TB, extra ...string) *server {
@@ -98,96 +70,54 @@ func startServer(t testing.TB, extra ...string) *server {
 	s.start()
 	t.Cleanup(func() {
 		s.stop()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if m := raceRE.FindString(s.log.String()); m != "" {
-			t.Errorf("server reported %q; its log:\n%s", m, s.log.String())
+		log := s.log()
+		if m := raceRE.FindString(log); m != "" {
+			t.Errorf("server reported %q; its log:\n%s", m, log)
 		} else if t.Failed() {
-			t.Logf("server log:\n%s", s.log.String())
+			t.Logf("server log:\n%s", log)
 		}
 	})
 	return s
 }
 
+// log is the output of every process started so far.
+func (s *server) log() string {
+	var b strings.Builder
+	for _, p := range s.past {
+		b.WriteString(p.Log())
+	}
+	return b.String()
+}
+
 func (s *server) start() {
 	s.t.Helper()
-	args := append([]string{"--listen", "127.0.0.1:0", "--db", filepath.Join(s.dir, "wimp.db")}, s.extra...)
-	cmd := exec.Command(serverBin, args...)
-	cmd.Dir = s.dir
-	stderr, err := cmd.StderrPipe()
+	p, err := testserver.Start(serverBin, s.dir, s.extra...)
 	if err != nil {
-		s.t.Fatal(err)
+		s.t.Fatalf("%v\nearlier processes' log:\n%s", err, s.log())
 	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	type listening struct {
-		url string
-		at  time.Time
-	}
-	ready := make(chan listening, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		found := false
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			s.log.WriteString(line + "\n")
-			s.mu.Unlock()
-			if m := listeningRE.FindStringSubmatch(line); !found && m != nil {
-				found = true
-				at, _ := time.Parse(time.RFC3339Nano, m[1])
-				ready <- listening{strings.TrimRight(m[2], "/"), at}
-			}
-		}
-		_ = cmd.Wait()
-	}()
-	select {
-	case l := <-ready:
-		s.cmd, s.done, s.URL, s.Listened = cmd, done, l.url, l.at
-	case <-done:
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.t.Fatalf("wimp-server exited before listening:\n%s", s.log.String())
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.t.Fatalf("wimp-server did not report listening within 30s:\n%s", s.log.String())
-	}
+	s.proc, s.URL, s.Listened = p, p.URL, p.Listened
+	s.past = append(s.past, p)
 }
 
 // kill9 kills the server with SIGKILL: no shutdown code runs.
 func (s *server) kill9() {
 	s.t.Helper()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := s.proc.Kill(); err != nil {
 		s.t.Fatalf("kill -9: %v", err)
 	}
-	<-s.done
-	s.cmd = nil
+	s.proc = nil
 }
 
 // stop ends the server gracefully (SIGTERM), or with SIGKILL after 10s.
 func (s *server) stop() {
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd = nil
+	s.proc.Stop()
+	s.proc = nil
 }
 
 func (s *server) restart() {
@@ -205,34 +135,18 @@ func (s *server) control() *soap.Client {
 	return &soap.Client{URL: s.URL + "/WorkflowControl", Version: soap.V11}
 }
 
-// ctlResult is one wimpctl run.
-type ctlResult struct {
-	stdout, stderr string
-	code           int
-}
-
-// fault reports whether wimpctl exited 2 with a fault whose subcode is local (any namespace
-// ends in "}"+local).
-func (r ctlResult) fault(local string) bool {
-	return r.code == 2 && strings.Contains(r.stderr, "}"+local)
+// isFault reports whether wimpctl exited 2 with a fault whose subcode is local (any
+// namespace ends in "}"+local).
+func isFault(r testserver.CtlResult, local string) bool {
+	return r.Code == 2 && strings.Contains(r.Stderr, "}"+local)
 }
 
 // wimpctl runs wimpctl --endpoint URL args... .
-func (s *server) wimpctl(args ...string) ctlResult {
+func (s *server) wimpctl(args ...string) testserver.CtlResult {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ctlBin, append([]string{"--endpoint", s.URL}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := ctlResult{stdout: out.String(), stderr: errb.String()}
+	r, err := testserver.Ctl(ctlBin, s.URL, args...)
 	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	default:
+	if err != nil && !errors.As(err, &ee) {
 		s.t.Fatalf("wimpctl %v: %v", args, err)
 	}
 	return r
@@ -242,19 +156,19 @@ func (s *server) wimpctl(args ...string) ctlResult {
 func (s *server) ok(args ...string) string {
 	s.t.Helper()
 	r := s.wimpctl(args...)
-	if r.code != 0 {
-		s.t.Fatalf("wimpctl %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	if r.Code != 0 {
+		s.t.Fatalf("wimpctl %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
 	}
-	return r.stdout
+	return r.Stdout
 }
 
 // wantFault runs wimpctl and fails the test unless it reports a fault with subcode local.
 func (s *server) wantFault(local string, args ...string) {
 	s.t.Helper()
 	r := s.wimpctl(args...)
-	if !r.fault(local) {
+	if !isFault(r, local) {
 		s.t.Fatalf("wimpctl %s: want a fault with subcode %s (exit 2); got exit %d\nstdout: %s\nstderr: %s",
-			strings.Join(args, " "), local, r.code, r.stdout, r.stderr)
+			strings.Join(args, " "), local, r.Code, r.Stdout, r.Stderr)
 	}
 }
 

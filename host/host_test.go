@@ -25,6 +25,13 @@ import (
 // samples; unloadAfter < 0 unloads idle instances at once.
 func newHost(t *testing.T, unloadAfter time.Duration) *Host {
 	t.Helper()
+	return startHost(t, Config{UnloadAfter: unloadAfter})
+}
+
+// startHost starts a host with cfg over a temporary SQLite store with the embedded samples
+// (cfg's Store and Definitions are set here); the test's cleanup closes both.
+func startHost(t *testing.T, cfg Config) *Host {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "wimp.db"))
 	if err != nil {
@@ -34,7 +41,8 @@ func newHost(t *testing.T, unloadAfter time.Duration) *Host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Store: st, Definitions: defs, UnloadAfter: unloadAfter})
+	cfg.Store, cfg.Definitions = st, defs
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,28 +344,10 @@ func (c *fakeClock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
 // repair it again on every turn of the loop for as long as the window lasted).
 func TestTimerInSubMillisecondWindowIsNotRewritten(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "wimp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defs, err := engine.LoadRegistry("")
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := &fakeClock{}
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 500_000, time.UTC) // .0005s: due times end in half a millisecond
 	clk.set(t0)
-	h, err := New(Config{Store: st, Definitions: defs, UnloadAfter: time.Hour, Clock: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		h.Close()
-		st.Close()
-	})
+	h := startHost(t, Config{UnloadAfter: time.Hour, Clock: clk.now})
 	id, err := h.Create(ctx, hosting.CreateRequest{Definition: "ExpenseApproval",
 		Inputs: map[string]any{"amount": 10, "submitter": "unit", "reviewTimeout": "300ms"}}, "test")
 	if err != nil {

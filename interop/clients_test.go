@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wimp-project/wimp/internal/testserver"
 )
 
 var (
@@ -117,22 +119,12 @@ func prepareMono(t *testing.T) string {
 
 func prepareZeep(t *testing.T) string {
 	t.Helper()
-	cands := []string{os.Getenv("WIMP_PYTHON"), "/usr/bin/python3"}
-	if p, err := exec.LookPath("python3"); err == nil {
-		cands = append(cands, p)
+	py, version, ok := testserver.ZeepPython()
+	if !ok {
+		missingClient(t, "python3 with zeep")
 	}
-	for _, c := range cands {
-		if c == "" {
-			continue
-		}
-		out, err := exec.Command(c, "-c", "import zeep; print(zeep.__version__)").Output()
-		if err == nil {
-			zeepPy = c
-			return c + " with zeep " + strings.TrimSpace(string(out))
-		}
-	}
-	missingClient(t, "python3 with zeep")
-	return ""
+	zeepPy = py
+	return py + " with zeep " + version
 }
 
 func runMono(endpoint string, calls []Call) ([]Result, string, error) {

@@ -41,7 +41,7 @@ func runClient(t *testing.T, c *client) {
 	parallel(len(cases), func(i int) { setupErrs[i] = setup(s, cases[i]) })
 	if err := errors.Join(setupErrs...); err != nil {
 		t.Fatalf("setting up instances with wimpctl failed (the server or wimpctl is broken, not the client):\n%s\nserver log:\n%s",
-			firstLines(err.Error(), 20), s.logTail(40))
+			firstLines(err.Error(), 20), s.LogTail(40))
 	}
 	t.Logf("%s: set up %d instances with wimpctl in %v", c.name, len(cases), time.Since(start).Round(time.Millisecond))
 
@@ -60,7 +60,7 @@ func runClient(t *testing.T, c *client) {
 	start = time.Now()
 	results, stderr, err := c.run(s.control, calls)
 	if err != nil {
-		t.Fatalf("%s driver: %v\nstderr:\n%s\nserver log:\n%s", c.name, err, firstLines(stderr, 40), s.logTail(40))
+		t.Fatalf("%s driver: %v\nstderr:\n%s\nserver log:\n%s", c.name, err, firstLines(stderr, 40), s.LogTail(40))
 	}
 	t.Logf("%s: %d calls in one driver process in %v", c.name, len(calls), time.Since(start).Round(time.Millisecond))
 
@@ -123,7 +123,7 @@ func runClient(t *testing.T, c *client) {
 	polled.n, polled.longest = 0, 0
 	polled.Unlock()
 	if failed > 0 {
-		t.Logf("server log (tail):\n%s", s.logTail(60))
+		t.Logf("server log (tail):\n%s", s.LogTail(60))
 	}
 }
 
@@ -133,7 +133,7 @@ func currentIdentity(t *testing.T, s *server, definition, version string) Identi
 	t.Helper()
 	id, err := s.create(definition, version)
 	if err != nil {
-		t.Fatalf("%v\nserver log:\n%s", err, s.logTail(40))
+		t.Fatalf("%v\nserver log:\n%s", err, s.LogTail(40))
 	}
 	info, err := s.get(id)
 	if err != nil {

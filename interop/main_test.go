@@ -1,14 +1,11 @@
 package interop
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/wimp-project/wimp/internal/testserver"
 )
 
 const aptPackages = "mono-mcs mono-runtime libmono-system-servicemodel4.0a-cil python3-zeep"
@@ -28,28 +25,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	serverBin = filepath.Join(dir, "wimp-server")
-	ctlBin = filepath.Join(dir, "wimpctl")
-	buildErr = build(dir)
+	serverBin, ctlBin, buildErr = testserver.Build(dir, false)
 	code := m.Run()
 	stopSharedServer()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// build compiles the server and wimpctl from this module (the package's
-// parent directory) into dir.
-func build(dir string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator), "./cmd/wimp-server", "./cmd/wimpctl")
-	cmd.Dir = ".."
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/wimp-server ./cmd/wimpctl: %v\n%s", err, out.String())
-	}
-	return nil
 }
 
 func requireBuilt(t *testing.T) {

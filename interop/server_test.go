@@ -1,116 +1,52 @@
 package interop
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/wimp-project/wimp/internal/testserver"
 )
 
 // server is a running wimp-server process.
 type server struct {
-	cmd     *exec.Cmd
+	*testserver.Process
 	base    string // http://127.0.0.1:PORT
 	control string // base + /WorkflowControl
-	dir     string
-	done    chan struct{}
-	waitErr error
-
-	mu  sync.Mutex
-	log bytes.Buffer // the server's stderr
 }
 
 var (
 	sharedOnce   sync.Once
 	sharedServer *server
 	sharedErr    error
-	sharedDir    string
 )
-
-// listeningURL matches the slog line announcing the listener, e.g.
-// `time=… level=INFO msg=listening url=http://127.0.0.1:41237`.
-var listeningURL = regexp.MustCompile(`url="?(http://[^\s"]+)"?`)
-
-// startServer starts wimp-server on a free port with a database in dir and
-// waits for its `msg=listening` log line.
-func startServer(dir string) (*server, error) {
-	s := &server{dir: dir, done: make(chan struct{})}
-	s.cmd = exec.Command(serverBin, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "wimp.db"))
-	s.cmd.Dir = dir
-	stderr, err := s.cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	s.cmd.Stdout = &lockedWriter{mu: &s.mu, w: &s.log}
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		found := false
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			s.log.WriteString(line + "\n")
-			s.mu.Unlock()
-			if !found && strings.Contains(line, "msg=listening") {
-				if m := listeningURL.FindStringSubmatch(line); m != nil {
-					found = true
-					urlc <- strings.TrimRight(m[1], "/")
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.done)
-	}()
-	select {
-	case u := <-urlc:
-		s.base = u
-		s.control = u + "/WorkflowControl"
-		return s, nil
-	case <-s.done:
-		return nil, fmt.Errorf("wimp-server exited before listening (%v); log:\n%s", s.waitErr, s.Log())
-	case <-time.After(30 * time.Second):
-		s.stop()
-		return nil, fmt.Errorf("wimp-server did not log msg=listening within 30s; log:\n%s", s.Log())
-	}
-}
 
 // sharedWimp returns the package's server, started on first use.
 func sharedWimp(t *testing.T) *server {
 	t.Helper()
 	requireBuilt(t)
 	sharedOnce.Do(func() {
-		sharedDir = filepath.Join(binDir, "server")
-		if sharedErr = os.MkdirAll(sharedDir, 0o755); sharedErr != nil {
+		dir := filepath.Join(binDir, "server")
+		if sharedErr = os.MkdirAll(dir, 0o755); sharedErr != nil {
 			return
 		}
-		sharedServer, sharedErr = startServer(sharedDir)
+		var p *testserver.Process
+		if p, sharedErr = testserver.Start(serverBin, dir); sharedErr == nil {
+			sharedServer = &server{Process: p, base: p.URL, control: p.URL + "/WorkflowControl"}
+		}
 	})
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
 	}
 	select {
-	case <-sharedServer.done:
-		t.Fatalf("wimp-server has exited (%v); log:\n%s", sharedServer.waitErr, sharedServer.Log())
+	case <-sharedServer.Done():
+		t.Fatalf("wimp-server has exited (%v); log:\n%s", sharedServer.Err(), sharedServer.Log())
 	default:
 	}
 	return sharedServer
@@ -118,50 +54,8 @@ func sharedWimp(t *testing.T) *server {
 
 func stopSharedServer() {
 	if sharedServer != nil {
-		sharedServer.stop()
+		sharedServer.Stop()
 	}
-}
-
-// stop asks the server to shut down (SIGTERM) and kills it after 10s.
-func (s *server) stop() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
-func (s *server) Log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.String()
-}
-
-// logTail returns the last n lines of the server log, for failure reports.
-func (s *server) logTail(n int) string {
-	lines := strings.Split(strings.TrimRight(s.Log(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // ctlError is a failed wimpctl run.
@@ -177,21 +71,11 @@ func (e *ctlError) Error() string {
 
 // ctl runs wimpctl --endpoint BASE args... and returns its stdout.
 func (s *server) ctl(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ctlBin, append([]string{"--endpoint", s.base}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	r, err := testserver.Ctl(ctlBin, s.base, args...)
 	if err != nil {
-		code := -1
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		}
-		return stdout.String(), &ctlError{args: args, code: code, stderr: stderr.String() + err.Error()}
+		return r.Stdout, &ctlError{args: args, code: r.Code, stderr: r.Stderr + err.Error()}
 	}
-	return stdout.String(), nil
+	return r.Stdout, nil
 }
 
 // Identity is a workflow definition identity.

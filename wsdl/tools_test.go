@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
+	"github.com/wimp-project/wimp/internal/testserver"
 )
 
 const installHint = "install the interop tools with: apt-get install -y python3-zeep gsoap"
@@ -42,20 +44,11 @@ func missingTool(t *testing.T, what string) {
 // Debian's /usr/bin/python3 (python3-zeep), or python3 on PATH.
 func zeepPython(t *testing.T) string {
 	t.Helper()
-	cands := []string{os.Getenv("WIMP_PYTHON"), "/usr/bin/python3"}
-	if p, err := exec.LookPath("python3"); err == nil {
-		cands = append(cands, p)
+	py, _, ok := testserver.ZeepPython()
+	if !ok {
+		missingTool(t, "python3 with zeep (Debian package python3-zeep)")
 	}
-	for _, c := range cands {
-		if c == "" {
-			continue
-		}
-		if err := exec.Command(c, "-c", "import zeep").Run(); err == nil {
-			return c
-		}
-	}
-	missingTool(t, "python3 with zeep (Debian package python3-zeep)")
-	return ""
+	return py
 }
 
 // recorded is one SOAP request the test server received.
