@@ -83,6 +83,14 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "400 bad request: the request body could not be read", http.StatusBadRequest)
 		return
 	}
+	if raw, err = decodeContent(raw, r.Header.Get("Content-Encoding"), limit); err != nil {
+		if errors.Is(err, errTooLarge) {
+			tooLarge(w, limit)
+			return
+		}
+		http.Error(w, "415 unsupported media type: "+err.Error(), http.StatusUnsupportedMediaType)
+		return
+	}
 	data, err := toUTF8(raw, params["charset"])
 	if err != nil {
 		e.sendFault(w, hint, nil, NewFault(Sender, "The message cannot be decoded: "+err.Error()))
