@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -228,4 +229,20 @@ func ZeepPython() (python, zeepVersion string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// RequireInteropEnv is the environment variable that turns a missing third-party client
+// or tool into a test failure instead of a skip (CI sets it to 1).
+const RequireInteropEnv = "WIMP_REQUIRE_INTEROP"
+
+// MissingClient ends a test whose third-party client or tool (what) is not installed:
+// it skips with the install hint (the Debian packages to apt-get install), or fails
+// when WIMP_REQUIRE_INTEROP=1, so that CI cannot pass by skipping.
+func MissingClient(t testing.TB, what, aptPackages string) {
+	t.Helper()
+	msg := fmt.Sprintf("%s not available; install with: apt-get install -y %s", what, aptPackages)
+	if os.Getenv(RequireInteropEnv) == "1" {
+		t.Fatalf("%s (%s=1: a missing client is a failure)", msg, RequireInteropEnv)
+	}
+	t.Skipf("%s (set %s=1 to make this a failure)", msg, RequireInteropEnv)
 }
