@@ -43,9 +43,5 @@ func requireBuilt(t *testing.T) {
 // WIMP_REQUIRE_INTEROP=1 so that CI cannot skip silently.
 func missingClient(t *testing.T, what string) {
 	t.Helper()
-	msg := fmt.Sprintf("%s not available; install the interop clients with: apt-get install -y %s", what, aptPackages)
-	if os.Getenv("WIMP_REQUIRE_INTEROP") == "1" {
-		t.Fatalf("%s (WIMP_REQUIRE_INTEROP=1: a missing client is a failure)", msg)
-	}
-	t.Skip(msg + " (set WIMP_REQUIRE_INTEROP=1 to make this a failure)")
+	testserver.MissingClient(t, what, aptPackages)
 }
