@@ -40,9 +40,21 @@ func (h *Host) load(s *slot) error {
 	return nil
 }
 
-// discard throws the live runtime away; the next access reloads the last persisted row.
+// discard throws the live runtime and any staged change away; the next access reloads the
+// last persisted row.
 func (h *Host) discard(s *slot) {
-	s.wf, s.rec, s.dirty = nil, nil, false
+	s.wf, s.rec, s.dirty, s.pending = nil, nil, false, nil
+}
+
+// stage changes the in-memory row and queues tracking records; the next save commits both
+// together with whatever execution did meanwhile (one transaction), and a failure discards them.
+func (h *Host) stage(s *slot, mutate func(*store.Instance), recs ...store.Record) {
+	row := *s.rec
+	if mutate != nil {
+		mutate(&row)
+	}
+	s.rec, s.dirty = &row, true
+	s.pending = append(s.pending, recs...)
 }
 
 // save commits the slot's row — with the live runtime's image, bookmarks, timer and
@@ -67,12 +79,14 @@ func (h *Host) save(ctx context.Context, s *slot, mutate func(*store.Instance), 
 	return h.commit(ctx, s, &row, recs)
 }
 
+// commit writes row with the staged records and recs; on failure the slot is discarded.
 func (h *Host) commit(ctx context.Context, s *slot, row *store.Instance, recs []store.Record) error {
+	recs = append(s.pending, recs...)
 	if err := h.store.Commit(ctx, store.Change{Op: store.Update, Instance: row, Records: recs}); err != nil {
 		h.discard(s)
 		return fmt.Errorf("persisting instance %s: %w", s.id, err)
 	}
-	s.rec, s.dirty = row, false
+	s.rec, s.dirty, s.pending = row, false, nil
 	if !row.PendingTimer.IsZero() && row.State == store.Active {
 		h.nudgeTimers()
 	}
@@ -170,12 +184,15 @@ func (h *Host) execute(ctx context.Context, s *slot, budget int) (more bool, err
 				return false, err
 			}
 		case engine.ResultIdle:
+			if s.rec.State != store.Active || h.cfg.UnloadAfter < 0 {
+				return false, h.unload(ctx, s) // persists and unloads in one commit
+			}
 			if s.dirty {
 				if err := h.save(ctx, s, nil); err != nil {
 					return false, err
 				}
 			}
-			h.scheduleUnload(ctx, s)
+			h.scheduleUnload(s)
 			return false, nil
 		case engine.ResultCompleted:
 			return false, h.complete(ctx, s, res)
@@ -253,15 +270,17 @@ func (h *Host) unhandled(ctx context.Context, s *slot, res engine.Result) (cont 
 	}
 	// Abandon and AbandonAndSuspend: back to the last persisted point. The tracking records
 	// of what ran are kept: they happened.
+	// The row keeps its last persisted image; staged management changes (e.g. the Unsuspend
+	// that led to this run) are committed with it.
 	recs := h.drain(s)
-	s.wf, s.dirty = nil, false
+	s.wf = nil
+	row := *s.rec
 	if h.cfg.Policy == AbandonPolicy {
 		recs = append(recs, h.record(s, store.InstanceRecord, "Aborted", name+": "+msg, ""))
-		return false, h.commitTrack(ctx, s, recs)
+	} else {
+		row.State, row.SuspensionReason, row.SuspensionException = store.Suspended, msg, name
+		recs = append(recs, h.record(s, store.InstanceRecord, "Suspended", msg, ""))
 	}
-	row := *s.rec
-	row.State, row.SuspensionReason, row.SuspensionException = store.Suspended, msg, name
-	recs = append(recs, h.record(s, store.InstanceRecord, "Suspended", msg, ""))
 	return false, h.commit(ctx, s, &row, recs)
 }
 
@@ -277,6 +296,7 @@ func (h *Host) unloadable(ctx context.Context, s *slot, cause error) error {
 	return cause
 }
 
+// commitTrack appends tracking records alone, for events that change no instance state.
 func (h *Host) commitTrack(ctx context.Context, s *slot, recs []store.Record) error {
 	if len(recs) == 0 {
 		return nil
@@ -284,12 +304,8 @@ func (h *Host) commitTrack(ctx context.Context, s *slot, recs []store.Record) er
 	return h.store.Commit(ctx, store.Change{Op: store.Track, Instance: &store.Instance{ID: s.id}, Records: recs})
 }
 
-// scheduleUnload unloads an idle instance after UnloadAfter (suspended ones at once).
-func (h *Host) scheduleUnload(ctx context.Context, s *slot) {
-	if s.rec.State != store.Active || h.cfg.UnloadAfter < 0 {
-		h.unload(ctx, s)
-		return
-	}
+// scheduleUnload unloads an idle Active instance once it has stayed idle for UnloadAfter.
+func (h *Host) scheduleUnload(s *slot) {
 	gen, id := s.idleGen, s.id
 	time.AfterFunc(h.cfg.UnloadAfter, func() {
 		if h.ctx.Err() != nil {
@@ -298,27 +314,30 @@ func (h *Host) scheduleUnload(ctx context.Context, s *slot) {
 		t := h.acquire(id)
 		defer h.release(t)
 		if t == s && t.idleGen == gen && t.wf != nil && !t.driving && t.wf.Status() == engine.StatusIdle {
-			h.unload(h.ctx, t)
+			if err := h.unload(h.ctx, t); err != nil {
+				h.log.Error("unloading an idle instance failed", "id", id, "err", err)
+			}
 		}
 	})
 }
 
-// unload drops the live runtime after persisting anything not yet persisted.
-func (h *Host) unload(ctx context.Context, s *slot) {
-	if s.wf == nil {
-		return
+// unload drops the live runtime. What is not yet persisted (execution, staged changes) is
+// saved in the same commit as the Unloaded record; without the runtime, staged changes are
+// simply saved.
+func (h *Host) unload(ctx context.Context, s *slot) error {
+	unloaded := h.record(s, store.InstanceRecord, "Unloaded", "", "")
+	var err error
+	switch {
+	case s.wf == nil && s.dirty:
+		err = h.save(ctx, s, nil)
+	case s.wf == nil:
+	case s.dirty:
+		err = h.save(ctx, s, nil, unloaded)
+	default:
+		err = h.commitTrack(ctx, s, append(h.drain(s), unloaded))
 	}
-	if s.dirty {
-		if err := h.save(ctx, s, nil); err != nil {
-			h.log.Error("persist before unload failed", "id", s.id, "err", err)
-			return
-		}
-	}
-	recs := append(h.drain(s), h.record(s, store.InstanceRecord, "Unloaded", "", ""))
 	s.wf = nil
-	if err := h.commitTrack(ctx, s, recs); err != nil {
-		h.log.Error("tracking the unload failed", "id", s.id, "err", err)
-	}
+	return err
 }
 
 func fromEngine(id engine.Identity) store.Identity {

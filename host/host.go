@@ -79,7 +79,8 @@ type slot struct {
 
 	rec     *store.Instance  // the last persisted row (nil: not read yet)
 	wf      *engine.Instance // the live runtime, nil when unloaded
-	dirty   bool             // wf has executed since rec was written
+	dirty   bool             // wf has executed, or rec was staged, since the last commit
+	pending []store.Record   // tracking records of staged changes, committed with the next save
 	driving bool             // a background goroutine is executing wf
 	idleGen int              // bumped on every activity, so a stale unload timer does nothing
 }

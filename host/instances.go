@@ -30,6 +30,7 @@ func (h *Host) Create(ctx context.Context, req hosting.CreateRequest, principal 
 	}
 	s := h.acquire(id)
 	defer h.release(s)
+	ctx = context.WithoutCancel(ctx) // once started, the creation commits or leaves nothing
 	switch err := h.readRow(ctx, s); {
 	case err == nil:
 		return uuid.Nil, fmt.Errorf("%w: %s", hosting.ErrInstanceExists, id)
@@ -64,6 +65,7 @@ func (h *Host) Create(ctx context.Context, req hosting.CreateRequest, principal 
 func (h *Host) ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string, payload any, principal string) error {
 	s := h.acquire(id)
 	defer h.release(s)
+	ctx = context.WithoutCancel(ctx) // once started, the resumption commits or leaves nothing
 	if err := h.readRow(ctx, s); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return protocol.InstanceNotFound(id)
@@ -97,13 +99,7 @@ func (h *Host) ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string
 	s.dirty = true
 	// The resumption is durable before the reply: executed to idle (persisted there), or
 	// persisted as still executing.
-	if err := h.run(ctx, s, principal); err != nil {
-		return err
-	}
-	if s.dirty && s.wf != nil {
-		return h.save(ctx, s, nil)
-	}
-	return nil
+	return h.runOrSave(ctx, s)
 }
 
 // Get reads an instance as last persisted.

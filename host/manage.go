@@ -32,37 +32,36 @@ func (h *Host) Manage(ctx context.Context, cmd protocol.Command) error {
 		return r
 	}
 
+	// Once decided, the operation runs to its end even if the caller goes away: it either
+	// commits or leaves nothing behind.
+	ctx = context.WithoutCancel(ctx)
+	active := func(row *store.Instance) {
+		row.State, row.SuspensionReason, row.SuspensionException = store.Active, "", ""
+	}
+
 	switch d.Effect {
 	case protocol.NoChange:
 		return h.commitTrack(ctx, s, []store.Record{rec(cmd.Op.Name, "")})
 
 	case protocol.Execute:
-		if err := h.commitTrack(ctx, s, []store.Record{rec(cmd.Op.Name, "")}); err != nil {
-			return err
-		}
-		return h.runAfterOperation(ctx, s)
+		h.stage(s, nil, rec(cmd.Op.Name, ""))
+		return h.runOrSave(ctx, s)
 
 	case protocol.SuspendIt:
-		// We hold the instance lock, so execution is between two work items: it stops here.
-		err := h.save(ctx, s, func(row *store.Instance) {
+		// We hold the instance lock, so execution is between two work items: it stops here,
+		// and the suspended instance is persisted and unloaded in one commit.
+		h.stage(s, func(row *store.Instance) {
 			row.State, row.SuspensionReason, row.SuspensionException = store.Suspended, cmd.ReasonText(), ""
 		}, rec("Suspended", cmd.ReasonText()))
-		if err == nil {
-			h.unload(ctx, s)
-		}
-		return err
+		return h.unload(ctx, s)
 
 	case protocol.Resume:
 		if err := h.load(s); err != nil {
 			return h.unloadable(ctx, s, err)
 		}
 		s.wf.FireDueTimers(h.now()) // timers that fell due while suspended fire now, once
-		if err := h.save(ctx, s, func(row *store.Instance) {
-			row.State, row.SuspensionReason, row.SuspensionException = store.Active, "", ""
-		}, rec("Unsuspended", "")); err != nil {
-			return err
-		}
-		return h.runAfterOperation(ctx, s)
+		h.stage(s, active, rec("Unsuspended", ""))
+		return h.runOrSave(ctx, s)
 
 	case protocol.CancelIt:
 		if err := h.load(s); err != nil {
@@ -71,12 +70,8 @@ func (h *Host) Manage(ctx context.Context, cmd protocol.Command) error {
 		if err := s.wf.Cancel(); err != nil {
 			return err
 		}
-		if err := h.save(ctx, s, func(row *store.Instance) {
-			row.State, row.SuspensionReason, row.SuspensionException = store.Active, "", ""
-		}, rec("CancelRequested", "")); err != nil {
-			return err
-		}
-		return h.runAfterOperation(ctx, s)
+		h.stage(s, active, rec("CancelRequested", ""))
+		return h.runOrSave(ctx, s)
 
 	case protocol.TerminateIt:
 		// No handlers run: the image is simply closed. Records the engine produced since the
@@ -127,29 +122,28 @@ func (h *Host) Manage(ctx context.Context, cmd protocol.Command) error {
 				}
 				return protocol.UpdateFailed(cmd.InstanceID, err.Error())
 			}
-			if err := h.save(ctx, s, nil, rec("Updated", protocol.FormatIdentity(*d.NewIdentity))); err != nil {
-				return err
-			}
-		} else if err := h.commitTrack(ctx, s, []store.Record{rec(cmd.Op.Name, "")}); err != nil {
-			return err
+			h.stage(s, nil, rec("Updated", protocol.FormatIdentity(*d.NewIdentity)))
+		} else {
+			h.stage(s, nil, rec(cmd.Op.Name, ""))
 		}
 		if d.Run {
-			return h.runAfterOperation(ctx, s)
+			return h.runOrSave(ctx, s)
 		}
-		if s.rec.State != store.Active {
-			h.unload(ctx, s)
-		}
-		return nil
+		return h.unload(ctx, s) // a suspended instance: persisted and out of memory
 	}
 	return fmt.Errorf("host: unhandled effect %v", d.Effect)
 }
 
-// runAfterOperation runs the instance after a committed operation. The operation already
-// succeeded, so an execution failure is logged (the instance keeps its persisted state) rather
-// than reported to the caller as if the operation had failed.
-func (h *Host) runAfterOperation(ctx context.Context, s *slot) error {
+// runOrSave gives an Active instance its chance to execute, committing the staged operation
+// with the first persist of that execution (idle, completion, a Persist point, or the inline
+// budget's end); anything still staged afterwards is saved. An error means nothing of the
+// operation was committed.
+func (h *Host) runOrSave(ctx context.Context, s *slot) error {
 	if err := h.run(ctx, s, ""); err != nil {
-		h.log.Error("execution after a management operation failed", "id", s.id, "err", err)
+		return err
+	}
+	if s.rec != nil && s.dirty {
+		return h.save(ctx, s, nil)
 	}
 	return nil
 }
