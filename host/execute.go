@@ -143,7 +143,7 @@ func (h *Host) record(s *slot, kind store.RecordKind, name, reason, principal st
 // run gives a loaded or persisted Active instance a chance to execute: up to the inline
 // budget now, then (if there is still work) durably persisted and continued in the background.
 // It must be called with the instance lock held.
-func (h *Host) run(ctx context.Context, s *slot, _ string) error {
+func (h *Host) run(ctx context.Context, s *slot) error {
 	if err := h.readRow(ctx, s); err != nil {
 		return err
 	}

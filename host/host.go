@@ -122,7 +122,7 @@ func (h *Host) Start(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		h.log.Info("recovering instance", "id", id)
-		h.background(id, func(s *slot) error { return h.run(h.ctx, s, "") })
+		h.background(id, func(s *slot) error { return h.run(h.ctx, s) })
 	}
 	h.wg.Add(1)
 	go h.timerLoop()

@@ -433,3 +433,28 @@ func TestRefusedUpdateDoesNotPinTheInstance(t *testing.T) {
 	}
 	waitNoSlots(t, h)
 }
+
+// The tracking record of a bookmark resumption names who resumed it.
+func TestBookmarkRecordNamesThePrincipal(t *testing.T) {
+	h := newHost(t, -1)
+	id := createExpense(t, h, 10)
+	if err := h.ResumeBookmark(context.Background(), id, "Review", map[string]any{"approved": true, "reviewer": "bob"}, "bob@10.0.0.7"); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := h.Records(context.Background(), id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range recs {
+		if r.Kind == store.BookmarkRecord && r.Name == "Review" {
+			found = true
+			if r.Principal != "bob@10.0.0.7" {
+				t.Errorf("bookmark record principal %q", r.Principal)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no Review bookmark record")
+	}
+}

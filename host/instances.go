@@ -54,7 +54,7 @@ func (h *Host) Create(ctx context.Context, req hosting.CreateRequest, principal 
 		return uuid.Nil, err
 	}
 	s.rec, s.wf = row, wf
-	if err := h.run(ctx, s, principal); err != nil {
+	if err := h.run(ctx, s); err != nil {
 		h.log.Error("first execution failed", "id", id, "err", err)
 	}
 	return id, nil
@@ -96,7 +96,14 @@ func (h *Host) ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string
 		}
 		return err
 	}
-	s.dirty = true
+	// The engine recorded the resumption; say who asked for it.
+	recs := h.drain(s)
+	for i := range recs {
+		if recs[i].Kind == store.BookmarkRecord {
+			recs[i].Principal = principal
+		}
+	}
+	h.stage(s, nil, recs...)
 	// The resumption is durable before the reply: executed to idle (persisted there), or
 	// persisted as still executing.
 	return h.runOrSave(ctx, s)

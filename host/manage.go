@@ -96,7 +96,7 @@ func (h *Host) Manage(ctx context.Context, cmd protocol.Command) error {
 			return err
 		}
 		if wasLoaded && s.rec.State == store.Active && s.rec.ExecutionStatus == "Executing" {
-			h.background(s.id, func(s *slot) error { return h.run(h.ctx, s, "") })
+			h.background(s.id, func(s *slot) error { return h.run(h.ctx, s) })
 		}
 		return nil
 
@@ -139,7 +139,7 @@ func (h *Host) Manage(ctx context.Context, cmd protocol.Command) error {
 // budget's end); anything still staged afterwards is saved. An error means nothing of the
 // operation was committed.
 func (h *Host) runOrSave(ctx context.Context, s *slot) error {
-	if err := h.run(ctx, s, ""); err != nil {
+	if err := h.run(ctx, s); err != nil {
 		return err
 	}
 	if s.rec != nil && s.dirty {

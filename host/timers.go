@@ -91,7 +91,7 @@ func (h *Host) fire(id uuid.UUID) (at time.Time, early bool) {
 		return time.Time{}, false
 	}
 	s.dirty = true
-	if err := h.run(h.ctx, s, ""); err != nil {
+	if err := h.run(h.ctx, s); err != nil {
 		h.log.Error("running after a timer failed", "id", id, "err", err)
 	}
 	return time.Time{}, false
