@@ -1,11 +1,7 @@
 package interop
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wimp-project/wimp/internal/testserver"
+	"github.com/wimp-project/wimp/interop/interoptest"
 )
 
 var (
@@ -25,52 +22,51 @@ var (
 	zeepSource []byte
 )
 
-// Result is one output line of a client driver: the union of what the Mono
-// and zeep drivers print.
+// Result is one output line of a client driver: the outcome the Mono driver
+// prints (interoptest.Outcome), plus what zeep adds.
 type Result struct {
-	Seq     int    `json:"seq"`
-	Outcome string `json:"outcome"` // ok, fault, error
-	Reason  string `json:"reason"`
-	// Mono: FaultException.Code and Code.SubCode.
-	IsSender    bool   `json:"isSender"`
-	IsReceiver  bool   `json:"isReceiver"`
-	CodeName    string `json:"codeName"`
-	CodeNs      string `json:"codeNs"`
-	SubcodeName string `json:"subcodeName"`
-	SubcodeNs   string `json:"subcodeNs"`
+	interoptest.Outcome
 	// zeep: Fault.code (raw text; CodeNs/CodeName hold it resolved) and Fault.subcodes.
 	Code     string `json:"code"`
 	Subcodes []struct {
 		NS   string `json:"ns"`
 		Name string `json:"name"`
 	} `json:"subcodes"`
-	ErrorType string `json:"errorType"`
-	Error     string `json:"error"`
 }
 
 // client is one third-party SOAP client and the bindings it is driven over.
 type client struct {
-	name     string
-	bindings []string
-	soap12   map[string]bool                                               // bindings that speak SOAP 1.2
-	prepare  func(t *testing.T) string                                     // checks/compiles; returns a description
-	run      func(endpoint string, calls []Call) ([]Result, string, error) // results, stderr
+	interoptest.Client
+	what    string                                                            // for the SUMMARY line
+	prepare func(t *testing.T) string                                         // checks/compiles; returns a description
+	run     func(endpoint string, calls []interoptest.Call) ([]Result, error) // one result per call
 }
 
+// Mono's string-typed contract sends any id; its Guid-typed one writes lower case.
 var monoClient = &client{
-	name:     "mono",
-	bindings: []string{"basic", "wshttp", "custom12", "custom11wsa"},
-	soap12:   map[string]bool{"wshttp": true, "custom12": true},
-	prepare:  prepareMono,
-	run:      runMono,
+	Client: interoptest.Client{
+		Name:     "mono",
+		Bindings: []string{"basic", "wshttp", "custom12", "custom11wsa"},
+		SOAP12:   map[string]bool{"wshttp": true, "custom12": true},
+		AnyID:    true,
+	},
+	what:    "all 13 operations through Mono's WCF ChannelFactory over the hand-declared contract",
+	prepare: prepareMono,
+	run:     runMono,
 }
 
+// zeep can also leave a reason or identity out.
 var zeepClient = &client{
-	name:     "zeep",
-	bindings: []string{"soap11", "soap12"},
-	soap12:   map[string]bool{"soap12": true},
-	prepare:  prepareZeep,
-	run:      runZeep,
+	Client: interoptest.Client{
+		Name:     "zeep",
+		Bindings: []string{"soap11", "soap12"},
+		SOAP12:   map[string]bool{"soap12": true},
+		AnyID:    true,
+		Absent:   true,
+	},
+	what:    "all 13 operations through zeep from ?wsdl",
+	prepare: prepareZeep,
+	run:     runZeep,
 }
 
 var (
@@ -88,6 +84,7 @@ func prepareMono(t *testing.T) string {
 	if err1 != nil || err2 != nil {
 		missingClient(t, "Mono (mcs and mono)")
 	}
+	var missingServiceModel bool
 	monoOnce.Do(func() {
 		dir := filepath.Join(binDir, "mono")
 		if monoErr = os.MkdirAll(dir, 0o755); monoErr != nil {
@@ -97,18 +94,11 @@ func prepareMono(t *testing.T) string {
 		if monoErr = os.WriteFile(src, monoSource, 0o644); monoErr != nil {
 			return
 		}
-		monoExe = filepath.Join(dir, "WfimDriver.exe")
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, mcs, "-nologo", "-warnaserror", "-out:"+monoExe,
-			"-r:System.ServiceModel", "-r:System.Runtime.Serialization", src).CombinedOutput()
-		if err != nil {
-			monoErr = fmt.Errorf("mcs: %v\n%s", err, out)
-		}
+		monoExe, missingServiceModel, monoErr = interoptest.CompileCSharp(mcs, dir, "WfimDriver.exe", src)
 		monoPath = mono
 	})
 	if monoErr != nil {
-		if strings.Contains(monoErr.Error(), "System.ServiceModel") {
+		if missingServiceModel {
 			missingClient(t, "Mono's System.ServiceModel ("+monoErr.Error()+")")
 		}
 		t.Fatal(monoErr)
@@ -127,139 +117,46 @@ func prepareZeep(t *testing.T) string {
 	return py + " with zeep " + version
 }
 
-func runMono(endpoint string, calls []Call) ([]Result, string, error) {
+func runMono(endpoint string, calls []interoptest.Call) ([]Result, error) {
 	return runDriver(exec.Command(monoPath, "--debug", monoExe, endpoint), calls)
 }
 
-func runZeep(endpoint string, calls []Call) ([]Result, string, error) {
+func runZeep(endpoint string, calls []interoptest.Call) ([]Result, error) {
 	dir, err := os.MkdirTemp(binDir, "zeep-")
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	script := filepath.Join(dir, "wfim_zeep.py")
 	if err := os.WriteFile(script, zeepSource, 0o644); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	return runDriver(exec.Command(zeepPy, script, endpoint), calls)
 }
 
 // runDriver feeds calls as JSON lines to a driver process and reads one
 // result line per call.
-func runDriver(cmd *exec.Cmd, calls []Call) ([]Result, string, error) {
-	var in bytes.Buffer
-	enc := json.NewEncoder(&in)
-	enc.SetEscapeHTML(false)
-	for _, c := range calls {
-		if err := enc.Encode(c); err != nil {
-			return nil, "", err
-		}
+func runDriver(cmd *exec.Cmd, calls []interoptest.Call) ([]Result, error) {
+	in, err := interoptest.JSONLines(calls)
+	if err != nil {
+		return nil, err
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = &in, &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return nil, stderr.String(), fmt.Errorf("%s: %v", cmd.Path, err)
-		}
-	case <-time.After(15 * time.Minute):
-		_ = cmd.Process.Kill()
-		<-done
-		return nil, stderr.String(), fmt.Errorf("%s: timed out", cmd.Path)
-	}
-	var res []Result
-	sc := bufio.NewScanner(&stdout)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var r Result
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, stderr.String(), fmt.Errorf("driver output %q: %v", sc.Text(), err)
-		}
-		res = append(res, r)
-	}
-	if len(res) != len(calls) {
-		return res, stderr.String(), fmt.Errorf("driver answered %d of %d calls", len(res), len(calls))
-	}
-	return res, stderr.String(), nil
+	res, _, err := interoptest.RunDriver[Result](cmd, in, len(calls), 15*time.Minute)
+	return res, err
 }
 
 // checkOutcome compares what the client reported with the expected outcome;
 // "" means it matches.
-func (c *client) checkOutcome(binding string, w want, r Result) string {
-	if r.Outcome == "error" {
-		return fmt.Sprintf("client error %s: %s", r.ErrorType, firstLine(r.Error))
-	}
-	if w.fault == "" {
-		if r.Outcome != "ok" {
-			return "want success, got " + describe(r)
-		}
-		return ""
-	}
-	if r.Outcome != "fault" {
-		return fmt.Sprintf("want fault %s, got %s", w.fault, r.Outcome)
-	}
-	if strings.TrimSpace(r.Reason) == "" {
-		return "fault without reason text: " + describe(r)
-	}
-	// What the client must report: over SOAP 1.2 the Sender code with the
-	// subcode; over SOAP 1.1 the faultcode, which is the subcode's QName (WCF's
-	// convention) or soap:Client for a Sender fault without subcode.
-	var codeNs, codeName, subNs, subName string
-	faultNS := w.faultNS
-	if faultNS == "" {
-		faultNS = nsWorkflowServices
-	}
-	switch {
-	case c.soap12[binding]:
-		codeNs, codeName = nsSOAP12Env, "Sender"
-		if w.fault != wantSender {
-			subNs, subName = faultNS, w.fault
-		}
-	case w.fault == wantSender:
-		codeNs, codeName = nsSOAP11Env, "Client"
-	default:
-		codeNs, codeName = faultNS, w.fault
-	}
-	gotSubNs, gotSubName := r.SubcodeNs, r.SubcodeName
-	if c.name == "zeep" {
+func (c *client) checkOutcome(binding string, w interoptest.Want, r Result) string {
+	o := r.Outcome
+	if c.Name == "zeep" {
+		// zeep lists the subcodes; WFIM faults have at most one.
 		if len(r.Subcodes) > 1 {
-			return "nested subcodes: " + describe(r)
+			return fmt.Sprintf("nested subcodes %+v: %s", r.Subcodes, o.Describe())
 		}
 		if len(r.Subcodes) == 1 {
-			gotSubNs, gotSubName = r.Subcodes[0].NS, r.Subcodes[0].Name
+			o.SubcodeNs, o.SubcodeName = r.Subcodes[0].NS, r.Subcodes[0].Name
 		}
+		return interoptest.Check(w, c.SOAP12[binding], o)
 	}
-	if r.CodeNs != codeNs || r.CodeName != codeName || gotSubNs != subNs || gotSubName != subName {
-		return fmt.Sprintf("want code {%s}%s subcode {%s}%s, got %s", codeNs, codeName, subNs, subName, describe(r))
-	}
-	if c.name == "mono" && c.soap12[binding] && !r.IsSender {
-		return "FaultException.Code.IsSenderFault is false: " + describe(r)
-	}
-	return ""
-}
-
-func describe(r Result) string {
-	switch r.Outcome {
-	case "ok":
-		return "success"
-	case "fault":
-		s := fmt.Sprintf("fault code {%s}%s", r.CodeNs, r.CodeName)
-		if r.SubcodeName != "" {
-			s += fmt.Sprintf(" subcode {%s}%s", r.SubcodeNs, r.SubcodeName)
-		}
-		for _, sc := range r.Subcodes {
-			s += fmt.Sprintf(" subcode {%s}%s", sc.NS, sc.Name)
-		}
-		return s + fmt.Sprintf(" reason %q", r.Reason)
-	}
-	return fmt.Sprintf("%s %s %s", r.Outcome, r.ErrorType, firstLine(r.Error))
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
+	return interoptest.CheckWCF(w, c.SOAP12[binding], o)
 }

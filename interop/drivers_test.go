@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/beevik/etree"
+	it "github.com/wimp-project/wimp/interop/interoptest"
 	"github.com/wimp-project/wimp/wsdl"
 )
 
@@ -20,7 +21,7 @@ import (
 // real server.
 type fakeEndpoint struct {
 	mu       sync.Mutex
-	script   map[string]string // lower-case id → "" (success), wantSender, or a subcode name
+	script   map[string]string // lower-case id → "" (success), it.Sender, or a subcode name
 	received map[string]fakeRequest
 }
 
@@ -28,7 +29,7 @@ type fakeRequest struct {
 	op, rawID, reason string
 	reasonNil         bool
 	reasonPresent     bool
-	identity          *Identity
+	identity          *it.Identity
 	identityNil       bool
 	identityPresent   bool
 	soap12, wsa       bool
@@ -48,7 +49,7 @@ func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	env := d.Root()
 	envNS := env.NamespaceURI()
 	var req fakeRequest
-	req.soap12 = envNS == nsSOAP12Env
+	req.soap12 = envNS == it.NSSOAP12Env
 	var msgID, wsaNS string
 	for _, c := range env.ChildElements() {
 		switch c.Tag {
@@ -74,7 +75,7 @@ func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				case "updatedDefinitionIdentity":
 					req.identityPresent, req.identityNil = true, isNil
 					if !isNil {
-						id := Identity{}
+						id := it.Identity{}
 						for _, m := range p.ChildElements() {
 							switch m.Tag {
 							case "name":
@@ -114,7 +115,7 @@ func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if outcome == "" {
 		fmt.Fprintf(w, `<s:Envelope xmlns:s="%s">%s<s:Body><%sResponse xmlns="%s"/></s:Body></s:Envelope>`,
-			envNS, header(nsWorkflowServices+"/IWorkflowInstanceManagement/"+req.op+"Response"), req.op, nsWorkflowServices)
+			envNS, header(it.NSWorkflowServices+"/IWorkflowInstanceManagement/"+req.op+"Response"), req.op, it.NSWorkflowServices)
 		return
 	}
 	w.WriteHeader(http.StatusInternalServerError)
@@ -122,67 +123,67 @@ func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fh := header("http://www.w3.org/2005/08/addressing/soap/fault")
 	if req.soap12 {
 		sub := ""
-		if outcome != wantSender {
-			sub = `<s:Subcode><s:Value xmlns:a="` + nsWorkflowServices + `">a:` + outcome + `</s:Value></s:Subcode>`
+		if outcome != it.Sender {
+			sub = `<s:Subcode><s:Value xmlns:a="` + it.NSWorkflowServices + `">a:` + outcome + `</s:Value></s:Subcode>`
 		}
 		fmt.Fprintf(w, `<s:Envelope xmlns:s="%s">%s<s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value>%s</s:Code>`+
 			`<s:Reason><s:Text xml:lang="en-US">%s</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>`, envNS, fh, sub, text)
 		return
 	}
 	code := `s:Client`
-	if outcome != wantSender {
+	if outcome != it.Sender {
 		code = `a:` + outcome
 	}
 	fmt.Fprintf(w, `<s:Envelope xmlns:s="%s">%s<s:Body><s:Fault><faultcode xmlns:a="%s">%s</faultcode>`+
-		`<faultstring xml:lang="en-US">%s</faultstring></s:Fault></s:Body></s:Envelope>`, envNS, fh, nsWorkflowServices, code, text)
+		`<faultstring xml:lang="en-US">%s</faultstring></s:Fault></s:Body></s:Envelope>`, envNS, fh, it.NSWorkflowServices, code, text)
 }
 
 func TestDriversAgainstScriptedEndpoint(t *testing.T) {
 	for _, c := range []*client{monoClient, zeepClient} {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(c.Name, func(t *testing.T) {
 			c.prepare(t)
 			fake := &fakeEndpoint{script: map[string]string{}, received: map[string]fakeRequest{}}
 			srv := httptest.NewServer(fake)
 			defer srv.Close()
 
 			type check struct {
-				call Call
-				want want
+				call it.Call
+				want it.Want
 				sent func(fakeRequest) string // checks what the endpoint received
 			}
 			var checks []check
-			ident := Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "1.0.0.0"}
-			for _, b := range c.bindings {
-				for i, outcome := range []string{"", wantSender, "InstanceNotFound", "InstanceCompleted",
+			ident := it.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "1.0.0.0"}
+			for _, b := range c.Bindings {
+				for i, outcome := range []string{"", it.Sender, "InstanceNotFound", "InstanceCompleted",
 					"InstanceTerminated", "InstanceSuspended", "UpdateFailed"} {
-					op := opNames()[i%13]
-					call := Call{Binding: b, Op: op, ID: newGUID()}
-					if takesReason(op) {
-						call.Reason = strp(nonASCIIReason)
+					op := it.Operations()[i%13]
+					call := it.Call{Binding: b, Op: op, ID: it.NewGUID()}
+					if it.TakesReason(op) {
+						call.Reason = strp(it.NonASCIIReason)
 					}
-					if isUpdate(op) {
+					if it.IsUpdate(op) {
 						id := ident
 						call.Identity = &id
 					}
 					fake.script[call.ID] = outcome
-					checks = append(checks, check{call: call, want: want{fault: outcome}})
+					checks = append(checks, check{call: call, want: it.Want{Fault: outcome}})
 				}
 				// Arguments reach the wire as the client means them.
-				id := newGUID()
+				id := it.NewGUID()
 				fake.script[id] = ""
 				checks = append(checks, check{
-					call: Call{Binding: b, Op: "TransactedSuspend", ID: id, Reason: strp(nonASCIIReason)},
+					call: it.Call{Binding: b, Op: "TransactedSuspend", ID: id, Reason: strp(it.NonASCIIReason)},
 					sent: func(r fakeRequest) string {
-						if r.op != "TransactedSuspend" || !r.reasonPresent || r.reasonNil || r.reason != nonASCIIReason {
+						if r.op != "TransactedSuspend" || !r.reasonPresent || r.reasonNil || r.reason != it.NonASCIIReason {
 							return fmt.Sprintf("sent %+v", r)
 						}
 						return ""
 					},
 				})
-				id = newGUID()
+				id = it.NewGUID()
 				fake.script[id] = ""
 				checks = append(checks, check{
-					call: Call{Binding: b, Op: "Suspend", ID: id},
+					call: it.Call{Binding: b, Op: "Suspend", ID: id},
 					sent: func(r fakeRequest) string {
 						if !r.reasonPresent || !r.reasonNil { // both drivers send xsi:nil by default
 							return fmt.Sprintf("null reason sent as %+v", r)
@@ -190,10 +191,10 @@ func TestDriversAgainstScriptedEndpoint(t *testing.T) {
 						return ""
 					},
 				})
-				id = newGUID()
+				id = it.NewGUID()
 				fake.script[id] = ""
 				checks = append(checks, check{
-					call: Call{Binding: b, Op: "Run", ID: strings.ToUpper(id), TextID: c.name == "mono"},
+					call: it.Call{Binding: b, Op: "Run", ID: strings.ToUpper(id), TextID: c.Name == "mono"},
 					sent: func(r fakeRequest) string {
 						if r.rawID != strings.ToUpper(r.rawID) {
 							return "id not sent in upper case: " + r.rawID
@@ -201,11 +202,11 @@ func TestDriversAgainstScriptedEndpoint(t *testing.T) {
 						return ""
 					},
 				})
-				id = newGUID()
+				id = it.NewGUID()
 				fake.script[id] = ""
-				v2 := Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "2.0.0.0"}
+				v2 := it.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "2.0.0.0"}
 				checks = append(checks, check{
-					call: Call{Binding: b, Op: "Update", ID: id, Identity: &v2},
+					call: it.Call{Binding: b, Op: "Update", ID: id, Identity: &v2},
 					sent: func(r fakeRequest) string {
 						if r.identity == nil || *r.identity != v2 {
 							return fmt.Sprintf("identity sent as %+v", r.identity)
@@ -213,10 +214,10 @@ func TestDriversAgainstScriptedEndpoint(t *testing.T) {
 						return ""
 					},
 				})
-				id = newGUID()
+				id = it.NewGUID()
 				fake.script[id] = ""
 				checks = append(checks, check{
-					call: Call{Binding: b, Op: "TransactedUpdate", ID: id},
+					call: it.Call{Binding: b, Op: "TransactedUpdate", ID: id},
 					sent: func(r fakeRequest) string {
 						if !r.identityPresent || !r.identityNil {
 							return fmt.Sprintf("null identity sent as %+v", r)
@@ -224,11 +225,11 @@ func TestDriversAgainstScriptedEndpoint(t *testing.T) {
 						return ""
 					},
 				})
-				if c.name == "zeep" {
-					id = newGUID()
+				if c.Name == "zeep" {
+					id = it.NewGUID()
 					fake.script[id] = ""
 					checks = append(checks, check{
-						call: Call{Binding: b, Op: "Suspend", ID: id, ReasonMode: "absent"},
+						call: it.Call{Binding: b, Op: "Suspend", ID: id, ReasonMode: "absent"},
 						sent: func(r fakeRequest) string {
 							if r.reasonPresent {
 								return "absent reason was sent"
@@ -238,20 +239,20 @@ func TestDriversAgainstScriptedEndpoint(t *testing.T) {
 					})
 				}
 			}
-			calls := make([]Call, len(checks))
+			calls := make([]it.Call, len(checks))
 			for i := range checks {
 				checks[i].call.Seq = i + 1
 				calls[i] = checks[i].call
 			}
-			results, stderr, err := c.run(srv.URL+"/WorkflowControl", calls)
+			results, err := c.run(srv.URL+"/WorkflowControl", calls)
 			if err != nil {
-				t.Fatalf("%v\n%s", err, stderr)
+				t.Fatal(err)
 			}
 			for i, ck := range checks {
 				if msg := c.checkOutcome(ck.call.Binding, ck.want, results[i]); msg != "" {
-					t.Errorf("%s %s (scripted %q): %s", ck.call.Binding, ck.call.Op, ck.want.fault, msg)
+					t.Errorf("%s %s (scripted %q): %s", ck.call.Binding, ck.call.Op, ck.want.Fault, msg)
 				}
-				if ck.want.fault != "" && !strings.Contains(results[i].Reason, "für") {
+				if ck.want.Fault != "" && !strings.Contains(results[i].Reason, "für") {
 					t.Errorf("%s %s: fault reason %q lost its non-ASCII text", ck.call.Binding, ck.call.Op, results[i].Reason)
 				}
 				fake.mu.Lock()
@@ -261,7 +262,7 @@ func TestDriversAgainstScriptedEndpoint(t *testing.T) {
 					t.Errorf("%s %s: endpoint received nothing", ck.call.Binding, ck.call.Op)
 					continue
 				}
-				if r.soap12 != c.soap12[ck.call.Binding] {
+				if r.soap12 != c.SOAP12[ck.call.Binding] {
 					t.Errorf("%s: SOAP 1.2 = %v", ck.call.Binding, r.soap12)
 				}
 				if ck.sent != nil {
@@ -270,7 +271,9 @@ func TestDriversAgainstScriptedEndpoint(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%s: %d driver calls against the scripted endpoint checked", c.name, len(checks))
+			t.Logf("%s: %d driver calls against the scripted endpoint checked", c.Name, len(checks))
 		})
 	}
 }
+
+func strp(s string) *string { return &s }

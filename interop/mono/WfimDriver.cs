@@ -4,7 +4,8 @@
 //
 // Usage: mono WfimDriver.exe ENDPOINT_URL < calls.jsonl > results.jsonl
 //
-// Each input line is one call:
+// Each input line is one call (the JSON of interoptest.Call, read by
+// DriverSupport.cs, which is compiled into this driver):
 //   {"seq":1,"binding":"basic","op":"Suspend","id":"…","reason":"…"|null,
 //    "identity":{"name":…,"package":…,"version":…}|null,"textId":false,
 //    "idNull":false}
@@ -16,20 +17,17 @@
 // goes on the wire exactly as given (WCF writes a Guid in lower case);
 // with idNull as well, instanceId is sent as xsi:nil.
 //
-// Each output line is the outcome, as the WCF client reports it:
-//   {"seq":1,"outcome":"ok"}
-//   {"seq":1,"outcome":"fault","isSender":true,"isReceiver":false,
-//    "codeName":…,"codeNs":…,"subcodeName":…,"subcodeNs":…,"reason":…,"action":…}
-//   {"seq":1,"outcome":"error","errorType":…,"error":…}
+// Each output line is the outcome as the WCF client reports it
+// (DriverSupport.cs: ok, or the FaultException's code, subcode, reason and
+// action, or the error).
 using System;
 using System.Collections.Generic;
-using System.IO;
 using System.Reflection;
 using System.Runtime.Serialization;
-using System.Runtime.Serialization.Json;
 using System.ServiceModel;
 using System.ServiceModel.Channels;
 using System.Text;
+using Wimp.Interop.Driver;
 
 namespace Wimp.Interop
 {
@@ -85,44 +83,6 @@ namespace Wimp.Interop
         [OperationContract] void TransactedUnsuspend(string instanceId);
         [OperationContract] void Update(string instanceId, WorkflowIdentity updatedDefinitionIdentity);
         [OperationContract] void TransactedUpdate(string instanceId, WorkflowIdentity updatedDefinitionIdentity);
-    }
-
-    [DataContract]
-    public class Call
-    {
-        [DataMember(Name = "seq")] public int Seq;
-        [DataMember(Name = "binding")] public string Binding;
-        [DataMember(Name = "op")] public string Op;
-        [DataMember(Name = "id")] public string Id;
-        [DataMember(Name = "reason")] public string Reason;
-        [DataMember(Name = "identity")] public WorkflowIdentityJson Identity;
-        [DataMember(Name = "textId")] public bool TextId;
-        [DataMember(Name = "idNull")] public bool IdNull;
-    }
-
-    [DataContract]
-    public class WorkflowIdentityJson
-    {
-        [DataMember(Name = "name")] public string Name;
-        [DataMember(Name = "package")] public string Package;
-        [DataMember(Name = "version")] public string Version;
-    }
-
-    [DataContract]
-    public class Result
-    {
-        [DataMember(Name = "seq", Order = 0)] public int Seq;
-        [DataMember(Name = "outcome", Order = 1)] public string Outcome;
-        [DataMember(Name = "isSender", Order = 2)] public bool IsSender;
-        [DataMember(Name = "isReceiver", Order = 3)] public bool IsReceiver;
-        [DataMember(Name = "codeName", Order = 4, EmitDefaultValue = false)] public string CodeName;
-        [DataMember(Name = "codeNs", Order = 5, EmitDefaultValue = false)] public string CodeNs;
-        [DataMember(Name = "subcodeName", Order = 6, EmitDefaultValue = false)] public string SubcodeName;
-        [DataMember(Name = "subcodeNs", Order = 7, EmitDefaultValue = false)] public string SubcodeNs;
-        [DataMember(Name = "reason", Order = 8, EmitDefaultValue = false)] public string Reason;
-        [DataMember(Name = "action", Order = 9, EmitDefaultValue = false)] public string Action;
-        [DataMember(Name = "errorType", Order = 10, EmitDefaultValue = false)] public string ErrorType;
-        [DataMember(Name = "error", Order = 11, EmitDefaultValue = false)] public string Error;
     }
 
     public static class Program
@@ -187,7 +147,7 @@ namespace Wimp.Interop
 
         static Result Invoke(string endpoint, Call c)
         {
-            var r = new Result { Seq = c.Seq };
+            Result r;
             object channel = null;
             try
             {
@@ -240,27 +200,12 @@ namespace Wimp.Interop
                 {
                     throw e.InnerException;
                 }
-                r.Outcome = "ok";
+                r = Outcomes.Ok(c);
                 ((IClientChannel)channel).Close();
             }
             catch (FaultException fe)
             {
-                r.Outcome = "fault";
-                var code = fe.Code;
-                if (code != null)
-                {
-                    r.IsSender = code.IsSenderFault;
-                    r.IsReceiver = code.IsReceiverFault;
-                    r.CodeName = code.Name;
-                    r.CodeNs = code.Namespace;
-                    if (code.SubCode != null)
-                    {
-                        r.SubcodeName = code.SubCode.Name;
-                        r.SubcodeNs = code.SubCode.Namespace;
-                    }
-                }
-                r.Reason = fe.Reason == null ? null : fe.Reason.ToString();
-                r.Action = fe.Action;
+                r = Outcomes.Fault(c, fe);
                 // A fault is a reply: the channel is still usable and is closed
                 // normally (Mono's Abort would dispose the shared factory).
                 try { ((IClientChannel)channel).Close(); }
@@ -268,9 +213,7 @@ namespace Wimp.Interop
             }
             catch (Exception e)
             {
-                r.Outcome = "error";
-                r.ErrorType = e.GetType().FullName;
-                r.Error = e.ToString();
+                r = Outcomes.Error(c, e);
                 Discard(channel, c);
             }
             return r;
@@ -292,27 +235,7 @@ namespace Wimp.Interop
                 Console.Error.WriteLine("usage: mono WfimDriver.exe ENDPOINT_URL < calls.jsonl");
                 return 2;
             }
-            var inSer = new DataContractJsonSerializer(typeof(Call));
-            var outSer = new DataContractJsonSerializer(typeof(Result));
-            var stdin = new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false));
-            var stdout = Console.OpenStandardOutput();
-            string line;
-            while ((line = stdin.ReadLine()) != null)
-            {
-                if (line.Trim().Length == 0) continue;
-                Call c;
-                using (var ms = new MemoryStream(Encoding.UTF8.GetBytes(line)))
-                    c = (Call)inSer.ReadObject(ms);
-                var r = Invoke(argv[0], c);
-                using (var ms = new MemoryStream())
-                {
-                    outSer.WriteObject(ms, r);
-                    ms.WriteByte((byte)'\n');
-                    ms.Position = 0;
-                    ms.CopyTo(stdout);
-                }
-                stdout.Flush();
-            }
+            JsonLines.Serve(c => Invoke(argv[0], c));
             return 0;
         }
     }
