@@ -4,69 +4,32 @@
 // from the generated source compiled alongside this file). Nothing of the contract is
 // declared here: a call that compiles and works went through what svcutil made of the WSDL.
 //
-// Usage: mono SvcutilDriver.exe BINDING ENDPOINT_URL < calls.jsonl > results.jsonl
+// Usage: mono SvcutilDriver.exe ENDPOINT_URL < calls.jsonl > results.jsonl
 //
-// BINDING: basic (BasicHttpBinding, SOAP 1.1, the WSDL's DefaultBinding port) or soap12
-// (CustomBinding, text encoding MessageVersion.Soap12 without WS-Addressing, the WSDL's
-// Soap12Binding port). Mono's svcutil writes no configuration file, so the binding is made
-// here and handed to the generated client's (Binding, EndpointAddress) constructor.
-//
-// Each input line is one call:
-//   {"seq":1,"op":"Suspend","id":"…","reason":"…"|null,
-//    "identity":{"name":…,"package":…,"version":…}|null}
-// Each output line is the outcome, only as WCF reports it:
-//   {"seq":1,"outcome":"ok"}
-//   {"seq":1,"outcome":"fault","isSender":…,"codeName":…,"codeNs":…,
-//    "subcodeName":…,"subcodeNs":…,"reason":…}
-//   {"seq":1,"outcome":"error","errorType":…,"error":…}
+// Each input line is one call, each output line its outcome only as WCF reports it
+// (DriverSupport.cs, compiled into this driver: the JSON of interoptest.Call and
+// interoptest.Outcome). The call's binding is basic (BasicHttpBinding, SOAP 1.1, the
+// WSDL's DefaultBinding port) or soap12 (CustomBinding, text encoding
+// MessageVersion.Soap12 without WS-Addressing, the WSDL's Soap12Binding port). Mono's
+// svcutil writes no configuration file, so the binding is made here and handed to the
+// generated client's (Binding, EndpointAddress) constructor.
 using System;
-using System.IO;
-using System.Runtime.Serialization;
-using System.Runtime.Serialization.Json;
+using System.Collections.Generic;
 using System.ServiceModel;
 using System.ServiceModel.Channels;
 using System.Text;
+using Wimp.Interop.Driver;
 
 namespace Wimp.Interop.Svcutil
 {
-    [DataContract]
-    public class Call
-    {
-        [DataMember(Name = "seq")] public int Seq;
-        [DataMember(Name = "op")] public string Op;
-        [DataMember(Name = "id")] public string Id;
-        [DataMember(Name = "reason")] public string Reason;
-        [DataMember(Name = "identity")] public IdentityJson Identity;
-    }
-
-    [DataContract]
-    public class IdentityJson
-    {
-        [DataMember(Name = "name")] public string Name;
-        [DataMember(Name = "package")] public string Package;
-        [DataMember(Name = "version")] public string Version;
-    }
-
-    [DataContract]
-    public class Result
-    {
-        [DataMember(Name = "seq", Order = 0)] public int Seq;
-        [DataMember(Name = "outcome", Order = 1)] public string Outcome;
-        [DataMember(Name = "isSender", Order = 2)] public bool IsSender;
-        [DataMember(Name = "codeName", Order = 3, EmitDefaultValue = false)] public string CodeName;
-        [DataMember(Name = "codeNs", Order = 4, EmitDefaultValue = false)] public string CodeNs;
-        [DataMember(Name = "subcodeName", Order = 5, EmitDefaultValue = false)] public string SubcodeName;
-        [DataMember(Name = "subcodeNs", Order = 6, EmitDefaultValue = false)] public string SubcodeNs;
-        [DataMember(Name = "reason", Order = 7, EmitDefaultValue = false)] public string Reason;
-        [DataMember(Name = "errorType", Order = 8, EmitDefaultValue = false)] public string ErrorType;
-        [DataMember(Name = "error", Order = 9, EmitDefaultValue = false)] public string Error;
-    }
-
     public static class Program
     {
+        static readonly Dictionary<string, Binding> bindings = new Dictionary<string, Binding>();
+
         static Binding MakeBinding(string name)
         {
             Binding b;
+            if (bindings.TryGetValue(name, out b)) return b;
             switch (name)
             {
                 case "basic":
@@ -81,6 +44,7 @@ namespace Wimp.Interop.Svcutil
                     throw new ArgumentException("unknown binding " + name);
             }
             b.SendTimeout = b.ReceiveTimeout = b.OpenTimeout = b.CloseTimeout = TimeSpan.FromSeconds(30);
+            bindings[name] = b;
             return b;
         }
 
@@ -116,76 +80,38 @@ namespace Wimp.Interop.Svcutil
             }
         }
 
-        static Result Perform(Binding binding, EndpointAddress address, Call c)
+        static Result Perform(EndpointAddress address, Call c)
         {
-            var r = new Result { Seq = c.Seq };
             // One generated client per call, as an administration tool would use it.
-            var client = new WorkflowInstanceManagementClient(binding, address);
+            var client = new WorkflowInstanceManagementClient(MakeBinding(c.Binding), address);
             try
             {
                 Invoke(client, c);
-                r.Outcome = "ok";
                 client.Close();
+                return Outcomes.Ok(c);
             }
             catch (FaultException fe)
             {
-                r.Outcome = "fault";
-                var code = fe.Code;
-                if (code != null)
-                {
-                    r.IsSender = code.IsSenderFault;
-                    r.CodeName = code.Name;
-                    r.CodeNs = code.Namespace;
-                    if (code.SubCode != null)
-                    {
-                        r.SubcodeName = code.SubCode.Name;
-                        r.SubcodeNs = code.SubCode.Namespace;
-                    }
-                }
-                r.Reason = fe.Reason == null ? null : fe.Reason.ToString();
                 try { client.Close(); }
                 catch (Exception) { client.Abort(); }
+                return Outcomes.Fault(c, fe);
             }
             catch (Exception e)
             {
-                r.Outcome = "error";
-                r.ErrorType = e.GetType().FullName;
-                r.Error = e.ToString();
                 client.Abort();
+                return Outcomes.Error(c, e);
             }
-            return r;
         }
 
         public static int Main(string[] argv)
         {
-            if (argv.Length != 2)
+            if (argv.Length != 1)
             {
-                Console.Error.WriteLine("usage: mono SvcutilDriver.exe basic|soap12 ENDPOINT_URL < calls.jsonl");
+                Console.Error.WriteLine("usage: mono SvcutilDriver.exe ENDPOINT_URL < calls.jsonl");
                 return 2;
             }
-            var binding = MakeBinding(argv[0]);
-            var address = new EndpointAddress(argv[1]);
-            var inSer = new DataContractJsonSerializer(typeof(Call));
-            var outSer = new DataContractJsonSerializer(typeof(Result));
-            var stdin = new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false));
-            var stdout = Console.OpenStandardOutput();
-            string line;
-            while ((line = stdin.ReadLine()) != null)
-            {
-                if (line.Trim().Length == 0) continue;
-                Call c;
-                using (var ms = new MemoryStream(Encoding.UTF8.GetBytes(line)))
-                    c = (Call)inSer.ReadObject(ms);
-                var r = Perform(binding, address, c);
-                using (var ms = new MemoryStream())
-                {
-                    outSer.WriteObject(ms, r);
-                    ms.WriteByte((byte)'\n');
-                    ms.Position = 0;
-                    ms.CopyTo(stdout);
-                }
-                stdout.Flush();
-            }
+            var address = new EndpointAddress(argv[0]);
+            JsonLines.Serve(c => Perform(address, c));
             return 0;
         }
     }
