@@ -1,11 +1,8 @@
 package gsoap
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wimp-project/wimp/internal/testserver"
+	"github.com/wimp-project/wimp/interop/interoptest"
 )
 
 // aptPackages provide wsdl2h and soapcpp2 (gsoap), stdsoap2.h and libgsoap++
@@ -46,25 +44,11 @@ type toolchain struct {
 // missing skips the test (or fails it under WIMP_REQUIRE_INTEROP=1).
 func findToolchain(t *testing.T) toolchain {
 	t.Helper()
-	var tc toolchain
-	for _, tool := range []struct {
-		dst       *string
-		name, pkg string
-	}{{&tc.wsdl2h, "wsdl2h", "gsoap"}, {&tc.soapcpp2, "soapcpp2", "gsoap"}, {&tc.cxx, "g++", "g++"}} {
-		p, err := exec.LookPath(tool.name)
-		if err != nil {
-			testserver.MissingClient(t, tool.name+" (Debian package "+tool.pkg+")", aptPackages)
-		}
-		*tool.dst = p
-	}
-	for _, dir := range []string{os.Getenv("WIMP_GSOAP_SHARE"), "/usr/share/gsoap", "/usr/local/share/gsoap"} {
-		if dir == "" {
-			continue
-		}
-		if fileExists(filepath.Join(dir, "import", "soap12.h")) && fileExists(filepath.Join(dir, "WS", "typemap.dat")) {
-			tc.share = dir
-			break
-		}
+	tc := toolchain{
+		wsdl2h:   testserver.LookTool(t, "wsdl2h", "wsdl2h (Debian package gsoap)", aptPackages),
+		soapcpp2: testserver.LookTool(t, "soapcpp2", "soapcpp2 (Debian package gsoap)", aptPackages),
+		cxx:      testserver.LookTool(t, "g++", "g++ (Debian package g++)", aptPackages),
+		share:    testserver.GSOAPShare(),
 	}
 	if tc.share == "" {
 		testserver.MissingClient(t, "gSOAP's import/soap12.h and WS/typemap.dat (Debian package gsoap; or set WIMP_GSOAP_SHARE)", aptPackages)
@@ -77,12 +61,12 @@ func findToolchain(t *testing.T) toolchain {
 		t.Fatal(err)
 	}
 	if out, err := run(dir, tc.cxx, "-fsyntax-only", "probe.cpp"); err != nil {
-		testserver.MissingClient(t, fmt.Sprintf("stdsoap2.h (Debian package libgsoap-dev): %v: %s", err, firstLines(out, 5)), aptPackages)
+		testserver.MissingClient(t, fmt.Sprintf("stdsoap2.h (Debian package libgsoap-dev): %v: %s", err, interoptest.FirstLines(out, 5)), aptPackages)
 	}
 	found := false
 	for _, lib := range []string{"libgsoap++.so", "libgsoap++.a"} {
 		out, err := run(dir, tc.cxx, "-print-file-name="+lib)
-		if p := strings.TrimSpace(out); err == nil && filepath.IsAbs(p) && fileExists(p) {
+		if p := strings.TrimSpace(out); err == nil && filepath.IsAbs(p) && testserver.FileExists(p) {
 			found = true
 			break
 		}
@@ -93,25 +77,10 @@ func findToolchain(t *testing.T) toolchain {
 	return tc
 }
 
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
 // run runs name args... in dir with a two-minute limit and returns its
 // combined output.
 func run(dir, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if err != nil {
-		err = fmt.Errorf("%s %s: %w", filepath.Base(name), strings.Join(args, " "), err)
-	}
-	return out.String(), err
+	return testserver.RunTool(dir, 2*time.Minute, name, args...)
 }
 
 // generated is the result of buildDriver.
@@ -177,8 +146,8 @@ func buildDriver(tc toolchain, dir, wsdlURL, serviceURL string) (*generated, err
 	for _, m := range regexp.MustCompile(`\{\s*"([^"]+)",\s*"([^"]*)"`).FindAllStringSubmatch(string(nsmap), -1) {
 		g.nsmap[m[1]] = m[2]
 	}
-	if g.nsmap["wfs"] != nsWorkflowServices {
-		return nil, fmt.Errorf("%s.nsmap binds wfs to %q, want %s:\n%s", soap11Proxy, g.nsmap["wfs"], nsWorkflowServices, nsmap)
+	if g.nsmap["wfs"] != interoptest.NSWorkflowServices {
+		return nil, fmt.Errorf("%s.nsmap binds wfs to %q, want %s:\n%s", soap11Proxy, g.nsmap["wfs"], interoptest.NSWorkflowServices, nsmap)
 	}
 
 	driverSrc, err := os.ReadFile(filepath.Join("testdata", "driver.cpp"))
@@ -200,7 +169,7 @@ func buildDriver(tc toolchain, dir, wsdlURL, serviceURL string) (*generated, err
 				args = append([]string{"-Wall", "-Werror"}, args...)
 			}
 			if out, err := run(dir, tc.cxx, args...); err != nil {
-				errs[i] = fmt.Errorf("%v\n%s", err, firstLines(out, 40))
+				errs[i] = fmt.Errorf("%v\n%s", err, interoptest.FirstLines(out, 40))
 			}
 		}()
 	}
@@ -215,18 +184,10 @@ func buildDriver(tc toolchain, dir, wsdlURL, serviceURL string) (*generated, err
 		link = append(link, strings.TrimSuffix(u, ".cpp")+".o")
 	}
 	if out, err := run(dir, tc.cxx, append(link, "-lgsoap++")...); err != nil {
-		return nil, fmt.Errorf("%v\n%s", err, firstLines(out, 40))
+		return nil, fmt.Errorf("%v\n%s", err, interoptest.FirstLines(out, 40))
 	}
 	g.driver = filepath.Join(dir, "driver")
 	g.log = append(g.log, fmt.Sprintf("g++ %s + driver.cpp -lgsoap++: built in %v (wsdl2h to link)",
 		strings.Join(units[:3], " "), time.Since(start).Round(time.Millisecond)))
 	return g, nil
-}
-
-func firstLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = append(lines[:n], fmt.Sprintf("… (%d more lines)", len(lines)-n))
-	}
-	return strings.Join(lines, "\n")
 }
