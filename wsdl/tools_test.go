@@ -30,15 +30,8 @@ import (
 	"github.com/wimp-project/wimp/internal/testserver"
 )
 
-const installHint = "install the interop tools with: apt-get install -y python3-zeep gsoap"
-
-func missingTool(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("WIMP_REQUIRE_INTEROP") == "1" {
-		t.Fatalf("%s is missing and WIMP_REQUIRE_INTEROP=1: %s", what, installHint)
-	}
-	t.Skipf("%s is missing; %s (set WIMP_REQUIRE_INTEROP=1 to make this a failure)", what, installHint)
-}
+// aptPackages are the interop tools these tests use.
+const aptPackages = "python3-zeep gsoap"
 
 // zeepPython returns a Python interpreter that can import zeep: $WIMP_PYTHON,
 // Debian's /usr/bin/python3 (python3-zeep), or python3 on PATH.
@@ -46,7 +39,7 @@ func zeepPython(t *testing.T) string {
 	t.Helper()
 	py, _, ok := testserver.ZeepPython()
 	if !ok {
-		missingTool(t, "python3 with zeep (Debian package python3-zeep)")
+		testserver.MissingClient(t, "python3 with zeep (Debian package python3-zeep)", aptPackages)
 	}
 	return py
 }
@@ -229,10 +222,7 @@ func TestZeepLoadsAndCallsBothPorts(t *testing.T) {
 }
 
 func TestWsdl2h(t *testing.T) {
-	wsdl2h, err := exec.LookPath("wsdl2h")
-	if err != nil {
-		missingTool(t, "wsdl2h (Debian package gsoap)")
-	}
+	wsdl2h := testserver.LookTool(t, "wsdl2h", "wsdl2h (Debian package gsoap)", aptPackages)
 	srv := serve(t, nil)
 	for _, doc := range []string{"wsdl", "singleWsdl"} {
 		t.Run(doc, func(t *testing.T) {
@@ -272,14 +262,12 @@ func TestWsdl2h(t *testing.T) {
 				}
 			}
 			// soapcpp2 must accept the generated header.
-			soapcpp2, err := exec.LookPath("soapcpp2")
-			if err != nil {
-				missingTool(t, "soapcpp2 (Debian package gsoap)")
+			soapcpp2 := testserver.LookTool(t, "soapcpp2", "soapcpp2 (Debian package gsoap)", aptPackages)
+			share := testserver.GSOAPShare()
+			if share == "" {
+				testserver.MissingClient(t, "gSOAP's import directory (Debian package gsoap; or set WIMP_GSOAP_SHARE)", aptPackages)
 			}
-			imp := "/usr/share/gsoap/import"
-			if _, err := os.Stat(imp); err != nil {
-				missingTool(t, imp+" (Debian package gsoap)")
-			}
+			imp := filepath.Join(share, "import")
 			gen := command(t, soapcpp2, "-C", "-j", "-x", "-I"+imp, "wfim.h")
 			gen.Dir = dir
 			var genOut bytes.Buffer
@@ -295,10 +283,7 @@ func TestWsdl2h(t *testing.T) {
 // With -N, wsdl2h generates one service per binding: both ports appear with
 // the server's address.
 func TestWsdl2hSeparateBindings(t *testing.T) {
-	wsdl2h, err := exec.LookPath("wsdl2h")
-	if err != nil {
-		missingTool(t, "wsdl2h (Debian package gsoap)")
-	}
+	wsdl2h := testserver.LookTool(t, "wsdl2h", "wsdl2h (Debian package gsoap)", aptPackages)
 	srv := serve(t, nil)
 	dir := t.TempDir()
 	cmd := command(t, wsdl2h, "-Nwfim", "-o", "wfim.h", srv.URL+"/WorkflowControl?wsdl")
