@@ -169,73 +169,50 @@ func TestDriversAgainstScriptedEndpoint(t *testing.T) {
 					checks = append(checks, check{call: call, want: it.Want{Fault: outcome}})
 				}
 				// Arguments reach the wire as the client means them.
-				id := it.NewGUID()
-				fake.script[id] = ""
-				checks = append(checks, check{
-					call: it.Call{Binding: b, Op: "TransactedSuspend", ID: id, Reason: strp(it.NonASCIIReason)},
-					sent: func(r fakeRequest) string {
-						if r.op != "TransactedSuspend" || !r.reasonPresent || r.reasonNil || r.reason != it.NonASCIIReason {
-							return fmt.Sprintf("sent %+v", r)
-						}
-						return ""
-					},
+				sent := func(call it.Call, verify func(fakeRequest) string) {
+					if call.ID == "" {
+						call.ID = it.NewGUID()
+					}
+					fake.script[strings.ToLower(call.ID)] = ""
+					checks = append(checks, check{call: call, sent: verify})
+				}
+				sent(it.Call{Binding: b, Op: "TransactedSuspend", Reason: strp(it.NonASCIIReason)}, func(r fakeRequest) string {
+					if r.op != "TransactedSuspend" || !r.reasonPresent || r.reasonNil || r.reason != it.NonASCIIReason {
+						return fmt.Sprintf("sent %+v", r)
+					}
+					return ""
 				})
-				id = it.NewGUID()
-				fake.script[id] = ""
-				checks = append(checks, check{
-					call: it.Call{Binding: b, Op: "Suspend", ID: id},
-					sent: func(r fakeRequest) string {
-						if !r.reasonPresent || !r.reasonNil { // both drivers send xsi:nil by default
-							return fmt.Sprintf("null reason sent as %+v", r)
-						}
-						return ""
-					},
+				sent(it.Call{Binding: b, Op: "Suspend"}, func(r fakeRequest) string {
+					if !r.reasonPresent || !r.reasonNil { // both drivers send xsi:nil by default
+						return fmt.Sprintf("null reason sent as %+v", r)
+					}
+					return ""
 				})
-				id = it.NewGUID()
-				fake.script[id] = ""
-				checks = append(checks, check{
-					call: it.Call{Binding: b, Op: "Run", ID: strings.ToUpper(id), TextID: c.Name == "mono"},
-					sent: func(r fakeRequest) string {
-						if r.rawID != strings.ToUpper(r.rawID) {
-							return "id not sent in upper case: " + r.rawID
-						}
-						return ""
-					},
+				sent(it.Call{Binding: b, Op: "Run", ID: strings.ToUpper(it.NewGUID()), TextID: c.Name == "mono"}, func(r fakeRequest) string {
+					if r.rawID != strings.ToUpper(r.rawID) {
+						return "id not sent in upper case: " + r.rawID
+					}
+					return ""
 				})
-				id = it.NewGUID()
-				fake.script[id] = ""
 				v2 := it.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "2.0.0.0"}
-				checks = append(checks, check{
-					call: it.Call{Binding: b, Op: "Update", ID: id, Identity: &v2},
-					sent: func(r fakeRequest) string {
-						if r.identity == nil || *r.identity != v2 {
-							return fmt.Sprintf("identity sent as %+v", r.identity)
-						}
-						return ""
-					},
+				sent(it.Call{Binding: b, Op: "Update", Identity: &v2}, func(r fakeRequest) string {
+					if r.identity == nil || *r.identity != v2 {
+						return fmt.Sprintf("identity sent as %+v", r.identity)
+					}
+					return ""
 				})
-				id = it.NewGUID()
-				fake.script[id] = ""
-				checks = append(checks, check{
-					call: it.Call{Binding: b, Op: "TransactedUpdate", ID: id},
-					sent: func(r fakeRequest) string {
-						if !r.identityPresent || !r.identityNil {
-							return fmt.Sprintf("null identity sent as %+v", r)
-						}
-						return ""
-					},
+				sent(it.Call{Binding: b, Op: "TransactedUpdate"}, func(r fakeRequest) string {
+					if !r.identityPresent || !r.identityNil {
+						return fmt.Sprintf("null identity sent as %+v", r)
+					}
+					return ""
 				})
 				if c.Name == "zeep" {
-					id = it.NewGUID()
-					fake.script[id] = ""
-					checks = append(checks, check{
-						call: it.Call{Binding: b, Op: "Suspend", ID: id, ReasonMode: "absent"},
-						sent: func(r fakeRequest) string {
-							if r.reasonPresent {
-								return "absent reason was sent"
-							}
-							return ""
-						},
+					sent(it.Call{Binding: b, Op: "Suspend", ReasonMode: "absent"}, func(r fakeRequest) string {
+						if r.reasonPresent {
+							return "absent reason was sent"
+						}
+						return ""
 					})
 				}
 			}

@@ -17,6 +17,7 @@ using System.IO;
 using System.Runtime.Serialization;
 using System.Runtime.Serialization.Json;
 using System.ServiceModel;
+using System.ServiceModel.Channels;
 using System.Text;
 
 namespace Wimp.Interop.Driver
@@ -93,6 +94,35 @@ namespace Wimp.Interop.Driver
         public static Result Error(Call c, Exception e)
         {
             return new Result { Seq = c.Seq, Outcome = "error", ErrorType = e.GetType().FullName, Error = e.ToString() };
+        }
+    }
+
+    public static class Bindings
+    {
+        // Make returns the binding a call names, with timeout for every phase:
+        // basic (BasicHttpBinding, SOAP 1.1), wshttp (WSHttpBinding with
+        // SecurityMode.None: SOAP 1.2 + WS-Addressing 1.0), and CustomBindings with
+        // text encoding: soap12 (MessageVersion.Soap12, no WS-Addressing), custom12
+        // (Soap12WSAddressing10), custom11wsa (Soap11WSAddressing10).
+        public static Binding Make(string name, TimeSpan timeout)
+        {
+            Binding b;
+            switch (name)
+            {
+                case "basic": b = new BasicHttpBinding(); break;
+                case "wshttp": b = new WSHttpBinding(SecurityMode.None); break;
+                case "soap12": b = Text(MessageVersion.Soap12); break;
+                case "custom12": b = Text(MessageVersion.Soap12WSAddressing10); break;
+                case "custom11wsa": b = Text(MessageVersion.Soap11WSAddressing10); break;
+                default: throw new ArgumentException("unknown binding " + name);
+            }
+            b.SendTimeout = b.ReceiveTimeout = b.OpenTimeout = b.CloseTimeout = timeout;
+            return b;
+        }
+
+        static Binding Text(MessageVersion version)
+        {
+            return new CustomBinding(new TextMessageEncodingBindingElement(version, Encoding.UTF8), new HttpTransportBindingElement());
         }
     }
 

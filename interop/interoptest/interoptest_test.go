@@ -63,6 +63,12 @@ func TestBuildCases(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
+	fault := func(codeNs, code, subNs, sub string) Outcome {
+		return Outcome{Outcome: "fault", Reason: "r", CodeNs: codeNs, CodeName: code, SubcodeNs: subNs, SubcodeName: sub}
+	}
+	sender12 := func(sub string) Outcome { return fault(NSSOAP12Env, "Sender", NSWorkflowServices, sub) }
+	noReason := fault(NSWorkflowServices, "InstanceNotFound", "", "")
+	noReason.Reason = ""
 	notFound := Want{Fault: "InstanceNotFound"}
 	for _, c := range []struct {
 		w      Want
@@ -71,18 +77,14 @@ func TestCheck(t *testing.T) {
 		ok     bool
 	}{
 		{Want{}, false, Outcome{Outcome: "ok"}, true},
-		{Want{}, false, Outcome{Outcome: "fault", Reason: "r"}, false},
-		{notFound, true, Outcome{Outcome: "fault", Reason: "r", CodeNs: NSSOAP12Env, CodeName: "Sender",
-			SubcodeNs: NSWorkflowServices, SubcodeName: "InstanceNotFound"}, true},
-		{notFound, true, Outcome{Outcome: "fault", Reason: "r", CodeNs: NSSOAP12Env, CodeName: "Sender",
-			SubcodeNs: NSWorkflowServices, SubcodeName: "InstanceCompleted"}, false},
-		{notFound, false, Outcome{Outcome: "fault", Reason: "r", CodeNs: NSWorkflowServices, CodeName: "InstanceNotFound"}, true},
-		{notFound, false, Outcome{Outcome: "fault", CodeNs: NSWorkflowServices, CodeName: "InstanceNotFound"}, false},
-		{Want{Fault: Sender}, false, Outcome{Outcome: "fault", Reason: "r", CodeNs: NSSOAP11Env, CodeName: "Client"}, true},
-		{Want{Fault: Sender}, true, Outcome{Outcome: "fault", Reason: "r", CodeNs: NSSOAP12Env, CodeName: "Sender",
-			SubcodeNs: NSWorkflowServices, SubcodeName: "X"}, false},
-		{Want{Fault: "DeserializationFailed", FaultNS: NSDispatcher}, false, Outcome{Outcome: "fault", Reason: "r",
-			CodeNs: NSDispatcher, CodeName: "DeserializationFailed"}, true},
+		{Want{}, false, fault(NSSOAP11Env, "Client", "", ""), false},
+		{notFound, true, sender12("InstanceNotFound"), true},
+		{notFound, true, sender12("InstanceCompleted"), false},
+		{notFound, false, fault(NSWorkflowServices, "InstanceNotFound", "", ""), true},
+		{notFound, false, noReason, false},
+		{Want{Fault: Sender}, false, fault(NSSOAP11Env, "Client", "", ""), true},
+		{Want{Fault: Sender}, true, sender12("X"), false},
+		{Want{Fault: "DeserializationFailed", FaultNS: NSDispatcher}, false, fault(NSDispatcher, "DeserializationFailed", "", ""), true},
 		{notFound, false, Outcome{Outcome: "error", Error: "boom"}, false},
 	} {
 		if msg := Check(c.w, c.soap12, c.o); (msg == "") != c.ok {

@@ -26,7 +26,6 @@ using System.Reflection;
 using System.Runtime.Serialization;
 using System.ServiceModel;
 using System.ServiceModel.Channels;
-using System.Text;
 using Wimp.Interop.Driver;
 
 namespace Wimp.Interop
@@ -89,34 +88,6 @@ namespace Wimp.Interop
     {
         static readonly Dictionary<string, ChannelFactory> factories = new Dictionary<string, ChannelFactory>();
 
-        static Binding MakeBinding(string name)
-        {
-            Binding b;
-            switch (name)
-            {
-                case "basic":
-                    b = new BasicHttpBinding();
-                    break;
-                case "wshttp":
-                    b = new WSHttpBinding(SecurityMode.None);
-                    break;
-                case "custom12":
-                    b = new CustomBinding(
-                        new TextMessageEncodingBindingElement(MessageVersion.Soap12WSAddressing10, Encoding.UTF8),
-                        new HttpTransportBindingElement());
-                    break;
-                case "custom11wsa":
-                    b = new CustomBinding(
-                        new TextMessageEncodingBindingElement(MessageVersion.Soap11WSAddressing10, Encoding.UTF8),
-                        new HttpTransportBindingElement());
-                    break;
-                default:
-                    throw new ArgumentException("unknown binding " + name);
-            }
-            b.SendTimeout = b.ReceiveTimeout = b.OpenTimeout = b.CloseTimeout = TimeSpan.FromSeconds(60);
-            return b;
-        }
-
         static ChannelFactory Factory(string endpoint, string binding, bool textId)
         {
             string key = binding + (textId ? "/text" : "/guid"); // as in Discard
@@ -125,9 +96,9 @@ namespace Wimp.Interop
             {
                 var addr = new EndpointAddress(endpoint);
                 if (textId)
-                    f = new ChannelFactory<IWorkflowInstanceManagementTextId>(MakeBinding(binding), addr);
+                    f = new ChannelFactory<IWorkflowInstanceManagementTextId>(Bindings.Make(binding, TimeSpan.FromSeconds(60)), addr);
                 else
-                    f = new ChannelFactory<IWorkflowUpdateableInstanceManagement>(MakeBinding(binding), addr);
+                    f = new ChannelFactory<IWorkflowUpdateableInstanceManagement>(Bindings.Make(binding, TimeSpan.FromSeconds(60)), addr);
                 factories[key] = f;
             }
             return f;

@@ -11,13 +11,13 @@
 // interoptest.Outcome). The call's binding is basic (BasicHttpBinding, SOAP 1.1, the
 // WSDL's DefaultBinding port) or soap12 (CustomBinding, text encoding
 // MessageVersion.Soap12 without WS-Addressing, the WSDL's Soap12Binding port). Mono's
-// svcutil writes no configuration file, so the binding is made here and handed to the
-// generated client's (Binding, EndpointAddress) constructor.
+// svcutil writes no configuration file, so the binding is made in code (DriverSupport.cs:
+// Bindings.Make) and handed to the generated client's (Binding, EndpointAddress)
+// constructor.
 using System;
 using System.Collections.Generic;
 using System.ServiceModel;
 using System.ServiceModel.Channels;
-using System.Text;
 using Wimp.Interop.Driver;
 
 namespace Wimp.Interop.Svcutil
@@ -29,22 +29,8 @@ namespace Wimp.Interop.Svcutil
         static Binding MakeBinding(string name)
         {
             Binding b;
-            if (bindings.TryGetValue(name, out b)) return b;
-            switch (name)
-            {
-                case "basic":
-                    b = new BasicHttpBinding();
-                    break;
-                case "soap12":
-                    b = new CustomBinding(
-                        new TextMessageEncodingBindingElement(MessageVersion.Soap12, Encoding.UTF8),
-                        new HttpTransportBindingElement());
-                    break;
-                default:
-                    throw new ArgumentException("unknown binding " + name);
-            }
-            b.SendTimeout = b.ReceiveTimeout = b.OpenTimeout = b.CloseTimeout = TimeSpan.FromSeconds(30);
-            bindings[name] = b;
+            if (!bindings.TryGetValue(name, out b))
+                bindings[name] = b = Bindings.Make(name, TimeSpan.FromSeconds(30));
             return b;
         }
 
