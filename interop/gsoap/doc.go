@@ -13,7 +13,8 @@
 //
 // testdata/driver.cpp only reports: one JSON line per call with the proxy's return
 // value, the HTTP status, the reply's SOAP version and the fault fields as
-// gSOAP exposes them. The expectations live in the Go test.
+// gSOAP exposes them. The expectations live in the Go test, shared with the other
+// clients through interop/interoptest.
 //
 // Requirements (Debian): gsoap libgsoap-dev g++. Without them the test skips
 // with that hint; WIMP_REQUIRE_INTEROP=1 turns a missing tool into a failure
