@@ -11,7 +11,9 @@ import (
 	"testing"
 )
 
-const capturesDir = "../../shared/captures"
+// capturesDir is the repository's byte-exact copy of the shared client captures (with their
+// manifest), kept in testdata by conformance/cmd/genexchanges.
+const capturesDir = "../testdata/captures"
 
 type captureCase struct {
 	Client      string  `json:"client"`
@@ -24,7 +26,7 @@ type captureCase struct {
 }
 
 func captureDir(t *testing.T) string {
-	for _, d := range []string{os.Getenv("WIMP_CAPTURES"), capturesDir, "/work/shared/captures"} {
+	for _, d := range []string{os.Getenv("WIMP_CAPTURES"), capturesDir} {
 		if d == "" {
 			continue
 		}

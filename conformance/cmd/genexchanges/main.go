@@ -1,6 +1,6 @@
 // Command genexchanges writes the conformance scenarios under testdata/exchanges from the
 // decisions of DESIGN §3, stated here independently of the server's code, and copies the
-// shared client captures (byte-exact) to testdata/captures:
+// shared client captures (byte-exact, with their manifest) to testdata/captures:
 //
 //	go run ./conformance/cmd/genexchanges [--captures ../shared/captures] [--out testdata]
 //
@@ -377,6 +377,18 @@ func fromCaptures(dir string) (int, error) {
 	var cases []manifestEntry
 	if err := json.Unmarshal(data, &cases); err != nil {
 		return 0, err
+	}
+	for _, f := range []string{"manifest.json", "README.md"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return 0, err
+		}
+		if err := os.MkdirAll(filepath.Join(out, "captures"), 0o755); err != nil {
+			return 0, err
+		}
+		if err := os.WriteFile(filepath.Join(out, "captures", f), b, 0o644); err != nil {
+			return 0, err
+		}
 	}
 	sort.Slice(cases, func(i, j int) bool { return cases[i].RequestFile < cases[j].RequestFile })
 	for _, c := range cases {
