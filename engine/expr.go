@@ -34,7 +34,12 @@ var reservedNames = map[string]bool{
 }
 
 func validName(s string) bool {
-	if s == "" || len(s) > 128 || reservedNames[s] {
+	return len(s) <= 128 && !reservedNames[s] && isIdentifier(s)
+}
+
+// isIdentifier reports a non-empty ASCII identifier: a letter or _, then letters, digits or _.
+func isIdentifier(s string) bool {
+	if s == "" {
 		return false
 	}
 	for i, c := range s {

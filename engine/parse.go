@@ -652,16 +652,8 @@ func validExceptionName(s string) bool {
 		return false
 	}
 	for _, part := range strings.Split(s, ".") {
-		if part == "" {
+		if !isIdentifier(part) {
 			return false
-		}
-		for i, c := range part {
-			switch {
-			case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
-			case i > 0 && c >= '0' && c <= '9':
-			default:
-				return false
-			}
 		}
 	}
 	return true
