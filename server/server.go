@@ -3,6 +3,8 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -27,8 +29,8 @@ const (
 
 // New returns the handler serving every wimp URL (DESIGN §2).
 func New(h *host.Host, st store.Store, maxBody int64, log *slog.Logger) http.Handler {
-	m := &metrics{start: time.Now(), requests: map[[2]string]uint64{}}
-	control := &soap.Endpoint{Operations: protocol.Operations(h), MaxBodyBytes: maxBody, Logger: log}
+	m := &metrics{start: time.Now()}
+	control := &soap.Endpoint{Operations: protocol.Operations(countingManager{h, &m.operations}), MaxBodyBytes: maxBody, Logger: log}
 	hostingEP := &soap.Endpoint{Operations: hosting.Operations(h), MaxBodyBytes: maxBody, Logger: log}
 
 	mux := http.NewServeMux()
@@ -84,9 +86,62 @@ func help(w http.ResponseWriter, r *http.Request, what string) {
 
 // metrics counts requests per endpoint and status for /metrics (Prometheus text format).
 type metrics struct {
-	start    time.Time
-	mu       sync.Mutex
-	requests map[[2]string]uint64
+	start      time.Time
+	requests   counter // by endpoint and HTTP status
+	operations counter // MS-WFIM operations decided, by operation and outcome
+}
+
+// counter is a Prometheus counter family with two labels.
+type counter struct {
+	mu     sync.Mutex
+	values map[[2]string]uint64
+}
+
+func (c *counter) inc(a, b string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.values == nil {
+		c.values = map[[2]string]uint64{}
+	}
+	c.values[[2]string{a, b}]++
+}
+
+func (c *counter) write(b *strings.Builder, name, help, labelA, labelB string) {
+	fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keys := make([][2]string, 0, len(c.values))
+	for k := range c.values {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+"\x00"+keys[i][1] < keys[j][0]+"\x00"+keys[j][1] })
+	for _, k := range keys {
+		fmt.Fprintf(b, "%s{%s=%q,%s=%q} %d\n", name, labelA, k[0], labelB, k[1], c.values[k])
+	}
+}
+
+// countingManager counts every MS-WFIM operation the host decides, by its outcome: "ok" or
+// the fault's subcode (or code, for faults without one).
+type countingManager struct {
+	protocol.Manager
+	ops *counter
+}
+
+func (c countingManager) Manage(ctx context.Context, cmd protocol.Command) error {
+	err := c.Manager.Manage(ctx, cmd)
+	outcome := "ok"
+	var f *soap.Fault
+	switch {
+	case err == nil:
+	case errors.As(err, &f) && len(f.Subcodes) > 0:
+		outcome = f.Subcodes[0].Local
+	case errors.As(err, &f):
+		outcome = f.Code.String()
+	default:
+		outcome = "error"
+	}
+	c.ops.inc(cmd.Op.Name, outcome)
+	return err
 }
 
 type statusWriter struct {
@@ -115,26 +170,15 @@ func (m *metrics) count(path string, next http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		m.mu.Lock()
-		m.requests[[2]string{path, fmt.Sprint(sw.status)}]++
-		m.mu.Unlock()
+		m.requests.inc(path, fmt.Sprint(sw.status))
 	})
 }
 
 func (m *metrics) write(w http.ResponseWriter, h *host.Host) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	var b strings.Builder
-	b.WriteString("# HELP wimp_http_requests_total HTTP requests by endpoint and status code.\n# TYPE wimp_http_requests_total counter\n")
-	m.mu.Lock()
-	keys := make([][2]string, 0, len(m.requests))
-	for k := range m.requests {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1] })
-	for _, k := range keys {
-		fmt.Fprintf(&b, "wimp_http_requests_total{endpoint=%q,code=%q} %d\n", k[0], k[1], m.requests[k])
-	}
-	m.mu.Unlock()
+	m.requests.write(&b, "wimp_http_requests_total", "HTTP requests by endpoint and status code.", "endpoint", "code")
+	m.operations.write(&b, "wimp_operations_total", "MS-WFIM operations by operation and outcome (ok or the fault subcode).", "operation", "outcome")
 	fmt.Fprintf(&b, "# HELP wimp_instances_loaded Workflow instances held in memory.\n# TYPE wimp_instances_loaded gauge\nwimp_instances_loaded %d\n", h.Loaded())
 	fmt.Fprintf(&b, "# HELP wimp_uptime_seconds Seconds since the server started.\n# TYPE wimp_uptime_seconds gauge\nwimp_uptime_seconds %.0f\n", time.Since(m.start).Seconds())
 	// Go runtime memory through runtime/metrics: no stop-the-world, no forced GC. The live heap

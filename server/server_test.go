@@ -26,6 +26,13 @@ func get(t *testing.T, method, url string) (int, string, string) {
 
 func TestRoutes(t *testing.T) {
 	base := servertest.Start(t, "")
+	// One MS-WFIM operation, so /metrics has an operation to count.
+	run := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><Run xmlns="http://schemas.datacontract.org/2008/10/WorkflowServices"><instanceId>3f2504e0-4f89-41d3-9a0c-0305e82c3301</instanceId></Run></s:Body></s:Envelope>`
+	resp, err := http.Post(base+"/WorkflowControl", "text/xml", strings.NewReader(run))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	for _, tc := range []struct {
 		method, path string
 		status       int
@@ -44,7 +51,9 @@ func TestRoutes(t *testing.T) {
 		{"DELETE", "/WorkflowHosting", 405, "", ""},
 		{"GET", "/nowhere", 404, "", ""},
 		{"GET", "/metrics", 200, "text/plain", `wimp_http_requests_total{endpoint="/WorkflowControl",code="200"}`},
+		{"GET", "/metrics", 200, "text/plain", `wimp_http_requests_total{endpoint="/WorkflowControl",code="500"} 1`},
 		{"GET", "/metrics", 200, "text/plain", "wimp_instances_loaded 0"},
+		{"GET", "/metrics", 200, "text/plain", `wimp_operations_total{operation="Run",outcome="InstanceNotFound"} 1`},
 	} {
 		status, ctype, body := get(t, tc.method, base+tc.path)
 		if status != tc.status || !strings.HasPrefix(ctype, tc.ctype) || !strings.Contains(body, tc.body) {
