@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/beevik/etree"
 	"github.com/google/uuid"
 
 	"github.com/wimp-project/wimp/hosting"
@@ -136,14 +135,8 @@ func (r *Runner) setup(ctx context.Context, id uuid.UUID, in Instance) error {
 
 func (r *Runner) control(ctx context.Context, opName string, id uuid.UUID, reason string) error {
 	op, _ := protocol.OpByName(opName)
-	body := etree.NewElement(op.Name)
-	body.CreateAttr("xmlns", protocol.NS)
-	body.CreateElement("instanceId").SetText(id.String())
-	if op.Param == protocol.ReasonParam {
-		body.CreateElement("reason").SetText(reason)
-	}
 	c := &soap.Client{URL: r.url(r.ControlPath, "/WorkflowControl")}
-	_, err := c.Call(ctx, op.Action(), body)
+	_, err := c.Call(ctx, op.Action(), protocol.Encode(protocol.Command{Op: op, InstanceID: id, Reason: &reason}))
 	return err
 }
 

@@ -10,12 +10,12 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/beevik/etree"
 	"github.com/google/uuid"
 
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/soap"
+	"github.com/wimp-project/wimp/store"
 )
 
 var errUsage = errors.New("usage")
@@ -113,30 +113,14 @@ func (c *client) manage(ctx context.Context, cmd string, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %q is not a GUID", errUsage, pos[0])
 	}
-	body := etree.NewElement(op.Name)
-	body.CreateAttr("xmlns", protocol.NS)
-	body.CreateElement("instanceId").SetText(id.String())
-	switch op.Param {
-	case protocol.ReasonParam:
-		if set["reason"] {
-			body.CreateElement("reason").SetText(*reason)
-		}
-	case protocol.IdentityParam:
-		e := body.CreateElement("updatedDefinitionIdentity")
-		if !set["name"] {
-			e.CreateAttr("xmlns:i", soap.XSINS)
-			e.CreateAttr("i:nil", "true")
-			break
-		}
-		e.CreateAttr("xmlns:a", protocol.ActivitiesNS)
-		e.CreateElement("a:name").SetText(*name)
-		if set["package"] {
-			e.CreateElement("a:package").SetText(*pkg)
-		}
-		if set["version"] {
-			e.CreateElement("a:version").SetText(*version)
-		}
+	req := protocol.Command{Op: op, InstanceID: id}
+	if set["reason"] {
+		req.Reason = reason
 	}
+	if set["name"] {
+		req.Identity = &store.Identity{Name: *name, Package: *pkg, Version: *version}
+	}
+	body := protocol.Encode(req)
 	_, err = c.control.Call(ctx, op.Action(), body)
 	return err
 }
