@@ -245,12 +245,18 @@ func (h *Host) drive(s *slot) {
 // variables keep their final values.
 func (h *Host) complete(ctx context.Context, s *slot, res engine.Result) error {
 	err := h.save(ctx, s, func(row *store.Instance) {
-		row.State, row.Completion, row.CompletionReason = store.Completed, store.Completion(res.Completion), res.Reason
-		row.Image, row.Bookmarks, row.PendingTimer = nil, nil, time.Time{}
-		row.SuspensionReason, row.SuspensionException = "", ""
+		markCompleted(row, store.Completion(res.Completion), res.Reason)
 	})
 	s.wf = nil
 	return err
+}
+
+// markCompleted turns a row into a completed instance's: no image, bookmarks, timer or
+// suspension any more; the variables keep their final values.
+func markCompleted(row *store.Instance, c store.Completion, reason string) {
+	row.State, row.Completion, row.CompletionReason, row.ExecutionStatus = store.Completed, c, reason, string(c)
+	row.Image, row.Bookmarks, row.PendingTimer = nil, nil, time.Time{}
+	row.SuspensionReason, row.SuspensionException = "", ""
 }
 
 // unhandled applies the unhandled-exception policy. cont reports that execution goes on.
@@ -347,5 +353,3 @@ func fromEngine(id engine.Identity) store.Identity {
 func toEngine(id store.Identity) engine.Identity {
 	return engine.Identity{Name: id.Name, Package: id.Package, Version: id.Version}
 }
-
-var zeroTime time.Time

@@ -79,9 +79,7 @@ func (h *Host) Manage(ctx context.Context, cmd protocol.Command) error {
 		recs := append(h.drain(s), rec("Terminated", cmd.ReasonText()))
 		s.wf = nil
 		row := *s.rec
-		row.State, row.Completion, row.CompletionReason = store.Completed, store.Terminated, cmd.ReasonText()
-		row.Image, row.Bookmarks, row.PendingTimer, row.ExecutionStatus = nil, nil, zeroTime, string(store.Terminated)
-		row.SuspensionReason, row.SuspensionException = "", ""
+		markCompleted(&row, store.Terminated, cmd.ReasonText())
 		return h.commit(ctx, s, &row, recs)
 
 	case protocol.AbandonIt:

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/wimp-project/wimp/soap"
+	"github.com/wimp-project/wimp/store"
 )
 
 // Client calls a hosting endpoint.
@@ -154,7 +155,7 @@ func (c *Client) TrackingRecords(ctx context.Context, id uuid.UUID, after int64)
 func readInstance(e *etree.Element) (*Instance, error) {
 	inst := &Instance{
 		ID:                  childText(e, "id"),
-		State:               storeState(childText(e, "state")),
+		State:               store.State(childText(e, "state")),
 		Completion:          childText(e, "completion"),
 		CompletionReason:    childText(e, "completionReason"),
 		SuspensionReason:    childText(e, "suspensionReason"),

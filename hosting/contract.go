@@ -89,5 +89,3 @@ type Record struct {
 	Principal string    `json:"principal,omitempty"`
 	Data      string    `json:"data,omitempty"`
 }
-
-func storeState(s string) store.State { return store.State(s) }
