@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/soap"
@@ -101,7 +102,7 @@ func (r *Runner) setup(ctx context.Context, id uuid.UUID, in Instance) error {
 			def, in.Version = completesDefinition, ""
 		}
 	}
-	if _, err := r.hosting().Create(ctx, hosting.CreateRequest{Definition: def, Version: in.Version, ID: id}); err != nil {
+	if _, err := r.hosting().Create(ctx, host.CreateRequest{Definition: def, Version: in.Version, ID: id}); err != nil {
 		return err
 	}
 	var op, reason string

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/soap"
@@ -19,7 +23,7 @@ import (
 
 // An ExpenseApproval instance waiting on its Review bookmark survives kill -9 of the server —
 // including a review that was acknowledged before the kill — and completes after the restart
-// (DESIGN §3 durability, §4 "an instance passivated by one process resumes in another").
+// (docs/protocol.md, Durability; an instance passivated by one process resumes in another).
 func TestExpenseApprovalSurvivesKill9(t *testing.T) {
 	s := startServer(t)
 	// Above 1000: two approvals are needed.
@@ -62,7 +66,7 @@ func TestExpenseApprovalSurvivesKill9(t *testing.T) {
 	s.wantFault("InstanceCompleted", "run", id)
 }
 
-// wfimState is what the DESIGN §3 state table says an instance is after the operations a
+// wfimState is what the state table (docs/protocol.md) says an instance is after the operations a
 // client saw acknowledged.
 type wfimState struct {
 	State            string // Active, Suspended, Completed
@@ -162,7 +166,7 @@ func TestAcknowledgedOperationsSurviveKill9(t *testing.T) {
 			}
 		}
 		for ; live < instances; live++ {
-			id, err := s.hosting().Create(ctx, hosting.CreateRequest{Definition: "ExpenseApproval",
+			id, err := s.hosting().Create(ctx, host.CreateRequest{Definition: "ExpenseApproval",
 				Inputs: map[string]any{"amount": 10 + live, "submitter": "stress"}})
 			if err != nil {
 				t.Fatal(err)
@@ -308,4 +312,33 @@ func TestAcknowledgedOperationsSurviveKill9(t *testing.T) {
 		total += in.acked
 	}
 	t.Logf("%d acknowledged operations checked over %d rounds", total, rounds)
+}
+
+// SQLite serves one server per database file: a second wimp-server started on the database of
+// a running one refuses to start, naming the first (its process and address), and changes
+// nothing; once the first is stopped, a server starts on the file again.
+func TestSecondServerOnOneDatabaseIsRefused(t *testing.T) {
+	s := startServer(t)
+	id := s.create("ExpenseApproval", "--input", "amount=10", "--input", "submitter=ann")
+	out, err := exec.Command(serverBin, "--listen", "127.0.0.1:0", "--db", filepath.Join(s.dir, "wimp.db")).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("second server on the same database: %v, want exit status 1; output:\n%s", err, out)
+	}
+	for _, want := range []string{"database in use", "listening on " + strings.TrimPrefix(s.URL, "http://"), "one wimp-server per database file"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the refusal does not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "msg=listening") {
+		t.Fatalf("the second server listened:\n%s", out)
+	}
+	if inst := s.get(id); inst.State != "Active" {
+		t.Fatalf("the first server's instance after the refusal: %s", inst.State)
+	}
+	s.stop()
+	s.restart()
+	if inst := s.get(id); inst.State != "Active" || len(inst.Bookmarks) != 1 {
+		t.Fatalf("after the first server stopped, the database opens again: %+v", inst)
+	}
 }

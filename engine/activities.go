@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // Activity behaviour. Every continuation is named: a child's completion runs the parent's
@@ -244,7 +246,7 @@ func execWriteLine(in *Instance, a *actInst, n *activity) *Exception {
 	if exc != nil {
 		return exc
 	}
-	in.track(Record{Kind: RecordActivity, Name: "WriteLine", Activity: a.Act,
+	in.track(workflow.Record{Kind: workflow.ActivityRecord, Name: "WriteLine", Activity: a.Act,
 		Data: jsonData(map[string]string{"text": toText(v)})})
 	in.complete(a, ActivityClosed)
 	return nil

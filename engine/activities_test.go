@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // Each case runs twice through playBoth: straight, and with a snapshot/restore round trip
@@ -386,7 +388,7 @@ func TestCancelBeforeRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := in.Run(t0, 0)
-	if r.Kind != ResultCompleted || r.Completion != Canceled {
+	if r.Kind != ResultCompleted || r.Completion != workflow.Canceled {
 		t.Fatalf("%+v", r)
 	}
 	recs := in.DrainRecords()
@@ -409,7 +411,7 @@ func TestTerminateIsImmediate(t *testing.T) {
 	if in.Status() != StatusCompleted {
 		t.Fatal(in.Status())
 	}
-	if c, r := in.Completion(); c != Terminated || r != "enough" {
+	if c, r := in.Completion(); c != workflow.Terminated || r != "enough" {
 		t.Fatal(c, r)
 	}
 	recs := in.DrainRecords()
@@ -482,15 +484,15 @@ func TestTrackingRecords(t *testing.T) {
 	}
 	in2.Run(t0, 0)
 	recs = in2.DrainRecords()
-	want := []Record{
-		{Kind: RecordInstance, Name: "Resumed"},
-		{Kind: RecordBookmark, Name: "Go", Activity: "r", Data: `{"n":1}`},
-		{Kind: RecordActivity, Name: "Closed", Activity: "r", Data: `{"type":"Receive"}`},
-		{Kind: RecordActivity, Name: "Executing", Activity: "w", Data: `{"type":"WriteLine"}`},
-		{Kind: RecordActivity, Name: "WriteLine", Activity: "w", Data: `{"text":"done"}`},
-		{Kind: RecordActivity, Name: "Closed", Activity: "w", Data: `{"type":"WriteLine"}`},
-		{Kind: RecordActivity, Name: "Closed", Activity: "s", Data: `{"type":"Sequence"}`},
-		{Kind: RecordInstance, Name: "Completed"},
+	want := []workflow.Record{
+		{Kind: workflow.InstanceRecord, Name: "Resumed"},
+		{Kind: workflow.BookmarkRecord, Name: "Go", Activity: "r", Data: `{"n":1}`},
+		{Kind: workflow.ActivityRecord, Name: "Closed", Activity: "r", Data: `{"type":"Receive"}`},
+		{Kind: workflow.ActivityRecord, Name: "Executing", Activity: "w", Data: `{"type":"WriteLine"}`},
+		{Kind: workflow.ActivityRecord, Name: "WriteLine", Activity: "w", Data: `{"text":"done"}`},
+		{Kind: workflow.ActivityRecord, Name: "Closed", Activity: "w", Data: `{"type":"WriteLine"}`},
+		{Kind: workflow.ActivityRecord, Name: "Closed", Activity: "s", Data: `{"type":"Sequence"}`},
+		{Kind: workflow.InstanceRecord, Name: "Completed"},
 	}
 	if len(recs) != len(want) {
 		t.Fatalf("records %+v", recs)
@@ -514,7 +516,7 @@ func TestUnhandledExceptionRecord(t *testing.T) {
 	}
 	recs := in.DrainRecords()
 	last := recs[len(recs)-1]
-	if last.Kind != RecordInstance || last.Name != "UnhandledException" || last.Reason != "it broke" ||
+	if last.Kind != workflow.InstanceRecord || last.Name != "UnhandledException" || last.Reason != "it broke" ||
 		last.Data != `{"activity":"t","exception":"Boom"}` {
 		t.Errorf("%+v", last)
 	}
@@ -528,7 +530,7 @@ func TestUnhandledExceptionRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = in.Run(t0, 0)
-	if r.Kind != ResultCompleted || r.Completion != Faulted || r.Reason != "it broke" || r.Exception.Name != "Boom" {
+	if r.Kind != ResultCompleted || r.Completion != workflow.Faulted || r.Reason != "it broke" || r.Exception.Name != "Boom" {
 		t.Fatalf("%+v", r)
 	}
 }
@@ -545,7 +547,7 @@ func TestStartInputs(t *testing.T) {
 		{vars("n", 2, "o", map[string]any{"a": []int{1}}), ""},
 		{nil, `engine: invalid input: missing required argument "n" (Number)`},
 		{vars("n", "2"), `engine: invalid input: argument "n": a String value does not fit type Number`},
-		{vars("n", 1, "zzz", 1), `engine: invalid input: T (test) 1.0.0.0 has no argument "zzz"`},
+		{vars("n", 1, "zzz", 1), `engine: invalid input: T; Version=1.0.0.0; Package=test has no argument "zzz"`},
 		{vars("n", 1, "s", true), `engine: invalid input: argument "s": a Boolean value does not fit type String`},
 	}
 	for _, c := range cases {

@@ -2,75 +2,9 @@ package engine
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
+
+	"github.com/wimp-project/wimp/workflow"
 )
-
-// Identity is a workflow definition identity (WF4's WorkflowIdentity).
-type Identity struct {
-	Name    string `json:"name"`
-	Package string `json:"package,omitempty"`
-	Version string `json:"version"`
-}
-
-// String renders the identity as "Name (Package) Version", omitting an empty package.
-func (id Identity) String() string {
-	if id.Package == "" {
-		return id.Name + " " + id.Version
-	}
-	return id.Name + " (" + id.Package + ") " + id.Version
-}
-
-// parseVersion parses a System.Version-style "a.b[.c[.d]]" string. Missing components are -1,
-// so that, as in .NET, 1.0 < 1.0.0 < 1.0.0.0.
-func parseVersion(s string) ([4]int, bool) {
-	v := [4]int{-1, -1, -1, -1}
-	parts := strings.Split(s, ".")
-	if len(parts) < 2 || len(parts) > 4 {
-		return v, false
-	}
-	for i, p := range parts {
-		if p == "" || len(p) > 9 {
-			return v, false
-		}
-		for _, c := range p {
-			if c < '0' || c > '9' {
-				return v, false
-			}
-		}
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return v, false
-		}
-		v[i] = n
-	}
-	return v, true
-}
-
-// CompareVersions compares two System.Version-style strings numerically component by component
-// ("10.0.0.0" > "9.1.0.0"). It returns -1, 0 or +1. Unparsable versions sort before valid ones
-// and are compared as strings among themselves.
-func CompareVersions(a, b string) int {
-	va, oka := parseVersion(a)
-	vb, okb := parseVersion(b)
-	switch {
-	case !oka && !okb:
-		return strings.Compare(a, b)
-	case !oka:
-		return -1
-	case !okb:
-		return 1
-	}
-	for i := range va {
-		if va[i] != vb[i] {
-			if va[i] < vb[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
-}
 
 // Type is the declared type of an argument or variable.
 type Type string
@@ -191,11 +125,14 @@ func (a *activity) runParent() *activity {
 
 // Definition is a parsed, validated workflow definition. It is immutable and safe to share.
 type Definition struct {
-	Identity      Identity
-	UpdatableFrom []Identity
-	Arguments     []Argument
-	Variables     []Variable
-	File          string // where it was loaded from (for messages)
+	Identity      workflow.Identity
+	UpdatableFrom []workflow.Identity
+	// MaxWorkItems is how many work items an instance may run without becoming idle before
+	// the host suspends it; 0 leaves it to the host's default.
+	MaxWorkItems int
+	Arguments    []Argument
+	Variables    []Variable
+	File         string // where it was loaded from (for messages)
 
 	root  *activity
 	byID  map[string]*activity

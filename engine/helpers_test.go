@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/wimp-project/wimp/workflow"
 )
 
 var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -58,10 +60,10 @@ func sample(t testing.TB, name, version string) *Definition {
 }
 
 // lines extracts WriteLine output from records.
-func lines(recs []Record) []string {
+func lines(recs []workflow.Record) []string {
 	var out []string
 	for _, r := range recs {
-		if r.Kind == RecordActivity && r.Name == "WriteLine" {
+		if r.Kind == workflow.ActivityRecord && r.Name == "WriteLine" {
 			var d struct{ Text string }
 			_ = json.Unmarshal([]byte(r.Data), &d)
 			out = append(out, d.Text)
@@ -71,10 +73,10 @@ func lines(recs []Record) []string {
 }
 
 // states lists "id:State" activity records for the given ids (all when none given).
-func states(recs []Record, ids ...string) []string {
+func states(recs []workflow.Record, ids ...string) []string {
 	var out []string
 	for _, r := range recs {
-		if r.Kind != RecordActivity || r.Name == "WriteLine" {
+		if r.Kind != workflow.ActivityRecord || r.Name == "WriteLine" {
 			continue
 		}
 		if len(ids) == 0 || contains(ids, r.Activity) {
@@ -84,10 +86,10 @@ func states(recs []Record, ids ...string) []string {
 	return out
 }
 
-func instanceRecords(recs []Record) []string {
+func instanceRecords(recs []workflow.Record) []string {
 	var out []string
 	for _, r := range recs {
-		if r.Kind == RecordInstance {
+		if r.Kind == workflow.InstanceRecord {
 			out = append(out, r.Name)
 		}
 	}
@@ -137,7 +139,7 @@ type driver struct {
 	defs    Definitions
 	now     time.Time
 	step    bool
-	records []Record
+	records []workflow.Record
 	results []string // non-Runnable Run results and action errors, in order
 }
 
@@ -240,10 +242,10 @@ func (d *driver) play(actions ...action) {
 
 // withoutLoadRecords drops Started/Resumed, which differ by design between an instance that
 // stayed in memory and one reloaded at every step.
-func withoutLoadRecords(recs []Record) []Record {
-	var out []Record
+func withoutLoadRecords(recs []workflow.Record) []workflow.Record {
+	var out []workflow.Record
 	for _, r := range recs {
-		if r.Kind == RecordInstance && (r.Name == "Started" || r.Name == "Resumed") {
+		if r.Kind == workflow.InstanceRecord && (r.Name == "Started" || r.Name == "Resumed") {
 			continue
 		}
 		out = append(out, r)

@@ -9,30 +9,32 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // ImageFormat is the version tag of the execution image written by Snapshot.
 const ImageFormat = "wimp-image/1"
 
 type image struct {
-	Format     string         `json:"format"`
-	ID         uuid.UUID      `json:"id"`
-	Definition Identity       `json:"definition"`
-	HasStarted bool           `json:"hasStarted"`
-	Clock      time.Time      `json:"clock"`
-	Arguments  map[string]any `json:"arguments"`
-	Variables  map[string]any `json:"variables"`
-	Root       int            `json:"root"`
-	NextN      int            `json:"nextActivityInstance"`
-	Activities []*actInst     `json:"activities"`
-	Queue      []workItem     `json:"queue"`
-	Bookmarks  []*bookmark    `json:"bookmarks"`
-	Timers     []*timer       `json:"timers"`
-	TimerSeq   int            `json:"timerSeq"`
-	Completion Completion     `json:"completion,omitempty"`
-	Reason     string         `json:"reason,omitempty"`
-	Exception  *Exception     `json:"exception,omitempty"`
-	Unhandled  *unhandled     `json:"unhandled,omitempty"`
+	Format     string              `json:"format"`
+	ID         uuid.UUID           `json:"id"`
+	Definition workflow.Identity   `json:"definition"`
+	HasStarted bool                `json:"hasStarted"`
+	Clock      time.Time           `json:"clock"`
+	Arguments  map[string]any      `json:"arguments"`
+	Variables  map[string]any      `json:"variables"`
+	Root       int                 `json:"root"`
+	NextN      int                 `json:"nextActivityInstance"`
+	Activities []*actInst          `json:"activities"`
+	Queue      []workItem          `json:"queue"`
+	Bookmarks  []*bookmark         `json:"bookmarks"`
+	Timers     []*timer            `json:"timers"`
+	TimerSeq   int                 `json:"timerSeq"`
+	Completion workflow.Completion `json:"completion,omitempty"`
+	Reason     string              `json:"reason,omitempty"`
+	Exception  *Exception          `json:"exception,omitempty"`
+	Unhandled  *unhandled          `json:"unhandled,omitempty"`
 }
 
 // Snapshot serialises the whole execution image (activity instance tree with per-activity
@@ -66,28 +68,28 @@ func (in *Instance) Snapshot() ([]byte, error) {
 
 // ImageIdentity reads the definition identity recorded in an execution image, so the host
 // can find the definition to Restore it with.
-func ImageIdentity(data []byte) (Identity, error) {
+func ImageIdentity(data []byte) (workflow.Identity, error) {
 	var head struct {
-		Format     string   `json:"format"`
-		Definition Identity `json:"definition"`
+		Format     string            `json:"format"`
+		Definition workflow.Identity `json:"definition"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return Identity{}, fmt.Errorf("%w: %v", ErrImage, err)
+		return workflow.Identity{}, fmt.Errorf("%w: %v", ErrImage, err)
 	}
 	if head.Format != ImageFormat {
-		return Identity{}, fmt.Errorf("%w: unsupported format %q (this engine reads %q)", ErrImage, head.Format, ImageFormat)
+		return workflow.Identity{}, fmt.Errorf("%w: unsupported format %q (this engine reads %q)", ErrImage, head.Format, ImageFormat)
 	}
 	return head.Definition, nil
 }
 
 // Definitions finds definitions by identity; *Registry and *Definition implement it.
 type Definitions interface {
-	Get(id Identity) (*Definition, error)
+	Get(id workflow.Identity) (*Definition, error)
 }
 
 // Get returns d itself if id is d's identity (so a single *Definition can serve Restore).
-func (d *Definition) Get(id Identity) (*Definition, error) {
-	if id != d.Identity {
+func (d *Definition) Get(id workflow.Identity) (*Definition, error) {
+	if !id.Equal(d.Identity) {
 		return nil, fmt.Errorf("%w: %s (have %s)", ErrNotFound, id, d.Identity)
 	}
 	return d, nil
@@ -125,7 +127,7 @@ func Restore(defs Definitions, data []byte) (*Instance, error) {
 	in.exc = img.Exception
 	in.unhandled = img.Unhandled
 	switch in.completion {
-	case NotCompleted, Closed, Canceled, Terminated, Faulted:
+	case workflow.NotCompleted, workflow.Closed, workflow.Canceled, workflow.Terminated, workflow.Faulted:
 	default:
 		return nil, bad("unknown completion %q", in.completion)
 	}
@@ -172,7 +174,7 @@ func Restore(defs Definitions, data []byte) (*Instance, error) {
 			}
 		}
 	}
-	if in.completion == NotCompleted && in.unhandled == nil && in.acts[in.rootN] == nil {
+	if in.completion == workflow.NotCompleted && in.unhandled == nil && in.acts[in.rootN] == nil {
 		return nil, bad("no root activity")
 	}
 	for _, w := range img.Queue {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wimp-project/wimp/workflow"
 )
 
 func TestImageFormat(t *testing.T) {
@@ -102,7 +104,7 @@ func TestRestoreBehavesIdentically(t *testing.T) {
 func TestDeterminism(t *testing.T) {
 	reg := sampleRegistry(t)
 	def := sample(t, "ExpenseApproval", "1.0.0.0")
-	play := func() ([]byte, []Record) {
+	play := func() ([]byte, []workflow.Record) {
 		d := newDriver(t, reg, mustStart(t, def, expenseInputs(2500)), false)
 		d.play(advance(240*time.Hour), approve("a"), advance(100*time.Hour), approve("b"))
 		img, _ := d.in.Snapshot()
@@ -134,7 +136,7 @@ func TestSnapshotOfPausedAndCompletedInstances(t *testing.T) {
 		t.Fatal(in2.Status())
 	}
 	_ = in2.Cancel()
-	if r := in2.Run(t0, 0); r.Completion != Canceled {
+	if r := in2.Run(t0, 0); r.Completion != workflow.Canceled {
 		t.Fatal(r)
 	}
 	img, _ = in2.Snapshot()
@@ -142,7 +144,7 @@ func TestSnapshotOfPausedAndCompletedInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := in3.Completion(); c != Canceled || in3.Status() != StatusCompleted {
+	if c, _ := in3.Completion(); c != workflow.Canceled || in3.Status() != StatusCompleted {
 		t.Fatal(c)
 	}
 	if r := in3.Run(t0, 0); r.Kind != ResultCompleted || r.WorkItems != 0 {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // Errors returned by Instance methods; check with errors.Is.
@@ -35,17 +37,6 @@ const (
 	StatusCompleted          Status = "Completed"          // see Completion()
 )
 
-// Completion says how a completed instance ended ("" while not completed).
-type Completion string
-
-const (
-	NotCompleted Completion = ""
-	Closed       Completion = "Closed"
-	Canceled     Completion = "Canceled"
-	Terminated   Completion = "Terminated"
-	Faulted      Completion = "Faulted"
-)
-
 // ActivityState is WF4's ActivityInstanceState.
 type ActivityState string
 
@@ -70,30 +61,10 @@ const (
 // Result is what Run reports.
 type Result struct {
 	Kind       ResultKind
-	Completion Completion // when Completed
-	Reason     string     // termination reason, or the exception message of a Faulted completion
-	Exception  *Exception // when UnhandledException (or Completed Faulted): name, message, activity id
-	WorkItems  int        // work items executed by this call
-}
-
-// Record kinds.
-const (
-	RecordInstance = "Instance"
-	RecordActivity = "Activity"
-	RecordBookmark = "Bookmark"
-)
-
-// Record is a tracking record. Instance records: Name is Started, Resumed, Idle, Completed,
-// Canceled, Terminated, Faulted, UnhandledException, Updated or UpdateFailed. Activity records:
-// Name is the state (Executing, Closed, Canceled, Faulted) or "WriteLine" for WriteLine output,
-// Activity the activity id, Data {"type": kind, ...}. Bookmark records: Name is the bookmark
-// name ("(timer)" for a fired Delay timer), Data the payload.
-type Record struct {
-	Kind     string
-	Name     string
-	Activity string
-	Reason   string
-	Data     string // JSON, "" when none
+	Completion workflow.Completion // when Completed
+	Reason     string              // termination reason, or the exception message of a Faulted completion
+	Exception  *Exception          // when UnhandledException (or Completed Faulted): name, message, activity id
+	WorkItems  int                 // work items executed by this call
 }
 
 // TimerRecordName is the Name of the Bookmark record emitted when a Delay timer fires.
@@ -173,12 +144,12 @@ type Instance struct {
 	bookmarks   map[string]*bookmark
 	timers      []*timer
 	timerSeq    int
-	completion  Completion
+	completion  workflow.Completion
 	reason      string
 	exc         *Exception // the exception of a Faulted completion
 	unhandled   *unhandled
 	persistReq  bool
-	records     []Record
+	records     []workflow.Record
 }
 
 // Start creates an instance of def. inputs are checked against the declared arguments (unknown
@@ -261,7 +232,7 @@ func (in *Instance) initVariables(vars []Variable) error {
 func (in *Instance) ID() uuid.UUID { return in.id }
 
 // Identity is the identity of the instance's current definition.
-func (in *Instance) Identity() Identity { return in.def.Identity }
+func (in *Instance) Identity() workflow.Identity { return in.def.Identity }
 
 // Definition is the instance's current definition.
 func (in *Instance) Definition() *Definition { return in.def }
@@ -269,7 +240,7 @@ func (in *Instance) Definition() *Definition { return in.def }
 // Status is the execution status.
 func (in *Instance) Status() Status {
 	switch {
-	case in.completion != NotCompleted:
+	case in.completion != workflow.NotCompleted:
 		return StatusCompleted
 	case in.unhandled != nil:
 		return StatusUnhandledException
@@ -281,7 +252,7 @@ func (in *Instance) Status() Status {
 
 // Completion is how the instance ended and the reason (termination reason or fault message);
 // NotCompleted while running.
-func (in *Instance) Completion() (Completion, string) { return in.completion, in.reason }
+func (in *Instance) Completion() (workflow.Completion, string) { return in.completion, in.reason }
 
 // PendingException is the unhandled exception the instance is paused on, if any.
 func (in *Instance) PendingException() *Exception {
@@ -329,8 +300,11 @@ func copyValues(m map[string]any) map[string]any {
 	return out
 }
 
+// PendingRecords is how many tracking records wait to be drained.
+func (in *Instance) PendingRecords() int { return len(in.records) }
+
 // DrainRecords returns the tracking records produced since the last call.
-func (in *Instance) DrainRecords() []Record {
+func (in *Instance) DrainRecords() []workflow.Record {
 	r := in.records
 	in.records = nil
 	return r
@@ -347,7 +321,7 @@ func jsonData(v any) string {
 	return string(b)
 }
 
-func (in *Instance) track(r Record) { in.records = append(in.records, r) }
+func (in *Instance) track(r workflow.Record) { in.records = append(in.records, r) }
 
 func (in *Instance) trackActivity(a *actInst, state ActivityState, exc *Exception) {
 	d := map[string]any{"type": string(a.Kind)}
@@ -355,7 +329,7 @@ func (in *Instance) trackActivity(a *actInst, state ActivityState, exc *Exceptio
 		d["exception"] = exc.Name
 		d["message"] = exc.Message
 	}
-	in.track(Record{Kind: RecordActivity, Name: string(state), Activity: a.Act, Data: jsonData(d)})
+	in.track(workflow.Record{Kind: workflow.ActivityRecord, Name: string(state), Activity: a.Act, Data: jsonData(d)})
 }
 
 func (in *Instance) node(a *actInst) *activity { return in.def.byID[a.Act] }
@@ -372,7 +346,7 @@ func (in *Instance) enqueue(w workItem) { in.queue = append(in.queue, w) }
 // discarding the object and reloading its last image (Abandon, AbandonAndSuspend).
 func (in *Instance) Run(now time.Time, maxWorkItems int) Result {
 	in.clock = now.UTC()
-	if in.completion != NotCompleted {
+	if in.completion != workflow.NotCompleted {
 		return in.completedResult(0)
 	}
 	if u := in.unhandled; u != nil {
@@ -395,7 +369,7 @@ func (in *Instance) Run(now time.Time, maxWorkItems int) Result {
 		executed++
 		in.dispatch(a, w)
 		switch {
-		case in.completion != NotCompleted:
+		case in.completion != workflow.NotCompleted:
 			return in.completedResult(executed)
 		case in.unhandled != nil:
 			e := *in.unhandled.Exc
@@ -409,7 +383,7 @@ func (in *Instance) Run(now time.Time, maxWorkItems int) Result {
 		in.queue = nil
 	}
 	if executed > 0 {
-		in.track(Record{Kind: RecordInstance, Name: "Idle"})
+		in.track(workflow.Record{Kind: workflow.InstanceRecord, Name: "Idle"})
 	}
 	return Result{Kind: ResultIdle, WorkItems: executed}
 }
@@ -426,7 +400,7 @@ func (in *Instance) trackLoad() {
 		name = "Started"
 	}
 	in.hasStarted = true
-	in.track(Record{Kind: RecordInstance, Name: name})
+	in.track(workflow.Record{Kind: workflow.InstanceRecord, Name: name})
 }
 
 func (in *Instance) completedResult(n int) Result {
@@ -483,9 +457,9 @@ func (in *Instance) complete(a *actInst, state ActivityState) {
 	if a.Parent == 0 {
 		switch state {
 		case ActivityClosed:
-			in.finish(Closed, "")
+			in.finish(workflow.Closed, "")
 		default:
-			in.finish(Canceled, "")
+			in.finish(workflow.Canceled, "")
 		}
 		return
 	}
@@ -545,7 +519,7 @@ func (in *Instance) abortAll() {
 	in.timers = nil
 }
 
-func (in *Instance) finish(c Completion, reason string) {
+func (in *Instance) finish(c workflow.Completion, reason string) {
 	in.completion = c
 	in.reason = reason
 	in.queue = nil
@@ -553,11 +527,11 @@ func (in *Instance) finish(c Completion, reason string) {
 	in.timers = nil
 	in.unhandled = nil
 	name := string(c)
-	if c == Closed {
+	if c == workflow.Closed {
 		name = "Completed"
 	}
-	r := Record{Kind: RecordInstance, Name: name, Reason: reason}
-	if c == Faulted && in.exc != nil {
+	r := workflow.Record{Kind: workflow.InstanceRecord, Name: name, Reason: reason}
+	if c == workflow.Faulted && in.exc != nil {
 		r.Data = jsonData(map[string]string{"exception": in.exc.Name, "activity": in.exc.Activity})
 	}
 	in.track(r)
@@ -599,7 +573,7 @@ func (in *Instance) fault(a *actInst, exc *Exception) {
 		return
 	}
 	in.unhandled = &unhandled{Exc: exc, Pending: cb}
-	in.track(Record{Kind: RecordInstance, Name: "UnhandledException", Reason: exc.Message,
+	in.track(workflow.Record{Kind: workflow.InstanceRecord, Name: "UnhandledException", Reason: exc.Message,
 		Data: jsonData(map[string]string{"exception": exc.Name, "activity": exc.Activity})})
 }
 
@@ -609,7 +583,7 @@ func (in *Instance) fault(a *actInst, exc *Exception) {
 // not fit the Receive's Result variable; the bookmark stays).
 func (in *Instance) ResumeBookmark(name string, payload any) error {
 	switch {
-	case in.completion != NotCompleted:
+	case in.completion != workflow.NotCompleted:
 		return ErrCompleted
 	case in.unhandled != nil:
 		return ErrNotReady
@@ -638,14 +612,14 @@ func (in *Instance) ResumeBookmark(name string, payload any) error {
 	if v == nil {
 		data = "null"
 	}
-	in.track(Record{Kind: RecordBookmark, Name: name, Activity: owner.Act, Data: data})
+	in.track(workflow.Record{Kind: workflow.BookmarkRecord, Name: name, Activity: owner.Act, Data: data})
 	return nil
 }
 
 // FireDueTimers queues the resumption of every Delay whose due time is at or before now, in
 // due-time order, and returns how many fired. Call Run afterwards.
 func (in *Instance) FireDueTimers(now time.Time) int {
-	if in.completion != NotCompleted || in.unhandled != nil {
+	if in.completion != workflow.NotCompleted || in.unhandled != nil {
 		return 0
 	}
 	in.clock = now.UTC()
@@ -658,7 +632,7 @@ func (in *Instance) FireDueTimers(now time.Time) int {
 		if a := in.acts[t.Owner]; a != nil {
 			act = a.Act
 		}
-		in.track(Record{Kind: RecordBookmark, Name: TimerRecordName, Activity: act,
+		in.track(workflow.Record{Kind: workflow.BookmarkRecord, Name: TimerRecordName, Activity: act,
 			Data: jsonData(map[string]string{"due": t.Due.Format(time.RFC3339Nano)})})
 		n++
 	}
@@ -680,14 +654,14 @@ func (in *Instance) addTimer(owner int, due time.Time, cb string) {
 // Canceled. On an instance paused by an unhandled exception this is the Cancel policy. Call Run
 // to execute the cancellation. Error: ErrCompleted.
 func (in *Instance) Cancel() error {
-	if in.completion != NotCompleted {
+	if in.completion != workflow.NotCompleted {
 		return ErrCompleted
 	}
 	in.trackLoad()
 	if u := in.unhandled; u != nil {
 		in.unhandled = nil
 		if u.Pending == nil { // the root itself faulted: nothing left to cancel
-			in.finish(Canceled, "")
+			in.finish(workflow.Canceled, "")
 			return nil
 		}
 		var path []*actInst
@@ -708,7 +682,7 @@ func (in *Instance) Cancel() error {
 // the reason being the exception message. Errors: ErrCompleted, ErrNoException.
 func (in *Instance) Fault() error {
 	switch {
-	case in.completion != NotCompleted:
+	case in.completion != workflow.NotCompleted:
 		return ErrCompleted
 	case in.unhandled == nil:
 		return ErrNoException
@@ -717,14 +691,14 @@ func (in *Instance) Fault() error {
 	in.unhandled = nil
 	in.abortAll()
 	in.exc = u.Exc
-	in.finish(Faulted, u.Exc.Message)
+	in.finish(workflow.Faulted, u.Exc.Message)
 	return nil
 }
 
 // Terminate aborts every activity (no cancellation handlers run) and completes the instance
 // Terminated with reason, at once. Error: ErrCompleted.
 func (in *Instance) Terminate(reason string) error {
-	if in.completion != NotCompleted {
+	if in.completion != workflow.NotCompleted {
 		return ErrCompleted
 	}
 	in.terminate(reason)
@@ -733,5 +707,5 @@ func (in *Instance) Terminate(reason string) error {
 
 func (in *Instance) terminate(reason string) {
 	in.abortAll()
-	in.finish(Terminated, reason)
+	in.finish(workflow.Terminated, reason)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr/types"
+
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // DefinitionError is an invalid definition: where and what.
@@ -164,13 +166,13 @@ func (p *parser) require(n *xnode, m map[string]string, names ...string) error {
 	return nil
 }
 
-func (p *parser) identity(n *xnode, m map[string]string) (Identity, error) {
+func (p *parser) identity(n *xnode, m map[string]string) (workflow.Identity, error) {
 	if err := p.require(n, m, "Name", "Version"); err != nil {
-		return Identity{}, err
+		return workflow.Identity{}, err
 	}
-	id := Identity{Name: strings.TrimSpace(m["Name"]), Package: strings.TrimSpace(m["Package"]), Version: strings.TrimSpace(m["Version"])}
-	if _, ok := parseVersion(id.Version); !ok {
-		return Identity{}, p.errAt(n, "bad Version %q: want a.b[.c[.d]] with numeric components", id.Version)
+	id := workflow.Identity{Name: strings.TrimSpace(m["Name"]), Package: strings.TrimSpace(m["Package"]), Version: strings.TrimSpace(m["Version"])}
+	if _, err := workflow.ParseVersion(id.Version); err != nil {
+		return workflow.Identity{}, p.errAt(n, "bad Version: %v", err)
 	}
 	return id, nil
 }
@@ -179,12 +181,19 @@ func (p *parser) workflow(n *xnode) error {
 	if n.name != "Workflow" {
 		return p.errAt(n, "root element must be <Workflow>, not <%s>", n.name)
 	}
-	m, err := p.attrs(n, "Name", "Package", "Version", "DisplayName")
+	m, err := p.attrs(n, "Name", "Package", "Version", "DisplayName", "MaxWorkItems")
 	if err != nil {
 		return err
 	}
 	if p.def.Identity, err = p.identity(n, m); err != nil {
 		return err
+	}
+	if v, ok := m["MaxWorkItems"]; ok {
+		n64, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+		if err != nil || n64 < 1 {
+			return p.errAt(n, "bad MaxWorkItems %q: want a positive integer", v)
+		}
+		p.def.MaxWorkItems = int(n64)
 	}
 	var body *xnode
 	seen := map[string]bool{}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/wimp-project/wimp/engine/samples"
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // Each source is written so that the offending element starts at a known line and column.
@@ -27,7 +28,13 @@ var definitionErrors = []struct {
 	{"missing Version", `<Workflow Name="W"><Sequence/></Workflow>`,
 		`t.xml:1:1: missing required attribute Version on <Workflow>`},
 	{"bad Version", `<Workflow Name="W" Version="1.x"><Sequence/></Workflow>`,
-		`t.xml:1:1: bad Version "1.x": want a.b[.c[.d]] with numeric components`},
+		`t.xml:1:1: bad Version: version "1.x" has an invalid component "x" (want an integer 0..2147483647)`},
+	{"version out of range", `<Workflow Name="W" Version="1.2147483648"><Sequence/></Workflow>`,
+		`t.xml:1:1: bad Version: version "1.2147483648" has an invalid component "2147483648" (want an integer 0..2147483647)`},
+	{"zero MaxWorkItems", `<Workflow Name="W" Version="1.0" MaxWorkItems="0"><Sequence/></Workflow>`,
+		`t.xml:1:1: bad MaxWorkItems "0": want a positive integer`},
+	{"MaxWorkItems not a number", `<Workflow Name="W" Version="1.0" MaxWorkItems="lots"><Sequence/></Workflow>`,
+		`t.xml:1:1: bad MaxWorkItems "lots": want a positive integer`},
 	{"unknown element", `<Workflow Name="W" Version="1.0">
   <Sequence>
     <WriteLine Text="a"/>
@@ -237,11 +244,11 @@ func TestParseAccepts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Identity != (Identity{Name: "W", Package: "p", Version: "1.2.3.4"}) {
+	if d.Identity != (workflow.Identity{Name: "W", Package: "p", Version: "1.2.3.4"}) {
 		t.Error(d.Identity)
 	}
 	in := mustStart(t, d, nil)
-	if r := in.Run(t0, 0); r.Completion != Closed || in.Variables()["n"] != 5.0 {
+	if r := in.Run(t0, 0); r.Completion != workflow.Closed || in.Variables()["n"] != 5.0 {
 		t.Fatal(r, in.Variables())
 	}
 }
@@ -259,8 +266,21 @@ func TestCompareVersions(t *testing.T) {
 		{"junk", "1.0", -1},
 	}
 	for _, c := range cases {
-		if got := CompareVersions(c.a, c.b); got != c.want {
+		if got := workflow.CompareVersions(c.a, c.b); got != c.want {
 			t.Errorf("CompareVersions(%s, %s) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+func TestMaxWorkItems(t *testing.T) {
+	for src, want := range map[string]int{
+		`<Workflow Name="W" Version="1.0"><Sequence/></Workflow>`:                       0,
+		`<Workflow Name="W" Version="1.0" MaxWorkItems="250"><Sequence/></Workflow>`:    250,
+		`<Workflow Name="W" Version="1.0" MaxWorkItems=" 5000 "><Sequence/></Workflow>`: 5000,
+	} {
+		d, err := ParseDefinition("t.xml", []byte(src))
+		if err != nil || d.MaxWorkItems != want {
+			t.Errorf("%s: MaxWorkItems %v (%v), want %d", src, d, err, want)
 		}
 	}
 }
@@ -280,11 +300,32 @@ func TestRegistry(t *testing.T) {
 	if _, err := r.Lookup("Nope", ""); !errors.Is(err, ErrNotFound) {
 		t.Error(err)
 	}
-	if _, err := r.Get(Identity{Name: "Hello", Package: "wimp.samples", Version: "1.0.0.0"}); err != nil {
+	if _, err := r.Get(workflow.Identity{Name: "Hello", Package: "wimp.samples", Version: "1.0.0.0"}); err != nil {
 		t.Error(err)
 	}
-	if _, err := r.Get(Identity{Name: "Hello", Version: "1.0.0.0"}); !errors.Is(err, ErrNotFound) {
+	if _, err := r.Get(workflow.Identity{Name: "Hello", Version: "1.0.0.0"}); !errors.Is(err, ErrNotFound) {
 		t.Error(err)
+	}
+	// Versions are System.Version values everywhere, as WorkflowIdentity.Equals compares them:
+	// the same version written differently finds the definition; 1.0 is not 1.0.0.0.
+	for _, v := range []string{"1.00.0.0", " 1.0.0.0", "+1.0.0.0"} {
+		if _, err := r.Get(workflow.Identity{Name: "Hello", Package: "wimp.samples", Version: v}); err != nil {
+			t.Errorf("Get version %q: %v", v, err)
+		}
+		if d, err := r.Lookup("ExpenseApproval", v); err != nil || d.Identity.Version != "1.0.0.0" {
+			t.Errorf("Lookup version %q: %v %v", v, d, err)
+		}
+	}
+	if _, err := r.Get(workflow.Identity{Name: "Hello", Package: "wimp.samples", Version: "1.0"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get version 1.0 found 1.0.0.0: %v", err)
+	}
+	if _, err := r.Lookup("ExpenseApproval", "one"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Lookup of an unparsable version: %v", err)
+	}
+	v1 := workflow.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "01.0.0.0"}
+	v2 := workflow.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "2.0.00.0"}
+	if !r.CanUpdate(v1, v2) {
+		t.Error("CanUpdate compares versions as strings: 01.0.0.0 → 2.0.00.0 refused")
 	}
 
 	dir := t.TempDir()

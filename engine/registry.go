@@ -11,19 +11,21 @@ import (
 	"strings"
 
 	"github.com/wimp-project/wimp/engine/samples"
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // ErrNotFound: no definition with that name, version or identity.
 var ErrNotFound = errors.New("engine: definition not found")
 
-// Registry holds workflow definitions by identity. It is immutable once loaded and then safe
-// for concurrent reads; Add is not safe concurrently with other calls.
+// Registry holds workflow definitions by identity, versions compared as System.Version values
+// (a lookup of 1.00.0.0 finds 1.0.0.0). It is immutable once loaded and then safe for concurrent
+// reads; Add is not safe concurrently with other calls.
 type Registry struct {
-	defs map[Identity]*Definition
+	defs map[workflow.Identity]*Definition // by Identity.Key()
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{defs: map[Identity]*Definition{}} }
+func NewRegistry() *Registry { return &Registry{defs: map[workflow.Identity]*Definition{}} }
 
 // LoadRegistry returns a registry holding the embedded samples plus every *.xml file in dir
 // (not recursive; dir "" for the samples only). Two definitions with the same identity are an
@@ -92,16 +94,16 @@ func (r *Registry) LoadDir(dir string) error {
 
 // Add registers d; an identity already present is an error naming both files.
 func (r *Registry) Add(d *Definition) error {
-	if prev, ok := r.defs[d.Identity]; ok {
+	if prev, ok := r.defs[d.Identity.Key()]; ok {
 		return fmt.Errorf("engine: duplicate definition %s in %s (already loaded from %s)", d.Identity, d.File, prev.File)
 	}
-	r.defs[d.Identity] = d
+	r.defs[d.Identity.Key()] = d
 	return nil
 }
 
-// Get returns the definition with exactly this identity.
-func (r *Registry) Get(id Identity) (*Definition, error) {
-	if d, ok := r.defs[id]; ok {
+// Get returns the definition with this identity (workflow.Identity.Equal).
+func (r *Registry) Get(id workflow.Identity) (*Definition, error) {
+	if d, ok := r.defs[id.Key()]; ok {
 		return d, nil
 	}
 	return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
@@ -110,13 +112,23 @@ func (r *Registry) Get(id Identity) (*Definition, error) {
 // Lookup finds a definition by name ("Name" or "Package.Name") and version; version "" picks
 // the newest (System.Version order). A bare name shared by several packages is an error.
 func (r *Registry) Lookup(name, version string) (*Definition, error) {
+	var want workflow.Version
+	if version != "" {
+		v, err := workflow.ParseVersion(version)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s version %s: %v", ErrNotFound, name, version, err)
+		}
+		want = v
+	}
 	var found []*Definition
 	for _, d := range r.defs {
 		if d.Identity.Name != name && (d.Identity.Package == "" || d.Identity.Package+"."+d.Identity.Name != name) {
 			continue
 		}
-		if version != "" && d.Identity.Version != version {
-			continue
+		if version != "" {
+			if v, err := workflow.ParseVersion(d.Identity.Version); err != nil || v != want {
+				continue
+			}
 		}
 		found = append(found, d)
 	}
@@ -161,21 +173,21 @@ func sortDefs(ds []*Definition) {
 		if a.Name != b.Name {
 			return a.Name < b.Name
 		}
-		return CompareVersions(a.Version, b.Version) < 0
+		return workflow.CompareVersions(a.Version, b.Version) < 0
 	})
 }
 
 // CanUpdate reports whether the registered definition `to` declares (UpdatableFrom) that
 // instances of `from` may be updated to it. Whether a given instance can actually switch is
 // decided by Instance.Update (its live activities must exist in `to`).
-func (r *Registry) CanUpdate(from, to Identity) bool {
-	d, ok := r.defs[to]
+func (r *Registry) CanUpdate(from, to workflow.Identity) bool {
+	d, ok := r.defs[to.Key()]
 	return ok && d.declaresUpdateFrom(from)
 }
 
-func (d *Definition) declaresUpdateFrom(from Identity) bool {
+func (d *Definition) declaresUpdateFrom(from workflow.Identity) bool {
 	for _, f := range d.UpdatableFrom {
-		if f == from {
+		if f.Equal(from) {
 			return true
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wimp-project/wimp/workflow"
 )
 
 func expenseInputs(amount float64) map[string]any {
@@ -185,7 +187,7 @@ func TestFlakyServiceRetry(t *testing.T) {
 	// Unsuspend after the outage: the retry from the checkpoint passes.
 	in, _ = Restore(reg, image)
 	r = in.Run(t0.Add(2*time.Hour), 0)
-	if r.Kind != ResultCompleted || r.Completion != Closed {
+	if r.Kind != ResultCompleted || r.Completion != workflow.Closed {
 		t.Fatalf("%+v", r)
 	}
 	if v := in.Variables(); v["status"] != "Done" || v["attempts"] != 1.0 {
@@ -225,7 +227,7 @@ func TestFaultOnDemand(t *testing.T) {
 		t.Fatal(got)
 	}
 	_ = in.ResumeBookmark("Attempt", payload(`{"fail":false}`))
-	if r := in.Run(t0, 0); r.Completion != Closed {
+	if r := in.Run(t0, 0); r.Completion != workflow.Closed {
 		t.Fatalf("%+v", r)
 	}
 	// A handled exception.
@@ -247,7 +249,7 @@ func TestUpdateExpenseApproval(t *testing.T) {
 	v2 := sample(t, "ExpenseApproval", "2.0.0.0")
 	v15 := sample(t, "ExpenseApproval", "1.5.0.0")
 	if !reg.CanUpdate(v1.Identity, v2.Identity) || !reg.CanUpdate(v1.Identity, v15.Identity) ||
-		reg.CanUpdate(v2.Identity, v1.Identity) || reg.CanUpdate(v1.Identity, Identity{Name: "nope", Version: "1.0"}) {
+		reg.CanUpdate(v2.Identity, v1.Identity) || reg.CanUpdate(v1.Identity, workflow.Identity{Name: "nope", Version: "1.0"}) {
 		t.Fatal("CanUpdate")
 	}
 
@@ -278,7 +280,7 @@ func TestUpdateExpenseApproval(t *testing.T) {
 	if !errors.As(err, &ue) || !errors.Is(err, ErrUpdateNotAllowed) || ue.Activity != "reviewLoop" {
 		t.Fatalf("%v", err)
 	}
-	want := `engine: cannot update ExpenseApproval (wimp.samples) 1.0.0.0 to ExpenseApproval (wimp.samples) 1.5.0.0: activity "reviewLoop" (While) is executing but does not exist in ExpenseApproval (wimp.samples) 1.5.0.0`
+	want := `engine: cannot update ExpenseApproval; Version=1.0.0.0; Package=wimp.samples to ExpenseApproval; Version=1.5.0.0; Package=wimp.samples: activity "reviewLoop" (While) is executing but does not exist in ExpenseApproval; Version=1.5.0.0; Package=wimp.samples`
 	if err.Error() != want {
 		t.Errorf("got  %s\nwant %s", err, want)
 	}
@@ -317,9 +319,9 @@ func TestUpdateChecks(t *testing.T) {
 		err  string
 	}{
 		{"kind changed", mk("2.0", "1.0", "Number", `<Parallel Id="s"><Receive Id="r" Bookmark="B"/></Parallel>`),
-			`activity "s" is a Sequence in U 1.0 but a Parallel in U 2.0`},
+			`activity "s" is a Sequence in U; Version=1.0 but a Parallel in U; Version=2.0`},
 		{"moved", mk("2.0", "1.0", "Number", `<Sequence Id="s"><Sequence Id="inner"><Receive Id="r" Bookmark="B"/></Sequence></Sequence>`),
-			`activity "r" moved: its parent is "s" in U 1.0`},
+			`activity "r" moved: its parent is "s" in U; Version=1.0`},
 		{"variable type incompatible", mk("2.0", "1.0", "Boolean", `<Sequence Id="s"><Receive Id="r" Bookmark="B"/></Sequence>`),
 			`variable "n": a Number value does not fit type Boolean`},
 		{"compatible", mk("2.0", "1.0", "Number", `<Sequence Id="s"><WriteLine Id="new" Text="x"/><Receive Id="r" Bookmark="B"/></Sequence>`), ""},

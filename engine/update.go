@@ -3,12 +3,14 @@ package engine
 import (
 	"fmt"
 	"sort"
+
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // UpdateError explains why an instance cannot switch to another definition. It wraps
 // ErrUpdateNotAllowed.
 type UpdateError struct {
-	From, To Identity
+	From, To workflow.Identity
 	Activity string // the blocking activity id, "" when the cause is not an activity
 	Reason   string
 }
@@ -29,20 +31,20 @@ func (e *UpdateError) Unwrap() error { return ErrUpdateNotAllowed }
 // ones that disappeared are dropped; a changed type must convert. The same identity is a no-op.
 // Errors: ErrCompleted, *UpdateError (the instance is unchanged). Tracks Updated/UpdateFailed.
 func (in *Instance) Update(newDef *Definition) error {
-	if in.completion != NotCompleted {
+	if in.completion != workflow.NotCompleted {
 		return ErrCompleted
 	}
 	old := in.def.Identity
-	if newDef.Identity == old {
+	if newDef.Identity.Equal(old) {
 		return nil
 	}
 	if err := in.checkUpdate(newDef); err != nil {
-		in.track(Record{Kind: RecordInstance, Name: "UpdateFailed", Reason: err.Error(),
-			Data: jsonData(map[string]Identity{"from": old, "to": newDef.Identity})})
+		in.track(workflow.Record{Kind: workflow.InstanceRecord, Name: "UpdateFailed", Reason: err.Error(),
+			Data: jsonData(map[string]workflow.Identity{"from": old, "to": newDef.Identity})})
 		return err
 	}
-	in.track(Record{Kind: RecordInstance, Name: "Updated",
-		Data: jsonData(map[string]Identity{"from": old, "to": newDef.Identity})})
+	in.track(workflow.Record{Kind: workflow.InstanceRecord, Name: "Updated",
+		Data: jsonData(map[string]workflow.Identity{"from": old, "to": newDef.Identity})})
 	return nil
 }
 

@@ -9,6 +9,15 @@ import (
 
 	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
+)
+
+// Bounded-interval persistence of long executions: a slot with this many tracking records
+// waiting, or this long since its last commit, is saved at the next work-item boundary, so
+// neither memory nor one huge transaction grows with a workflow that does not idle.
+const (
+	flushRecords = 1000
+	flushEvery   = time.Second
 )
 
 // readRow loads the instance row into the slot if it is not there yet.
@@ -24,6 +33,14 @@ func (h *Host) readRow(ctx context.Context, s *slot) error {
 	return nil
 }
 
+// rowError is readRow's error as the host reports it.
+func rowError(s *slot, op string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return refuse(ErrNotFound, s.id, op, "")
+	}
+	return unavailable(s.id, op, err)
+}
+
 // load restores the live runtime from the last persisted image.
 func (h *Host) load(s *slot) error {
 	if s.wf != nil {
@@ -36,61 +53,114 @@ func (h *Host) load(s *slot) error {
 	if err != nil {
 		return fmt.Errorf("instance %s cannot be loaded: %w", s.id, err)
 	}
-	s.wf, s.dirty = wf, false
+	h.setLive(s, wf)
+	s.dirty, s.work = false, 0
 	return nil
 }
 
 // discard throws the live runtime and any staged change away; the next access reloads the
 // last persisted row.
 func (h *Host) discard(s *slot) {
-	s.wf, s.rec, s.dirty, s.pending = nil, nil, false, nil
+	h.setLive(s, nil)
+	s.rec, s.fresh, s.staged, s.dirty, s.pending = nil, false, false, false, nil
 }
+
+// unsaved reports whether the slot holds anything the store does not have yet.
+func (s *slot) unsaved() bool { return s.fresh || s.staged || s.dirty || len(s.pending) > 0 }
 
 // stage changes the in-memory row and queues tracking records; the next save commits both
 // together with whatever execution did meanwhile (one transaction), and a failure discards them.
-func (h *Host) stage(s *slot, mutate func(*store.Instance), recs ...store.Record) {
+func (h *Host) stage(s *slot, mutate func(*store.Instance), recs ...workflow.Record) {
 	row := *s.rec
 	if mutate != nil {
 		mutate(&row)
 	}
-	s.rec, s.dirty = &row, true
+	s.rec, s.staged = &row, true
 	s.pending = append(s.pending, recs...)
 }
 
 // save commits the slot's row — with the live runtime's image, bookmarks, timer and
 // variables when loaded, then mutate applied — plus the engine's pending tracking records
-// and extra, in one durable transaction. On failure the live runtime is discarded, so memory
-// never runs ahead of the store.
-func (h *Host) save(ctx context.Context, s *slot, mutate func(*store.Instance), extra ...store.Record) error {
+// and extra, in one durable transaction. keep says whether the instance stays loaded, and
+// its lease held, afterwards. On failure the slot is discarded: memory never runs ahead of
+// the store.
+func (h *Host) save(ctx context.Context, s *slot, keep bool, mutate func(*store.Instance), extra ...workflow.Record) error {
 	row := *s.rec
-	var recs []store.Record
+	var recs []workflow.Record
 	if s.wf != nil {
 		if err := h.snapshotInto(&row, s.wf); err != nil {
 			h.discard(s)
 			return err
 		}
 		recs = h.drain(s)
-		recs = append(recs, h.record(s, store.InstanceRecord, "Persisted", "", ""))
+		recs = append(recs, h.record(s, workflow.InstanceRecord, "Persisted", "", ""))
+		row.Failures = 0 // the execution got somewhere: back-off starts over
 	}
 	if mutate != nil {
 		mutate(&row)
 	}
-	recs = append(recs, extra...)
-	return h.commit(ctx, s, &row, recs)
+	return h.commit(ctx, s, &row, append(recs, extra...), keep)
 }
 
-// commit writes row with the staged records and recs; on failure the slot is discarded.
-func (h *Host) commit(ctx context.Context, s *slot, row *store.Instance, recs []store.Record) error {
-	recs = append(s.pending, recs...)
-	if err := h.store.Commit(ctx, store.Change{Op: store.Update, Instance: row, Records: recs}); err != nil {
-		h.discard(s)
-		return fmt.Errorf("persisting instance %s: %w", s.id, err)
+// commit writes row with the staged records and recs, inserting it if it is fresh, fenced by
+// this host's owner registration. keep: the instance stays loaded and leased; otherwise it is
+// unloaded and its lease released. On failure the slot is discarded.
+func (h *Host) commit(ctx context.Context, s *slot, row *store.Instance, recs []workflow.Record, keep bool) error {
+	op := store.Update
+	if s.fresh {
+		op = store.Insert
 	}
-	s.rec, s.dirty, s.pending = row, false, nil
-	if !row.PendingTimer.IsZero() && row.State == store.Active {
-		h.nudgeTimers()
+	keep = keep && s.wf != nil
+	err := h.store.Commit(ctx, store.Change{Op: op, Instance: row, Records: append(s.pending, recs...), By: h.ownerID(), Hold: keep})
+	if err != nil {
+		h.discard(s)
+		return h.storeError(s, err)
+	}
+	s.rec, s.fresh, s.staged, s.dirty, s.pending, s.saved = row, false, false, false, nil, time.Now()
+	if !keep {
+		h.setLive(s, nil)
+	}
+	if !row.PendingTimer.IsZero() && row.State == workflow.Active {
+		nudge(h.wake)
 	}
 	return nil
+}
+
+// commitTrack appends tracking records alone, for events that change no instance state. keep
+// as for commit.
+func (h *Host) commitTrack(ctx context.Context, s *slot, recs []workflow.Record, keep bool) error {
+	in := &store.Instance{ID: s.id}
+	if s.rec != nil {
+		in.Lease = s.rec.Lease
+	}
+	keep = keep && s.wf != nil
+	if len(recs) == 0 && keep {
+		return nil
+	}
+	if err := h.store.Commit(ctx, store.Change{Op: store.Track, Instance: in, Records: recs, By: h.ownerID(), Hold: keep}); err != nil {
+		h.discard(s)
+		return h.storeError(s, err)
+	}
+	if s.rec != nil {
+		row := *s.rec
+		row.Lease = in.Lease
+		s.rec = &row
+	}
+	if !keep {
+		h.setLive(s, nil)
+	}
+	return nil
+}
+
+// storeError is a failed commit as the host reports it.
+func (h *Host) storeError(s *slot, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return refuse(ErrNotFound, s.id, "", "")
+	case errors.Is(err, store.ErrExists):
+		return refuse(ErrExists, s.id, "", "")
+	}
+	return unavailable(s.id, "", err)
 }
 
 // snapshotInto copies the runtime's persistable state into row.
@@ -109,7 +179,7 @@ func (h *Host) snapshotInto(row *store.Instance, wf *engine.Instance) error {
 	if t, ok := wf.NextTimer(); ok {
 		row.PendingTimer = t.UTC()
 	}
-	row.Definition = fromEngine(wf.Identity())
+	row.Definition = wf.Identity()
 	switch wf.Status() {
 	case engine.StatusIdle:
 		row.ExecutionStatus = "Idle"
@@ -122,22 +192,21 @@ func (h *Host) snapshotInto(row *store.Instance, wf *engine.Instance) error {
 	return nil
 }
 
-// drain converts the engine's pending tracking records.
-func (h *Host) drain(s *slot) []store.Record {
+// drain takes the engine's pending tracking records, stamped with instance and time.
+func (h *Host) drain(s *slot) []workflow.Record {
 	if s.wf == nil {
 		return nil
 	}
-	var out []store.Record
-	for _, r := range s.wf.DrainRecords() {
-		rec := h.record(s, store.RecordKind(r.Kind), r.Name, r.Reason, "")
-		rec.Activity, rec.Data = r.Activity, r.Data
-		out = append(out, rec)
+	recs := s.wf.DrainRecords()
+	now := h.now()
+	for i := range recs {
+		recs[i].InstanceID, recs[i].Time = s.id, now
 	}
-	return out
+	return recs
 }
 
-func (h *Host) record(s *slot, kind store.RecordKind, name, reason, principal string) store.Record {
-	return store.Record{InstanceID: s.id, Time: h.now(), Kind: kind, Name: name, Reason: reason, Principal: principal}
+func (h *Host) record(s *slot, kind workflow.RecordKind, name, reason, principal string) workflow.Record {
+	return workflow.Record{InstanceID: s.id, Time: h.now(), Kind: kind, Name: name, Reason: reason, Principal: principal}
 }
 
 // run gives a loaded or persisted Active instance a chance to execute: up to the inline
@@ -145,9 +214,9 @@ func (h *Host) record(s *slot, kind store.RecordKind, name, reason, principal st
 // It must be called with the instance lock held.
 func (h *Host) run(ctx context.Context, s *slot) error {
 	if err := h.readRow(ctx, s); err != nil {
-		return err
+		return rowError(s, "", err)
 	}
-	if s.rec.State != store.Active {
+	if s.rec.State != workflow.Active {
 		return nil
 	}
 	if err := h.load(s); err != nil {
@@ -157,15 +226,16 @@ func (h *Host) run(ctx context.Context, s *slot) error {
 	if err != nil || !more {
 		return err
 	}
-	if err := h.save(ctx, s, nil); err != nil {
+	if err := h.save(ctx, s, true, nil); err != nil {
 		return err
 	}
 	h.drive(s)
 	return nil
 }
 
-// execute runs up to budget work items, persisting at Persist points, on idle and on
-// completion, and applying the unhandled-exception policy. more reports remaining work.
+// execute runs up to budget work items, persisting at Persist points, on idle, on completion
+// and at bounded intervals, and applying the unhandled-exception policy and the work-item
+// limit. more reports remaining work.
 func (h *Host) execute(ctx context.Context, s *slot, budget int) (more bool, err error) {
 	s.idleGen++
 	for budget > 0 {
@@ -174,28 +244,31 @@ func (h *Host) execute(ctx context.Context, s *slot, budget int) (more bool, err
 		}
 		res := s.wf.Run(h.now(), min(h.cfg.Slice, budget))
 		budget -= max(res.WorkItems, 1)
+		s.work += res.WorkItems
 		if res.WorkItems > 0 {
 			s.dirty = true
 		}
 		switch res.Kind {
 		case engine.ResultRunnable:
-		case engine.ResultPersistRequested:
-			if err := h.save(ctx, s, nil); err != nil {
-				return false, err
+			if s.work >= h.maxWorkItems(s) {
+				return false, h.runaway(ctx, s)
 			}
-		case engine.ResultIdle:
-			if s.rec.State != store.Active || h.cfg.UnloadAfter < 0 {
-				return false, h.unload(ctx, s) // persists and unloads in one commit
-			}
-			if s.dirty {
-				if err := h.save(ctx, s, nil); err != nil {
+			if s.wf.PendingRecords() >= flushRecords || time.Since(s.saved) >= flushEvery {
+				if err := h.save(ctx, s, true, nil); err != nil {
 					return false, err
 				}
 			}
-			h.scheduleUnload(s)
-			return false, nil
+		case engine.ResultPersistRequested:
+			if err := h.save(ctx, s, true, nil); err != nil {
+				return false, err
+			}
+		case engine.ResultIdle:
+			s.work = 0
+			return false, h.settle(ctx, s)
 		case engine.ResultCompleted:
-			return false, h.complete(ctx, s, res)
+			return false, h.save(ctx, s, false, func(row *store.Instance) {
+				markCompleted(row, res.Completion, res.Reason)
+			})
 		case engine.ResultUnhandledException:
 			cont, err := h.unhandled(ctx, s, res)
 			if !cont || err != nil {
@@ -208,6 +281,42 @@ func (h *Host) execute(ctx context.Context, s *slot, budget int) (more bool, err
 	return true, nil
 }
 
+// settle deals with an idle loaded instance: unloaded at once when suspended or when the host
+// unloads at once (persisting what is unsaved in the same commit), otherwise persisted if
+// needed and scheduled for unloading.
+func (h *Host) settle(ctx context.Context, s *slot) error {
+	if s.rec.State != workflow.Active || h.cfg.UnloadAfter < 0 {
+		return h.unload(ctx, s)
+	}
+	if s.unsaved() {
+		if err := h.save(ctx, s, true, nil); err != nil {
+			return err
+		}
+	}
+	h.scheduleUnload(s)
+	return nil
+}
+
+// maxWorkItems is the instance's limit of work items without becoming idle.
+func (h *Host) maxWorkItems(s *slot) int {
+	if n := s.wf.Definition().MaxWorkItems; n > 0 {
+		return n
+	}
+	return h.cfg.MaxWorkItems
+}
+
+// runaway suspends an instance that ran its work-item limit without becoming idle, keeping
+// its progress: Unsuspend lets it go on (with a fresh allowance), Terminate ends it.
+func (h *Host) runaway(ctx context.Context, s *slot) error {
+	limit := h.maxWorkItems(s)
+	msg := fmt.Sprintf("ran %d work items without becoming idle (the limit is %d: the definition's MaxWorkItems or the server's --max-work-items)", s.work, limit)
+	h.log.Warn("instance exceeded its work-item limit; suspending it", "id", s.id, "limit", limit)
+	s.work = 0
+	return h.save(ctx, s, false, func(row *store.Instance) {
+		row.State, row.SuspensionReason, row.SuspensionException = workflow.Suspended, msg, "WorkItemLimitExceeded"
+	}, h.record(s, workflow.InstanceRecord, "Suspended", msg, ""))
+}
+
 // drive continues execution in the background, one slice at a time, releasing the instance
 // lock between slices so management operations get in at work-item boundaries.
 func (h *Host) drive(s *slot) {
@@ -216,17 +325,15 @@ func (h *Host) drive(s *slot) {
 	}
 	s.driving = true
 	id := s.id
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
+	started := h.goBackground(func() {
 		for {
 			s := h.acquire(id)
 			more := false
-			if s.wf != nil && s.rec != nil && s.rec.State == store.Active && h.ctx.Err() == nil {
+			if s.wf != nil && s.rec != nil && s.rec.State == workflow.Active && h.ctx.Err() == nil {
 				var err error
 				more, err = h.execute(h.ctx, s, h.cfg.Slice)
 				if err != nil && !errors.Is(err, context.Canceled) {
-					h.log.Error("execution failed", "id", id, "err", err)
+					h.executionFailed(id, err)
 					more = false
 				}
 			}
@@ -238,25 +345,18 @@ func (h *Host) drive(s *slot) {
 				return
 			}
 		}
-	}()
-}
-
-// complete persists a completed instance: no image, bookmarks or timers any more; the
-// variables keep their final values.
-func (h *Host) complete(ctx context.Context, s *slot, res engine.Result) error {
-	err := h.save(ctx, s, func(row *store.Instance) {
-		markCompleted(row, store.Completion(res.Completion), res.Reason)
 	})
-	s.wf = nil
-	return err
+	if !started {
+		s.driving = false // closing: recovery at the next start goes on from the last persist
+	}
 }
 
 // markCompleted turns a row into a completed instance's: no image, bookmarks, timer or
 // suspension any more; the variables keep their final values.
-func markCompleted(row *store.Instance, c store.Completion, reason string) {
-	row.State, row.Completion, row.CompletionReason, row.ExecutionStatus = store.Completed, c, reason, string(c)
+func markCompleted(row *store.Instance, c workflow.Completion, reason string) {
+	row.State, row.Completion, row.CompletionReason, row.ExecutionStatus = workflow.Completed, c, reason, string(c)
 	row.Image, row.Bookmarks, row.PendingTimer = nil, nil, time.Time{}
-	row.SuspensionReason, row.SuspensionException = "", ""
+	row.SuspensionReason, row.SuspensionException, row.Failures = "", "", 0
 }
 
 // unhandled applies the unhandled-exception policy. cont reports that execution goes on.
@@ -274,20 +374,35 @@ func (h *Host) unhandled(ctx context.Context, s *slot, res engine.Result) (cont 
 		// The fault is accepted: the next Run completes the instance Faulted.
 		return true, s.wf.Fault()
 	}
-	// Abandon and AbandonAndSuspend: back to the last persisted point. The tracking records
-	// of what ran are kept: they happened.
-	// The row keeps its last persisted image; staged management changes (e.g. the Unsuspend
-	// that led to this run) are committed with it.
+	// Abandon and AbandonAndSuspend: back to the last persisted point (for an instance not
+	// persisted yet, its start). The tracking records of what ran are kept: they happened.
+	// Staged management changes (e.g. the Unsuspend that led to this run) are committed with it.
 	recs := h.drain(s)
-	s.wf = nil
 	row := *s.rec
 	if h.cfg.Policy == AbandonPolicy {
-		recs = append(recs, h.record(s, store.InstanceRecord, "Aborted", name+": "+msg, ""))
+		reason := name + ": " + msg
+		if runnableAt(&row, h.now()) {
+			// The persisted point runs again by itself (a due timer, or it was executing):
+			// not at once, or a failing instance would spin.
+			row.Failures++
+			delay := retryDelay(row.Failures)
+			row.PendingTimer = h.now().Add(delay)
+			reason += fmt.Sprintf(" (attempt %d; the next one in %v)", row.Failures, delay)
+		}
+		recs = append(recs, h.record(s, workflow.InstanceRecord, "Aborted", reason, ""))
 	} else {
-		row.State, row.SuspensionReason, row.SuspensionException = store.Suspended, msg, name
-		recs = append(recs, h.record(s, store.InstanceRecord, "Suspended", msg, ""))
+		row.State, row.SuspensionReason, row.SuspensionException = workflow.Suspended, msg, name
+		recs = append(recs, h.record(s, workflow.InstanceRecord, "Suspended", msg, ""))
 	}
-	return false, h.commit(ctx, s, &row, recs)
+	return false, h.commit(ctx, s, &row, recs, false)
+}
+
+// runnableAt reports whether an Active row would be executed again by itself at now.
+func runnableAt(row *store.Instance, now time.Time) bool {
+	if row.State != workflow.Active {
+		return false
+	}
+	return row.ExecutionStatus == "Executing" || (!row.PendingTimer.IsZero() && !row.PendingTimer.After(now))
 }
 
 // unloadable suspends an instance whose image cannot be loaded (e.g. its definition is no
@@ -295,28 +410,22 @@ func (h *Host) unhandled(ctx context.Context, s *slot, res engine.Result) (cont 
 func (h *Host) unloadable(ctx context.Context, s *slot, cause error) error {
 	h.log.Error("instance cannot be loaded; suspending it", "id", s.id, "err", cause)
 	row := *s.rec
-	row.State, row.SuspensionReason, row.SuspensionException = store.Suspended, cause.Error(), "LoadFailed"
-	if err := h.commit(ctx, s, &row, []store.Record{h.record(s, store.InstanceRecord, "Suspended", cause.Error(), "")}); err != nil {
+	row.State, row.SuspensionReason, row.SuspensionException = workflow.Suspended, cause.Error(), "LoadFailed"
+	if err := h.commit(ctx, s, &row, []workflow.Record{h.record(s, workflow.InstanceRecord, "Suspended", cause.Error(), "")}, false); err != nil {
 		return err
 	}
 	return cause
 }
 
-// commitTrack appends tracking records alone, for events that change no instance state.
-func (h *Host) commitTrack(ctx context.Context, s *slot, recs []store.Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	return h.store.Commit(ctx, store.Change{Op: store.Track, Instance: &store.Instance{ID: s.id}, Records: recs})
-}
-
-// scheduleUnload unloads an idle Active instance once it has stayed idle for UnloadAfter.
+// scheduleUnload unloads an idle Active instance once it has stayed idle for UnloadAfter. The
+// unload is a background job like any other: after Close it does nothing.
 func (h *Host) scheduleUnload(s *slot) {
 	gen, id := s.idleGen, s.id
-	time.AfterFunc(h.cfg.UnloadAfter, func() {
-		if h.ctx.Err() != nil {
+	h.cfg.afterFunc(h.cfg.UnloadAfter, func() {
+		if !h.enter() {
 			return
 		}
+		defer h.wg.Done()
 		t := h.acquire(id)
 		defer h.release(t)
 		if t == s && t.idleGen == gen && t.wf != nil && !t.driving && t.wf.Status() == engine.StatusIdle {
@@ -327,29 +436,17 @@ func (h *Host) scheduleUnload(s *slot) {
 	})
 }
 
-// unload drops the live runtime. What is not yet persisted (execution, staged changes) is
-// saved in the same commit as the Unloaded record; without the runtime, staged changes are
-// simply saved.
+// unload drops the live runtime and releases the lease. What is not yet persisted (execution,
+// staged changes) is saved in the same commit as the Unloaded record; without the runtime,
+// staged changes are simply saved.
 func (h *Host) unload(ctx context.Context, s *slot) error {
-	unloaded := h.record(s, store.InstanceRecord, "Unloaded", "", "")
-	var err error
 	switch {
-	case s.wf == nil && s.dirty:
-		err = h.save(ctx, s, nil)
+	case s.wf == nil && s.unsaved():
+		return h.save(ctx, s, false, nil)
 	case s.wf == nil:
-	case s.dirty:
-		err = h.save(ctx, s, nil, unloaded)
-	default:
-		err = h.commitTrack(ctx, s, append(h.drain(s), unloaded))
+		return nil
+	case s.unsaved():
+		return h.save(ctx, s, false, nil, h.record(s, workflow.InstanceRecord, "Unloaded", "", ""))
 	}
-	s.wf = nil
-	return err
-}
-
-func fromEngine(id engine.Identity) store.Identity {
-	return store.Identity{Name: id.Name, Package: id.Package, Version: id.Version}
-}
-
-func toEngine(id store.Identity) engine.Identity {
-	return engine.Identity{Name: id.Name, Package: id.Package, Version: id.Version}
+	return h.commitTrack(ctx, s, append(h.drain(s), h.record(s, workflow.InstanceRecord, "Unloaded", "", "")), false)
 }

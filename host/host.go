@@ -1,31 +1,38 @@
-// Package host wires the engine, the store and the protocol together: it loads instances on
-// demand, runs them, persists them on idle and on every management operation, unloads idle
-// ones, fires durable timers, recovers interrupted instances at start-up and applies the
-// MS-WFIM state table's decisions to live or persisted instances.
+// Package host runs workflow instances over a store: it loads them on demand, runs them,
+// persists them on idle and on every management operation, unloads idle ones, fires durable
+// timers, recovers interrupted executions, and applies management commands under each
+// instance's lock. It owns its commands and errors; the SOAP contracts (packages protocol and
+// hosting) translate them. Every write is fenced by the lease the host's owner registration
+// holds on the instance (store.Change.By).
 package host
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
 
-// Policy is what happens to an instance whose exception reaches the root (DESIGN §4).
+// Policy is what happens to an instance whose exception reaches the root unhandled.
 type Policy string
 
 const (
 	AbandonAndSuspend Policy = "AbandonAndSuspend" // back to the last persisted point, suspended, exception recorded
 	TerminatePolicy   Policy = "Terminate"         // completes Faulted
 	CancelPolicy      Policy = "Cancel"            // cancellation runs
-	AbandonPolicy     Policy = "Abandon"           // back to the last persisted point, as it was
+	AbandonPolicy     Policy = "Abandon"           // back to the last persisted point, as it was, retried with back-off
 )
 
 // ParsePolicy validates a policy name.
@@ -52,6 +59,23 @@ type Config struct {
 	// InlineBudget is how many work items a request runs before it replies and execution
 	// goes on in the background; default 10000.
 	InlineBudget int
+	// MaxWorkItems is how many work items an instance may run without becoming idle before
+	// the host suspends it (exception WorkItemLimitExceeded); a definition's MaxWorkItems
+	// attribute overrides it. Default 100000.
+	MaxWorkItems int
+	// Node names this host for people (logs, the owner registration); default the host name.
+	Node string
+	// Info describes this process in its owner registration (default "pid N").
+	Info string
+	// Lease is how long the owner registration, and so every instance lease, lasts without a
+	// renewal; it is renewed every third of it. Default 10s.
+	Lease time.Duration
+	// RecoveryInterval is how often the host looks for runnable instances nobody executes
+	// (interrupted executions, failed background commits); default Lease.
+	RecoveryInterval time.Duration
+
+	// afterFunc schedules idle unloads (tests replace it); default time.AfterFunc.
+	afterFunc func(time.Duration, func())
 }
 
 // Host runs workflow instances. It is safe for concurrent use.
@@ -61,13 +85,25 @@ type Host struct {
 	defs  *engine.Registry
 	log   *slog.Logger
 
-	mu    sync.Mutex
-	slots map[uuid.UUID]*slot
+	mu     sync.Mutex
+	slots  map[uuid.UUID]*slot
+	loaded atomic.Int64 // slots with a live runtime
 
-	wake   chan struct{} // nudges the timer loop when a timer may be earlier than it thinks
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	owner   atomic.Pointer[string] // the current owner registration id
+	renewMu sync.Mutex             // one renewal at a time
+	health  healthState
+	retries retries
+
+	wake    chan struct{} // nudges the timer loop when a timer may be earlier than it thinks
+	recover chan struct{} // nudges the recovery loop after a failed background commit
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	bgMu    sync.Mutex // guards closing and wg.Add
+	closing bool
+	wg      sync.WaitGroup
+
+	timerTurns atomic.Int64 // times the timer loop went to sleep (tests observe it)
 }
 
 // slot is one instance's lock and in-memory state. It exists while someone holds a
@@ -77,15 +113,19 @@ type slot struct {
 	mu   sync.Mutex // the instance lock: operations and execution slices take turns
 	refs int        // guarded by Host.mu
 
-	rec     *store.Instance  // the last persisted row (nil: not read yet)
-	wf      *engine.Instance // the live runtime, nil when unloaded
-	dirty   bool             // wf has executed, or rec was staged, since the last commit
-	pending []store.Record   // tracking records of staged changes, committed with the next save
-	driving bool             // a background goroutine is executing wf
-	idleGen int              // bumped on every activity, so a stale unload timer does nothing
+	rec     *store.Instance   // the last persisted row, or for a fresh instance its first (nil: not read yet)
+	fresh   bool              // rec is not in the store yet: the first commit inserts it
+	staged  bool              // rec was changed by an operation since the last commit
+	pending []workflow.Record // tracking records of staged changes, committed with the next save
+	wf      *engine.Instance  // the live runtime, nil when unloaded; set through setLive
+	dirty   bool              // wf has executed since the last commit
+	driving bool              // a background goroutine is executing wf
+	idleGen int               // bumped on every activity, so a stale unload timer does nothing
+	work    int               // work items since the instance last went idle or was loaded
+	saved   time.Time         // when the slot last committed (bounded-interval persists)
 }
 
-// New creates a Host; call Start to recover instances and start the timer loop.
+// New creates a Host; call Start to register its owner, recover instances and start the loops.
 func New(cfg Config) (*Host, error) {
 	if cfg.Store == nil || cfg.Definitions == nil {
 		return nil, errors.New("host: Store and Definitions are required")
@@ -108,33 +148,103 @@ func New(cfg Config) (*Host, error) {
 	if cfg.InlineBudget <= 0 {
 		cfg.InlineBudget = 10000
 	}
+	if cfg.MaxWorkItems <= 0 {
+		cfg.MaxWorkItems = 100000
+	}
+	if cfg.Node == "" {
+		cfg.Node, _ = os.Hostname()
+	}
+	if cfg.Info == "" {
+		cfg.Info = fmt.Sprintf("pid %d", os.Getpid())
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 10 * time.Second
+	}
+	if cfg.RecoveryInterval <= 0 {
+		cfg.RecoveryInterval = cfg.Lease
+	}
+	if cfg.afterFunc == nil {
+		cfg.afterFunc = func(d time.Duration, f func()) { time.AfterFunc(d, f) }
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Host{cfg: cfg, store: cfg.Store, defs: cfg.Definitions, log: cfg.Logger,
-		slots: map[uuid.UUID]*slot{}, wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel}, nil
+		slots: map[uuid.UUID]*slot{}, wake: make(chan struct{}, 1), recover: make(chan struct{}, 1),
+		ctx: ctx, cancel: cancel}, nil
 }
 
-// Start runs startup recovery (instances that were executing when the process stopped run
-// again) and starts the durable-timer loop.
+// Start registers the host as a lease owner and starts the lease, timer and recovery loops;
+// recovery runs at once (instances that were executing when a process stopped run again).
 func (h *Host) Start(ctx context.Context) error {
-	ids, err := h.store.Runnable(ctx)
-	if err != nil {
-		return fmt.Errorf("host: recovery: %w", err)
+	if err := h.register(ctx); err != nil {
+		return fmt.Errorf("host: registering as a lease owner: %w", err)
 	}
-	for _, id := range ids {
-		h.log.Info("recovering instance", "id", id)
-		h.background(id, func(s *slot) error { return h.run(h.ctx, s) })
+	for _, loop := range []func(){h.leaseLoop, h.timerLoop, h.recoveryLoop} {
+		if !h.goBackground(loop) {
+			return errors.New("host: closed")
+		}
 	}
-	h.wg.Add(1)
-	go h.timerLoop()
+	nudge(h.recover) // startup recovery
 	return nil
 }
 
-// Close stops the timer loop and background execution (each stops at a work-item
-// boundary; whatever was not persisted is redone by recovery at the next start).
+// Close stops the loops and background execution (each stops at a work-item boundary;
+// whatever was not persisted is redone by recovery at the next start), waits for every
+// background job, and ends the owner registration, releasing its leases.
 func (h *Host) Close() error {
+	h.bgMu.Lock()
+	h.closing = true
+	h.bgMu.Unlock()
 	h.cancel()
 	h.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.store.Unregister(ctx, h.ownerID()); err != nil && !errors.Is(err, store.ErrClosed) {
+		return fmt.Errorf("host: ending the owner registration: %w", err)
+	}
 	return nil
+}
+
+// goBackground runs fn in a goroutine that Close waits for; false once Close has begun.
+func (h *Host) goBackground(fn func()) bool {
+	if !h.enter() {
+		return false
+	}
+	go func() {
+		defer h.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// enter counts a background job in; false (and nothing counted) once Close has begun.
+func (h *Host) enter() bool {
+	h.bgMu.Lock()
+	defer h.bgMu.Unlock()
+	if h.closing {
+		return false
+	}
+	h.wg.Add(1)
+	return true
+}
+
+// register makes a new owner registration for this process.
+func (h *Host) register(ctx context.Context) error {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	id := h.cfg.Node + "/" + hex.EncodeToString(b[:])
+	if err := h.store.Register(ctx, store.Owner{ID: id, Node: h.cfg.Node, Info: h.cfg.Info}, h.cfg.Lease); err != nil {
+		return err
+	}
+	h.owner.Store(&id)
+	h.health.set(time.Now(), nil)
+	return nil
+}
+
+func (h *Host) ownerID() string {
+	if p := h.owner.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // acquire takes the instance lock, creating the slot if needed.
@@ -151,49 +261,55 @@ func (h *Host) acquire(id uuid.UUID) *slot {
 	return s
 }
 
-// release drops the lock; an unreferenced slot with nothing loaded is forgotten.
+// release drops the lock; an unreferenced slot with nothing loaded is forgotten. Whether to
+// forget is decided and the reference dropped in one step, under both locks: a caller that
+// takes the slot meanwhile cannot lose its work to a stale decision.
 func (h *Host) release(s *slot) {
-	forget := s.wf == nil && !s.driving
-	s.mu.Unlock()
 	h.mu.Lock()
 	s.refs--
-	if s.refs == 0 && forget && h.slots[s.id] == s {
+	if s.refs == 0 && s.wf == nil && !s.driving && h.slots[s.id] == s {
 		delete(h.slots, s.id)
 	}
 	h.mu.Unlock()
+	s.mu.Unlock()
+	if testHookReleased != nil {
+		testHookReleased(s)
+	}
+}
+
+// testHookReleased, when set by a test, runs after every release.
+var testHookReleased func(*slot)
+
+// setLive sets or clears the slot's live runtime, keeping the loaded count.
+func (h *Host) setLive(s *slot, wf *engine.Instance) {
+	switch {
+	case s.wf == nil && wf != nil:
+		h.loaded.Add(1)
+	case s.wf != nil && wf == nil:
+		h.loaded.Add(-1)
+	}
+	s.wf = wf
 }
 
 // Loaded reports how many instances are in memory (for tests and metrics).
-func (h *Host) Loaded() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := 0
-	for _, s := range h.slots {
-		if s.wf != nil {
-			n++
-		}
-	}
-	return n
-}
+func (h *Host) Loaded() int { return int(h.loaded.Load()) }
 
 // background runs fn on the instance in its own goroutine, under the instance lock.
 func (h *Host) background(id uuid.UUID, fn func(*slot) error) {
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
+	h.goBackground(func() {
 		s := h.acquire(id)
 		defer h.release(s)
 		if err := fn(s); err != nil && !errors.Is(err, context.Canceled) {
 			h.log.Error("background execution failed", "id", id, "err", err)
 		}
-	}()
+	})
 }
 
 func (h *Host) now() time.Time { return h.cfg.Clock().UTC() }
 
-func (h *Host) nudgeTimers() {
+func nudge(c chan struct{}) {
 	select {
-	case h.wake <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }

@@ -1,154 +1,40 @@
-package host
+package host_test
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/wimp-project/wimp/engine"
-	"github.com/wimp-project/wimp/hosting"
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/protocol"
-	"github.com/wimp-project/wimp/soap"
-	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
-
-// newHost returns a started in-process host over a temporary SQLite store with the embedded
-// samples; unloadAfter < 0 unloads idle instances at once.
-func newHost(t *testing.T, unloadAfter time.Duration) *Host {
-	t.Helper()
-	return startHost(t, Config{UnloadAfter: unloadAfter})
-}
-
-// startHost starts a host with cfg over a temporary SQLite store with the embedded samples
-// (cfg's Store and Definitions are set here); the test's cleanup closes both.
-func startHost(t *testing.T, cfg Config) *Host {
-	t.Helper()
-	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "wimp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defs, err := engine.LoadRegistry("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Store, cfg.Definitions = st, defs
-	h, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		h.Close()
-		st.Close()
-	})
-	return h
-}
-
-func createExpense(t *testing.T, h *Host, amount int) uuid.UUID {
-	t.Helper()
-	id, err := h.Create(context.Background(), hosting.CreateRequest{Definition: "ExpenseApproval",
-		Inputs: map[string]any{"amount": amount, "submitter": "unit"}}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
-func manage(t *testing.T, h *Host, op string, id uuid.UUID, reason string) error {
-	t.Helper()
-	o, ok := protocol.OpByName(op)
-	if !ok {
-		t.Fatalf("no op %s", op)
-	}
-	cmd := protocol.Command{Op: o, InstanceID: id, Principal: "test"}
-	if reason != "" {
-		r := reason
-		cmd.Reason = &r
-	}
-	return h.Manage(context.Background(), cmd)
-}
-
-func mustManage(t *testing.T, h *Host, op string, id uuid.UUID, reason string) {
-	t.Helper()
-	if err := manage(t, h, op, id, reason); err != nil {
-		t.Fatalf("%s %s: %v", op, id, err)
-	}
-}
-
-func subcode(err error) string {
-	var f *soap.Fault
-	if !errors.As(err, &f) || len(f.Subcodes) == 0 {
-		return ""
-	}
-	return f.Subcodes[len(f.Subcodes)-1].Local
-}
-
-func get(t *testing.T, h *Host, id uuid.UUID) (*store.Instance, map[string]any) {
-	t.Helper()
-	inst, err := h.Get(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vars := map[string]any{}
-	if len(inst.Variables) > 0 {
-		if err := json.Unmarshal(inst.Variables, &vars); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return inst, vars
-}
-
-// slotCount is how many instance slots the host holds (locks and loaded instances).
-func (h *Host) slotCount() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.slots)
-}
-
-// waitIdle waits for background execution to finish (drive goroutines release their slots).
-func waitNoSlots(t *testing.T, h *Host) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for h.slotCount() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d slots still held (%d loaded) when nothing is in progress", h.slotCount(), h.Loaded())
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 // With unload at once, nothing stays in memory: after every kind of operation — including
 // refused ones and ones on unknown ids — the slot map is empty and Loaded() is 0 (an unloaded,
 // unreferenced instance costs no memory, host.go).
 func TestSlotsAreReleased(t *testing.T) {
 	h := newHost(t, -1)
-	ctx := context.Background()
 	a := createExpense(t, h, 1500)
 	b := createExpense(t, h, 10)
-	if h.Loaded() != 0 || h.slotCount() != 0 {
-		t.Fatalf("after create: %d loaded, %d slots", h.Loaded(), h.slotCount())
+	if h.Loaded() != 0 || h.SlotCount() != 0 {
+		t.Fatalf("after create: %d loaded, %d slots", h.Loaded(), h.SlotCount())
 	}
-	if err := h.ResumeBookmark(ctx, a, "Review", map[string]any{"approved": true, "reviewer": "r"}, "test"); err != nil {
+	if err := h.ResumeBookmark(bg, a, "Review", map[string]any{"approved": true, "reviewer": "r"}); err != nil {
 		t.Fatal(err)
 	}
 	mustManage(t, h, "Suspend", b, "s")
-	_ = manage(t, h, "Run", b, "")                  // InstanceSuspended
-	_ = manage(t, h, "Run", uuid.New(), "")         // InstanceNotFound
-	_ = h.ResumeBookmark(ctx, b, "Review", nil, "") // InstanceSuspended
-	_ = h.ResumeBookmark(ctx, a, "NoSuchBookmark", nil, "")
-	_, _ = h.Get(ctx, uuid.New())
+	_ = manage(t, h, "Run", b, "")             // InstanceSuspended
+	_ = manage(t, h, "Run", uuid.New(), "")    // InstanceNotFound
+	_ = h.ResumeBookmark(bg, b, "Review", nil) // InstanceSuspended
+	_ = h.ResumeBookmark(bg, a, "NoSuchBookmark", nil)
+	_, _ = h.Get(bg, uuid.New())
 	mustManage(t, h, "Unsuspend", b, "")
 	mustManage(t, h, "Run", b, "")
 	mustManage(t, h, "Abandon", b, "")
@@ -165,7 +51,6 @@ func TestSlotsAreReleased(t *testing.T) {
 // never hand one instance's lock to two callers (checked by -race and by the final states).
 func TestSlotsUnderConcurrency(t *testing.T) {
 	h := newHost(t, -1)
-	ctx := context.Background()
 	var ids []uuid.UUID
 	for i := 0; i < 8; i++ {
 		ids = append(ids, createExpense(t, h, 100))
@@ -186,7 +71,7 @@ func TestSlotsUnderConcurrency(t *testing.T) {
 				case 2:
 					err = manage(t, h, "Run", id, "")
 				case 3:
-					_, err = h.Get(ctx, id)
+					_, err = h.Get(bg, id)
 				}
 				if err != nil && subcode(err) != "InstanceSuspended" {
 					t.Errorf("worker %d: %v", w, err)
@@ -198,7 +83,7 @@ func TestSlotsUnderConcurrency(t *testing.T) {
 	waitNoSlots(t, h)
 	for _, id := range ids {
 		inst, _ := get(t, h, id)
-		if inst.State == store.Completed || len(inst.Bookmarks) != 1 {
+		if inst.State == workflow.Completed || len(inst.Bookmarks) != 1 {
 			t.Errorf("instance %s: %s bookmarks %v", id, inst.State, inst.Bookmarks)
 		}
 	}
@@ -229,28 +114,27 @@ func TestUnloadRules(t *testing.T) {
 // nothing; an unknown id is InstanceNotFound.
 func TestResumeSuspended(t *testing.T) {
 	h := newHost(t, -1)
-	ctx := context.Background()
 	id := createExpense(t, h, 10)
 	mustManage(t, h, "Suspend", id, "hold")
-	err := h.ResumeBookmark(ctx, id, "Review", map[string]any{"approved": true}, "test")
+	err := h.ResumeBookmark(bg, id, "Review", map[string]any{"approved": true})
 	if subcode(err) != "InstanceSuspended" {
 		t.Fatalf("resume on a suspended instance: %v, want fault InstanceSuspended", err)
 	}
 	inst, vars := get(t, h, id)
-	if inst.State != store.Suspended || inst.SuspensionReason != "hold" || vars["approvals"] != float64(0) {
+	if inst.State != workflow.Suspended || inst.SuspensionReason != "hold" || vars["approvals"] != float64(0) {
 		t.Fatalf("the refused resumption changed the instance: %s %q %v", inst.State, inst.SuspensionReason, vars)
 	}
-	if err := h.ResumeBookmark(ctx, uuid.New(), "Review", nil, "test"); subcode(err) != "InstanceNotFound" {
+	if err := h.ResumeBookmark(bg, uuid.New(), "Review", nil); subcode(err) != "InstanceNotFound" {
 		t.Fatalf("resume on an unknown id: %v, want InstanceNotFound", err)
 	}
 	mustManage(t, h, "Unsuspend", id, "")
-	if err := h.ResumeBookmark(ctx, id, "Review", map[string]any{"approved": true}, "test"); err != nil {
+	if err := h.ResumeBookmark(bg, id, "Review", map[string]any{"approved": true}); err != nil {
 		t.Fatalf("after unsuspend: %v", err)
 	}
-	if inst, _ := get(t, h, id); inst.State != store.Completed {
+	if inst, _ := get(t, h, id); inst.State != workflow.Completed {
 		t.Fatalf("after the approval: %s", inst.State)
 	}
-	if err := h.ResumeBookmark(ctx, id, "Review", nil, "test"); subcode(err) != "InstanceCompleted" {
+	if err := h.ResumeBookmark(bg, id, "Review", nil); subcode(err) != "InstanceCompleted" {
 		t.Fatalf("resume on a completed instance: %v, want InstanceCompleted", err)
 	}
 }
@@ -260,10 +144,9 @@ func TestResumeSuspended(t *testing.T) {
 func TestResumeUnknownBookmark(t *testing.T) {
 	for _, unload := range []time.Duration{-1, time.Hour} { // unloaded and loaded
 		h := newHost(t, unload)
-		ctx := context.Background()
 		id := createExpense(t, h, 10)
-		err := h.ResumeBookmark(ctx, id, "Reveiw", nil, "test")
-		if !errors.Is(err, hosting.ErrBookmarkNotFound) {
+		err := h.ResumeBookmark(bg, id, "Reveiw", nil)
+		if !errors.Is(err, host.ErrBookmarkNotFound) {
 			t.Fatalf("unload %v: unknown bookmark: %v, want ErrBookmarkNotFound", unload, err)
 		}
 		if want := `(it has: Review)`; !strings.Contains(err.Error(), want) {
@@ -273,13 +156,13 @@ func TestResumeUnknownBookmark(t *testing.T) {
 			t.Errorf("unload at once: after the refused resumption %d instance(s) stay loaded, want 0", h.Loaded())
 		}
 		inst, vars := get(t, h, id)
-		if inst.State != store.Active || len(inst.Bookmarks) != 1 || vars["approvals"] != float64(0) {
+		if inst.State != workflow.Active || len(inst.Bookmarks) != 1 || vars["approvals"] != float64(0) {
 			t.Fatalf("unload %v: the refused resumption changed the instance: %+v %v", unload, inst, vars)
 		}
-		if err := h.ResumeBookmark(ctx, id, "Review", map[string]any{"approved": true}, "test"); err != nil {
+		if err := h.ResumeBookmark(bg, id, "Review", map[string]any{"approved": true}); err != nil {
 			t.Fatalf("unload %v: %v", unload, err)
 		}
-		if inst, vars := get(t, h, id); inst.State != store.Completed || vars["status"] != "Approved" {
+		if inst, vars := get(t, h, id); inst.State != workflow.Completed || vars["status"] != "Approved" {
 			t.Fatalf("unload %v: after approval: %s %v", unload, inst.State, vars)
 		}
 	}
@@ -290,30 +173,24 @@ func TestResumeUnknownBookmark(t *testing.T) {
 // runtime (as a background execution slice does between persist points).
 func TestAbandonDiscardsUnpersistedProgress(t *testing.T) {
 	h := newHost(t, time.Hour)
-	ctx := context.Background()
 	id := createExpense(t, h, 1500)
 
 	// In memory only: one approval delivered and executed, not saved.
-	s := h.acquire(id)
-	if s.wf == nil {
-		h.release(s)
-		t.Fatal("the instance is not loaded")
+	var approvals any
+	loaded := h.WithLive(id, func(wf *engine.Instance) {
+		if err := wf.ResumeBookmark("Review", map[string]any{"approved": true, "reviewer": "unsaved"}); err != nil {
+			t.Error(err)
+		}
+		wf.Run(time.Now(), 0)
+		approvals = wf.Variables()["approvals"]
+	})
+	if !loaded || approvals != float64(1) {
+		t.Fatalf("in memory: loaded %v, approvals = %v, want true, 1", loaded, approvals)
 	}
-	if err := s.wf.ResumeBookmark("Review", map[string]any{"approved": true, "reviewer": "unsaved"}); err != nil {
-		h.release(s)
-		t.Fatal(err)
-	}
-	s.wf.Run(h.now(), 0)
-	s.dirty = true
-	if got := s.wf.Variables()["approvals"]; got != float64(1) {
-		h.release(s)
-		t.Fatalf("in memory: approvals = %v, want 1", got)
-	}
-	h.release(s)
 
 	mustManage(t, h, "Abandon", id, "discard it")
 	inst, vars := get(t, h, id)
-	if inst.State != store.Active || vars["approvals"] != float64(0) || len(inst.Bookmarks) != 1 {
+	if inst.State != workflow.Active || vars["approvals"] != float64(0) || len(inst.Bookmarks) != 1 {
 		t.Fatalf("after abandon: %s %v %v, want the persisted point (Active, 0 approvals, waiting on Review)", inst.State, vars, inst.Bookmarks)
 	}
 	if h.Loaded() != 0 {
@@ -321,7 +198,7 @@ func TestAbandonDiscardsUnpersistedProgress(t *testing.T) {
 	}
 	// It goes on from the persisted point: two approvals are still needed.
 	for i, want := range []string{"Pending", "Approved"} {
-		if err := h.ResumeBookmark(ctx, id, "Review", map[string]any{"approved": true, "reviewer": fmt.Sprint(i)}, "test"); err != nil {
+		if err := h.ResumeBookmark(bg, id, "Review", map[string]any{"approved": true, "reviewer": fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
 		if _, vars := get(t, h, id); vars["status"] != want || vars["approvals"] != float64(i+1) {
@@ -330,12 +207,6 @@ func TestAbandonDiscardsUnpersistedProgress(t *testing.T) {
 	}
 }
 
-// fakeClock is a settable clock for Config.Clock.
-type fakeClock struct{ ns atomic.Int64 }
-
-func (c *fakeClock) now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *fakeClock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
-
 // A timer fires once, when due, with no other write: the instance's row is not rewritten (no
 // extra Persisted record, no extra commit) between the persist that scheduled the timer and the
 // firing. The store keeps due times in milliseconds (truncated), the engine in nanoseconds, so
@@ -343,13 +214,11 @@ func (c *fakeClock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
 // away; it must wait for it, not "repair" a row that is right (and, before this was fixed,
 // repair it again on every turn of the loop for as long as the window lasted).
 func TestTimerInSubMillisecondWindowIsNotRewritten(t *testing.T) {
-	ctx := context.Background()
-	clk := &fakeClock{}
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 500_000, time.UTC) // .0005s: due times end in half a millisecond
-	clk.set(t0)
-	h := startHost(t, Config{UnloadAfter: time.Hour, Clock: clk.now})
-	id, err := h.Create(ctx, hosting.CreateRequest{Definition: "ExpenseApproval",
-		Inputs: map[string]any{"amount": 10, "submitter": "unit", "reviewTimeout": "300ms"}}, "test")
+	clk := newFakeClock(t0)
+	h := startHost(t, host.Config{UnloadAfter: time.Hour, Clock: clk.now})
+	id, err := h.Create(bg, host.CreateRequest{Definition: "ExpenseApproval",
+		Inputs: map[string]any{"amount": 10, "submitter": "unit", "reviewTimeout": "300ms"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,63 +228,46 @@ func TestTimerInSubMillisecondWindowIsNotRewritten(t *testing.T) {
 		t.Fatalf("pendingTimer %s, want %s (the due time truncated to the store's milliseconds)", inst.PendingTimer, due.Truncate(time.Millisecond))
 	}
 
-	// Inside the window: the row says due, the exact due time is 0.3ms away.
+	// Inside the window: the row says due, the exact due time is 0.3ms away. The clock stands
+	// still, so the loop finds the row due on every turn: let it turn a few times.
 	clk.set(due.Add(-300 * time.Microsecond))
-	h.nudgeTimers()
-	time.Sleep(200 * time.Millisecond) // let the timer loop turn as often as it will
-	recs, err := h.Records(ctx, id, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := countKind(recs, store.InstanceRecord, "Persisted"); n != 1 {
+	turns := h.TimerTurns()
+	h.NudgeTimers()
+	eventually(t, "the timer loop turns", func() bool { return h.TimerTurns() >= turns+5 })
+	recs := records(t, h, id)
+	if n := countKind(recs, workflow.InstanceRecord, "Persisted"); n != 1 {
 		t.Errorf("before the due time: %d Persisted records, want 1 (the idle persist after create)", n)
 	}
-	if n := countKind(recs, store.BookmarkRecord, engine.TimerRecordName); n != 0 {
+	if n := countKind(recs, workflow.BookmarkRecord, engine.TimerRecordName); n != 0 {
 		t.Fatalf("the timer fired %.1fms early", float64(due.Sub(clk.now()))/1e6)
 	}
 
 	clk.set(due)
-	h.nudgeTimers()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, vars := get(t, h, id); vars["escalations"] == float64(1) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the timer did not fire at its due time")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	recs, _ = h.Records(ctx, id, 0)
-	if n := countKind(recs, store.BookmarkRecord, engine.TimerRecordName); n != 1 {
+	h.NudgeTimers()
+	eventually(t, "the timer fires at its due time", func() bool {
+		_, vars := get(t, h, id)
+		return vars["escalations"] == float64(1)
+	})
+	recs = records(t, h, id)
+	if n := countKind(recs, workflow.BookmarkRecord, engine.TimerRecordName); n != 1 {
 		t.Errorf("%d timer records, want 1", n)
 	}
 }
 
-func countKind(recs []store.Record, kind store.RecordKind, name string) int {
-	n := 0
-	for _, r := range recs {
-		if r.Kind == kind && r.Name == name {
-			n++
-		}
-	}
-	return n
-}
-
 // A refused Update leaves nothing loaded that would not otherwise be: a suspended instance is
-// unloaded at once (DESIGN §4), and with unload-at-once an Active one too.
+// unloaded at once (README, --unload-after), and with unload-at-once an Active one too.
 func TestRefusedUpdateDoesNotPinTheInstance(t *testing.T) {
 	h := newHost(t, -1)
-	ctx := context.Background()
-	id, err := h.Create(ctx, hosting.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
-		Inputs: map[string]any{"amount": 10, "submitter": "unit"}}, "test")
+	id, err := h.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
+		Inputs: map[string]any{"amount": 10, "submitter": "unit"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	update := func(version string) error {
 		op, _ := protocol.OpByName("Update")
-		return h.Manage(ctx, protocol.Command{Op: op, InstanceID: id, Principal: "test",
-			Identity: &store.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: version}})
+		cmd := protocol.Command{Op: op, InstanceID: id,
+			Identity: &workflow.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: version}}
+		return h.Manage(bg, cmd.Host())
 	}
 	for _, suspended := range []bool{false, true} {
 		if suspended {
@@ -434,27 +286,47 @@ func TestRefusedUpdateDoesNotPinTheInstance(t *testing.T) {
 	waitNoSlots(t, h)
 }
 
-// The tracking record of a bookmark resumption names who resumed it.
-func TestBookmarkRecordNamesThePrincipal(t *testing.T) {
+// The tracking records of a bookmark resumption and of a management operation name who asked:
+// the principal the request's context carries.
+func TestRecordsNameThePrincipal(t *testing.T) {
 	h := newHost(t, -1)
-	id := createExpense(t, h, 10)
-	if err := h.ResumeBookmark(context.Background(), id, "Review", map[string]any{"approved": true, "reviewer": "bob"}, "bob@10.0.0.7"); err != nil {
+	id := createExpense(t, h, 1500) // needs two approvals: still waiting after one
+	ctx := host.WithPrincipal(bg, host.Principal{Name: "bob", Address: "10.0.0.7:4242"})
+	if err := h.ResumeBookmark(ctx, id, "Review", map[string]any{"approved": true, "reviewer": "bob"}); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := h.Records(context.Background(), id, 0)
-	if err != nil {
+	cmd := protocol.Command{Op: mustOp(t, "Suspend"), InstanceID: id, Reason: ptr("audit")}
+	if err := h.Manage(ctx, cmd.Host()); err != nil {
 		t.Fatal(err)
 	}
-	found := false
-	for _, r := range recs {
-		if r.Kind == store.BookmarkRecord && r.Name == "Review" {
-			found = true
-			if r.Principal != "bob@10.0.0.7" {
-				t.Errorf("bookmark record principal %q", r.Principal)
-			}
+	seen := map[string]string{}
+	for _, r := range records(t, h, id) {
+		if (r.Kind == workflow.BookmarkRecord && r.Name == "Review") || (r.Kind == workflow.InstanceRecord && r.Name == "Suspended") {
+			seen[r.Name] = r.Principal
 		}
 	}
-	if !found {
-		t.Fatal("no Review bookmark record")
+	for _, name := range []string{"Review", "Suspended"} {
+		if seen[name] != "bob@10.0.0.7:4242" {
+			t.Errorf("%s record principal %q, want bob@10.0.0.7:4242", name, seen[name])
+		}
+	}
+	// Without a principal in the context, the caller is anonymous.
+	other := createExpense(t, h, 10)
+	mustManage(t, h, "Suspend", other, "audit")
+	for _, r := range records(t, h, other) {
+		if r.Name == "Suspended" && r.Principal != "anonymous" {
+			t.Errorf("Suspended record of an unauthenticated call names %q, want anonymous", r.Principal)
+		}
 	}
 }
+
+func mustOp(t *testing.T, name string) protocol.Op {
+	t.Helper()
+	op, ok := protocol.OpByName(name)
+	if !ok {
+		t.Fatalf("no operation %s", name)
+	}
+	return op
+}
+
+func ptr(s string) *string { return &s }

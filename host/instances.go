@@ -5,24 +5,55 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/wimp-project/wimp/engine"
-	"github.com/wimp-project/wimp/hosting"
-	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
 
-// resumeOp names ResumeBookmark in faults shared with MS-WFIM (InstanceSuspended).
-var resumeOp = protocol.Op{Name: hosting.OpResumeBookmark}
+// CreateRequest asks for a new instance.
+type CreateRequest struct {
+	Definition string         // definition name ("Name" or "Package.Name")
+	Version    string         // "" for the newest registered version
+	ID         uuid.UUID      // uuid.Nil: the host chooses
+	Inputs     map[string]any // decoded JSON values
+}
+
+// Instance is an instance as last persisted, as the host shows it.
+type Instance struct {
+	ID                  uuid.UUID
+	Definition          workflow.Identity
+	State               workflow.State
+	Completion          workflow.Completion
+	CompletionReason    string
+	SuspensionReason    string
+	SuspensionException string
+	Bookmarks           []string
+	PendingTimer        time.Time // when the host next looks at it by itself (zero: never)
+	ExecutionStatus     string
+	Variables           []byte // JSON object, nil when none were persisted
+	Created, Updated    time.Time
+}
+
+func view(r *store.Instance) *Instance {
+	return &Instance{ID: r.ID, Definition: r.Definition, State: r.State, Completion: r.Completion,
+		CompletionReason: r.CompletionReason, SuspensionReason: r.SuspensionReason,
+		SuspensionException: r.SuspensionException, Bookmarks: r.Bookmarks, PendingTimer: r.PendingTimer,
+		ExecutionStatus: r.ExecutionStatus, Variables: r.Variables, Created: r.Created, Updated: r.Updated}
+}
 
 // Create starts a new instance of a registered definition and runs it until it first goes
-// idle (or its inline budget is used up). The instance is durable before Create returns.
-func (h *Host) Create(ctx context.Context, req hosting.CreateRequest, principal string) (uuid.UUID, error) {
+// idle (or its inline budget is used up), then inserts it, already executed, in one commit.
+// Either Create fails and leaves nothing, or the instance is durable: completed, idle, or
+// persisted as executing and continued in the background (and by recovery, should that fail).
+func (h *Host) Create(ctx context.Context, req CreateRequest) (uuid.UUID, error) {
+	const op = "Create"
 	def, err := h.defs.Lookup(req.Definition, req.Version)
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("%w: %v", hosting.ErrDefinitionNotFound, err)
+		return uuid.Nil, &Error{Kind: ErrDefinitionNotFound, Operation: op, Detail: err.Error()}
 	}
 	id := req.ID
 	if id == uuid.Nil {
@@ -33,97 +64,123 @@ func (h *Host) Create(ctx context.Context, req hosting.CreateRequest, principal 
 	ctx = context.WithoutCancel(ctx) // once started, the creation commits or leaves nothing
 	switch err := h.readRow(ctx, s); {
 	case err == nil:
-		return uuid.Nil, fmt.Errorf("%w: %s", hosting.ErrInstanceExists, id)
+		return uuid.Nil, refuse(ErrExists, id, op, "")
 	case !errors.Is(err, store.ErrNotFound):
-		return uuid.Nil, err
+		return uuid.Nil, unavailable(id, op, err)
 	}
 	wf, err := engine.Start(def, id, req.Inputs, h.now())
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("%w: %v", hosting.ErrInvalidInput, err)
+		return uuid.Nil, &Error{Kind: ErrInvalidInput, Instance: id, Operation: op, Detail: err.Error()}
 	}
-	row := &store.Instance{ID: id, State: store.Active}
+	// The start is the persisted point an exception in the first run goes back to.
+	row := &store.Instance{ID: id, State: workflow.Active}
 	if err := h.snapshotInto(row, wf); err != nil {
 		return uuid.Nil, err
 	}
-	created := h.record(s, store.InstanceRecord, "Created", "", principal)
+	created := h.record(s, workflow.InstanceRecord, "Created", "", PrincipalFrom(ctx).String())
 	created.Data = fmt.Sprintf(`{"definition":%q}`, def.Identity.String())
-	if err := h.store.Commit(ctx, store.Change{Op: store.Insert, Instance: row, Records: []store.Record{created}}); err != nil {
-		if errors.Is(err, store.ErrExists) {
-			return uuid.Nil, fmt.Errorf("%w: %s", hosting.ErrInstanceExists, id)
-		}
-		return uuid.Nil, err
-	}
-	s.rec, s.wf = row, wf
+	s.rec, s.fresh, s.pending = row, true, []workflow.Record{created}
+	h.setLive(s, wf)
 	if err := h.run(ctx, s); err != nil {
-		h.log.Error("first execution failed", "id", id, "err", err)
+		// A later commit of a long first run can fail after the instance was inserted: then it
+		// is durable and runnable, and recovery goes on with it.
+		if _, gerr := h.store.Get(ctx, id); gerr == nil {
+			h.executionFailed(id, err)
+			return id, nil
+		}
+		return uuid.Nil, withOperation(err, op)
 	}
 	return id, nil
 }
 
-// ResumeBookmark delivers payload to the instance's bookmark and runs it. A suspended instance
-// answers InstanceSuspended; an unknown bookmark ErrBookmarkNotFound naming the ones it has.
-func (h *Host) ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string, payload any, principal string) error {
+// ResumeBookmark delivers payload to the instance's bookmark and runs it, naming the principal
+// ctx carries as who resumed it. The resumption is durable before ResumeBookmark returns.
+func (h *Host) ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string, payload any) error {
+	const op = "ResumeBookmark"
 	s := h.acquire(id)
 	defer h.release(s)
 	ctx = context.WithoutCancel(ctx) // once started, the resumption commits or leaves nothing
 	if err := h.readRow(ctx, s); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return protocol.InstanceNotFound(id)
-		}
-		return err
+		return rowError(s, op, err)
 	}
-	if f := protocol.Decide(protocol.Command{Op: resumeOp, InstanceID: id},
-		protocol.Status{Exists: true, State: s.rec.State, Completion: s.rec.Completion}, nil).Fault; f != nil {
-		return f
+	switch s.rec.State {
+	case workflow.Suspended:
+		return refuse(ErrSuspended, id, op, "")
+	case workflow.Completed:
+		return &Error{Kind: ErrCompleted, Instance: id, Operation: op, Completion: s.rec.Completion}
 	}
 	wasLoaded := s.wf != nil
 	if err := h.load(s); err != nil {
-		return h.unloadable(ctx, s, err)
+		return withOperation(h.unloadable(ctx, s, err), op)
 	}
 	if err := s.wf.ResumeBookmark(bookmark, payload); err != nil {
 		has := strings.Join(s.wf.Bookmarks(), ", ")
 		if !wasLoaded {
 			// Loaded only for this refused resumption, which changed nothing: drop it again so
 			// it does not stay in memory with no unload scheduled.
-			s.wf = nil
+			h.setLive(s, nil)
 		}
 		switch {
 		case errors.Is(err, engine.ErrBookmarkNotFound):
-			return fmt.Errorf("%w: instance %s has no bookmark %q (it has: %s)", hosting.ErrBookmarkNotFound,
-				id, bookmark, has)
+			return refuse(ErrBookmarkNotFound, id, op, fmt.Sprintf("the instance has no bookmark %q (it has: %s)", bookmark, has))
 		case errors.Is(err, engine.ErrInvalidPayload):
-			return fmt.Errorf("%w: %v", hosting.ErrInvalidInput, err)
+			return refuse(ErrInvalidInput, id, op, err.Error())
 		}
 		return err
 	}
 	// The engine recorded the resumption; say who asked for it.
 	recs := h.drain(s)
+	principal := PrincipalFrom(ctx).String()
 	for i := range recs {
-		if recs[i].Kind == store.BookmarkRecord {
+		if recs[i].Kind == workflow.BookmarkRecord {
 			recs[i].Principal = principal
 		}
 	}
 	h.stage(s, nil, recs...)
-	// The resumption is durable before the reply: executed to idle (persisted there), or
-	// persisted as still executing.
-	return h.runOrSave(ctx, s)
+	// Executed to idle (persisted there), or persisted as still executing.
+	return withOperation(h.runOrSave(ctx, s), op)
+}
+
+// withOperation names op in a host error that does not name its operation yet.
+func withOperation(err error, op string) error {
+	var he *Error
+	if errors.As(err, &he) && he.Operation == "" {
+		he.Operation = op
+	}
+	return err
 }
 
 // Get reads an instance as last persisted.
-func (h *Host) Get(ctx context.Context, id uuid.UUID) (*store.Instance, error) {
-	inst, err := h.store.Get(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, protocol.InstanceNotFound(id)
+func (h *Host) Get(ctx context.Context, id uuid.UUID) (*Instance, error) {
+	r, err := h.store.Get(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, refuse(ErrNotFound, id, "GetInstance", "")
+	case err != nil:
+		return nil, unavailable(id, "GetInstance", err)
 	}
-	return inst, err
+	return view(r), nil
 }
 
-// List lists instances as last persisted.
-func (h *Host) List(ctx context.Context, q store.Query) ([]*store.Instance, error) {
-	return h.store.List(ctx, q)
+// List lists instances as last persisted, oldest first: those in state ("" for all), at most
+// limit (0: no limit).
+func (h *Host) List(ctx context.Context, state workflow.State, limit int) ([]*Instance, error) {
+	rows, err := h.store.List(ctx, store.Query{State: state, Limit: limit})
+	if err != nil {
+		return nil, unavailable(uuid.Nil, "ListInstances", err)
+	}
+	out := make([]*Instance, len(rows))
+	for i, r := range rows {
+		out[i] = view(r)
+	}
+	return out, nil
 }
 
-// Records reads an instance's tracking records.
-func (h *Host) Records(ctx context.Context, id uuid.UUID, after int64) ([]store.Record, error) {
-	return h.store.Records(ctx, id, after)
+// Records reads an instance's tracking records with Seq > after (they outlive the instance).
+func (h *Host) Records(ctx context.Context, id uuid.UUID, after int64) ([]workflow.Record, error) {
+	recs, err := h.store.Records(ctx, id, after)
+	if err != nil {
+		return nil, unavailable(id, "GetTrackingRecords", err)
+	}
+	return recs, nil
 }

@@ -5,57 +5,68 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
 
-// Manage applies an MS-WFIM command (protocol.Manager). Under the instance lock it decides
-// with the state table, applies the effect to the live or persisted instance and commits the
-// change with its tracking record before returning: a nil error means the change is durable.
-func (h *Host) Manage(ctx context.Context, cmd protocol.Command) error {
-	s := h.acquire(cmd.InstanceID)
+// Manage applies a management command. Under the instance lock it asks the command's rules
+// for a decision on the instance's condition, applies the effect to the live or persisted
+// instance and commits the change with its tracking record (naming the principal ctx
+// carries) before returning: a nil error means the change is durable. Refusals and failures
+// are *Error values.
+func (h *Host) Manage(ctx context.Context, cmd Command) error {
+	s := h.acquire(cmd.Instance)
 	defer h.release(s)
-	st := protocol.Status{}
+	cond := Condition{}
 	switch err := h.readRow(ctx, s); {
 	case err == nil:
-		st = protocol.Status{Exists: true, State: s.rec.State, Completion: s.rec.Completion, Identity: s.rec.Definition}
+		cond = Condition{Exists: true, State: s.rec.State, Completion: s.rec.Completion, Identity: s.rec.Definition}
 	case !errors.Is(err, store.ErrNotFound):
-		return err
+		return unavailable(cmd.Instance, cmd.Operation, err)
 	}
-	d := protocol.Decide(cmd, st, h.canUpdate)
-	if d.Fault != nil {
-		return d.Fault
+	cond.CanUpdate = func(to workflow.Identity) error { return h.canUpdate(cond.Identity, to) }
+	d := cmd.Rules(cond)
+	if d.Refuse != nil {
+		return &Error{Kind: d.Refuse, Instance: cmd.Instance, Operation: cmd.Operation, Completion: cond.Completion, Detail: d.Why}
 	}
-	rec := func(name, reason string) store.Record {
-		r := h.record(s, store.InstanceRecord, name, reason, cmd.Principal)
-		r.Data = fmt.Sprintf(`{"operation":%q}`, cmd.Op.Name)
-		return r
-	}
-
 	// Once decided, the operation runs to its end even if the caller goes away: it either
 	// commits or leaves nothing behind.
-	ctx = context.WithoutCancel(ctx)
+	err := h.apply(context.WithoutCancel(ctx), s, cmd, d, PrincipalFrom(ctx).String())
+	var he *Error
+	if errors.As(err, &he) && he.Operation == "" {
+		he.Operation = cmd.Operation
+	}
+	return err
+}
+
+// apply carries out a decided effect on the locked slot.
+func (h *Host) apply(ctx context.Context, s *slot, cmd Command, d Decision, principal string) error {
+	rec := func(name, reason string) workflow.Record {
+		r := h.record(s, workflow.InstanceRecord, name, reason, principal)
+		r.Data = fmt.Sprintf(`{"operation":%q}`, cmd.Operation)
+		return r
+	}
 	active := func(row *store.Instance) {
-		row.State, row.SuspensionReason, row.SuspensionException = store.Active, "", ""
+		row.State, row.SuspensionReason, row.SuspensionException = workflow.Active, "", ""
 	}
 
 	switch d.Effect {
-	case protocol.NoChange:
-		return h.commitTrack(ctx, s, []store.Record{rec(cmd.Op.Name, "")})
+	case NoChange:
+		return h.commitTrack(ctx, s, []workflow.Record{rec(cmd.Operation, "")}, true)
 
-	case protocol.Execute:
-		h.stage(s, nil, rec(cmd.Op.Name, ""))
+	case Execute:
+		h.stage(s, nil, rec(cmd.Operation, ""))
 		return h.runOrSave(ctx, s)
 
-	case protocol.SuspendIt:
+	case Suspend:
 		// We hold the instance lock, so execution is between two work items: it stops here,
 		// and the suspended instance is persisted and unloaded in one commit.
 		h.stage(s, func(row *store.Instance) {
-			row.State, row.SuspensionReason, row.SuspensionException = store.Suspended, cmd.ReasonText(), ""
-		}, rec("Suspended", cmd.ReasonText()))
+			row.State, row.SuspensionReason, row.SuspensionException = workflow.Suspended, cmd.Reason, ""
+		}, rec("Suspended", cmd.Reason))
 		return h.unload(ctx, s)
 
-	case protocol.Resume:
+	case Resume:
 		if err := h.load(s); err != nil {
 			return h.unloadable(ctx, s, err)
 		}
@@ -63,7 +74,7 @@ func (h *Host) Manage(ctx context.Context, cmd protocol.Command) error {
 		h.stage(s, active, rec("Unsuspended", ""))
 		return h.runOrSave(ctx, s)
 
-	case protocol.CancelIt:
+	case Cancel:
 		if err := h.load(s); err != nil {
 			return h.unloadable(ctx, s, err)
 		}
@@ -73,88 +84,87 @@ func (h *Host) Manage(ctx context.Context, cmd protocol.Command) error {
 		h.stage(s, active, rec("CancelRequested", ""))
 		return h.runOrSave(ctx, s)
 
-	case protocol.TerminateIt:
+	case Terminate:
 		// No handlers run: the image is simply closed. Records the engine produced since the
 		// last persist are kept.
-		recs := append(h.drain(s), rec("Terminated", cmd.ReasonText()))
-		s.wf = nil
+		recs := append(h.drain(s), rec("Terminated", cmd.Reason))
 		row := *s.rec
-		markCompleted(&row, store.Terminated, cmd.ReasonText())
-		return h.commit(ctx, s, &row, recs)
+		markCompleted(&row, workflow.Terminated, cmd.Reason)
+		return h.commit(ctx, s, &row, recs, false)
 
-	case protocol.AbandonIt:
-		recs := append(h.drain(s), rec("Aborted", cmd.ReasonText()))
+	case Abandon:
+		recs := append(h.drain(s), rec("Aborted", cmd.Reason))
 		wasLoaded := s.wf != nil
 		h.discard(s)
-		if err := h.commitTrack(ctx, s, recs); err != nil {
+		if err := h.commitTrack(ctx, s, recs, false); err != nil {
 			return err
 		}
 		// As in WF4, the last persisted point becomes runnable again if it was executing.
 		if err := h.readRow(ctx, s); err != nil {
-			return err
+			return rowError(s, "", err)
 		}
-		if wasLoaded && s.rec.State == store.Active && s.rec.ExecutionStatus == "Executing" {
+		if wasLoaded && s.rec.State == workflow.Active && s.rec.ExecutionStatus == "Executing" {
 			h.background(s.id, func(s *slot) error { return h.run(h.ctx, s) })
 		}
 		return nil
 
-	case protocol.UpdateIt:
-		if d.NewIdentity != nil {
-			def, err := h.defs.Get(toEngine(*d.NewIdentity))
-			if err != nil {
-				return protocol.UpdateFailed(cmd.InstanceID, err.Error())
-			}
-			wasLoaded := s.wf != nil
-			if err := h.load(s); err != nil {
-				return protocol.UpdateFailed(cmd.InstanceID, err.Error())
-			}
-			if err := s.wf.Update(def); err != nil {
-				if !wasLoaded {
-					// Loaded only to try: drop the (unchanged) image again, keeping the engine's
-					// UpdateFailed record, so a refused update does not pin the instance in memory.
-					recs := h.drain(s)
-					s.wf = nil
-					if terr := h.commitTrack(ctx, s, recs); terr != nil {
-						h.log.Error("tracking a refused update failed", "id", s.id, "err", terr)
-					}
-				}
-				return protocol.UpdateFailed(cmd.InstanceID, err.Error())
-			}
-			h.stage(s, nil, rec("Updated", protocol.FormatIdentity(*d.NewIdentity)))
-		} else {
-			h.stage(s, nil, rec(cmd.Op.Name, ""))
-		}
-		if d.Run {
-			return h.runOrSave(ctx, s)
-		}
-		return h.unload(ctx, s) // a suspended instance: persisted and out of memory
+	case Update:
+		return h.update(ctx, s, *d.Identity, rec)
 	}
 	return fmt.Errorf("host: unhandled effect %v", d.Effect)
 }
 
+// update switches the instance to the definition with identity to (the rules have checked
+// that it is registered and declares it can update the current one; the engine checks that
+// the instance's live activities fit it), then runs it if Active.
+func (h *Host) update(ctx context.Context, s *slot, to workflow.Identity, rec func(name, reason string) workflow.Record) error {
+	refused := func(why string) error { return refuse(ErrUpdateRefused, s.id, "", why) }
+	def, err := h.defs.Get(to)
+	if err != nil {
+		return refused(err.Error())
+	}
+	wasLoaded := s.wf != nil
+	if err := h.load(s); err != nil {
+		return refused(err.Error())
+	}
+	if err := s.wf.Update(def); err != nil {
+		if !wasLoaded {
+			// Loaded only to try: drop the (unchanged) image again, keeping the engine's
+			// UpdateFailed record, so a refused update does not pin the instance in memory.
+			if terr := h.commitTrack(ctx, s, h.drain(s), false); terr != nil {
+				h.log.Error("tracking a refused update failed", "id", s.id, "err", terr)
+			}
+		}
+		return refused(err.Error())
+	}
+	h.stage(s, nil, rec("Updated", to.String()))
+	if s.rec.State == workflow.Active {
+		return h.runOrSave(ctx, s)
+	}
+	return h.unload(ctx, s) // a suspended instance: persisted and out of memory
+}
+
 // runOrSave gives an Active instance its chance to execute, committing the staged operation
 // with the first persist of that execution (idle, completion, a Persist point, or the inline
-// budget's end); anything still staged afterwards is saved. An error means nothing of the
+// budget's end); anything still unsaved afterwards is saved. An error means nothing of the
 // operation was committed.
 func (h *Host) runOrSave(ctx context.Context, s *slot) error {
 	if err := h.run(ctx, s); err != nil {
 		return err
 	}
-	if s.rec != nil && s.dirty {
-		return h.save(ctx, s, nil)
+	if s.rec != nil && s.unsaved() {
+		return h.save(ctx, s, true, nil)
 	}
 	return nil
 }
 
-// canUpdate is the protocol's UpdateCheck: a registered definition with identity `to` that
-// declares it can update from `from`.
-func (h *Host) canUpdate(from, to store.Identity) error {
-	if _, err := h.defs.Get(toEngine(to)); err != nil {
-		return fmt.Errorf("no definition %s is registered", protocol.FormatIdentity(to))
+// canUpdate: a registered definition with identity `to` that declares it can update `from`.
+func (h *Host) canUpdate(from, to workflow.Identity) error {
+	if _, err := h.defs.Get(to); err != nil {
+		return fmt.Errorf("no definition %s is registered", to)
 	}
-	if !h.defs.CanUpdate(toEngine(from), toEngine(to)) {
-		return fmt.Errorf("definition %s does not declare that it can update %s",
-			protocol.FormatIdentity(to), protocol.FormatIdentity(from))
+	if !h.defs.CanUpdate(from, to) {
+		return fmt.Errorf("definition %s does not declare that it can update %s", to, from)
 	}
 	return nil
 }

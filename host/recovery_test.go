@@ -1,4 +1,4 @@
-package host
+package host_test
 
 import (
 	"context"
@@ -8,23 +8,17 @@ import (
 	"time"
 
 	"github.com/wimp-project/wimp/engine"
-	"github.com/wimp-project/wimp/hosting"
-	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/host"
+	"github.com/wimp-project/wimp/store/sqlite"
+	"github.com/wimp-project/wimp/workflow"
 )
-
-const counterDefinition = `<Workflow Name="Counter" Package="test" Version="1.0.0.0">
-  <Variables><Variable Name="i" Type="Number" Default="0"/></Variables>
-  <While Id="loop" Condition="[i &lt; 20000]">
-    <Assign Id="inc" To="i" Value="[i + 1]"/>
-  </While>
-</Workflow>`
 
 // An instance that was executing when its host stopped (persisted as Executing, no later
 // persist) runs again when the next host starts on the same database, and completes.
 func TestStartupRecoveryRunsInterruptedInstances(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "wimp.db")
-	def, err := engine.ParseDefinition("counter.xml", []byte(counterDefinition))
+	def, err := engine.ParseDefinition("counter.xml", []byte(loopDefinition("Counter", "i &lt; 20000", "")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,25 +27,25 @@ func TestStartupRecoveryRunsInterruptedInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	st, err := store.OpenSQLite(ctx, path)
+	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Store: st, Definitions: defs, Slice: 1, InlineBudget: 10})
+	h, err := host.New(host.Config{Store: st, Definitions: defs, Slice: 1, InlineBudget: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	id, err := h.Create(ctx, hosting.CreateRequest{Definition: "Counter"}, "test")
+	id, err := h.Create(ctx, host.CreateRequest{Definition: "Counter"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.Close() // stops background execution at the next work-item boundary, as a crash would
 	st.Close()
 
-	st, err = store.OpenSQLite(ctx, path)
+	st, err = sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +54,11 @@ func TestStartupRecoveryRunsInterruptedInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if row.State != store.Active || row.ExecutionStatus != "Executing" {
+	if row.State != workflow.Active || row.ExecutionStatus != "Executing" {
 		t.Fatalf("after the stop the instance is %s/%s, want Active/Executing (the loop outran the stop?)", row.State, row.ExecutionStatus)
 	}
 
-	h2, err := New(Config{Store: st, Definitions: defs})
+	h2, err := host.New(host.Config{Store: st, Definitions: defs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +72,7 @@ func TestStartupRecoveryRunsInterruptedInstances(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if row.State == store.Completed || time.Now().After(deadline) {
+		if row.State == workflow.Completed || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -87,7 +81,7 @@ func TestStartupRecoveryRunsInterruptedInstances(t *testing.T) {
 	if err := json.Unmarshal(row.Variables, &vars); err != nil {
 		t.Fatal(err)
 	}
-	if row.State != store.Completed || row.Completion != store.Closed || vars["i"] != 20000 {
+	if row.State != workflow.Completed || row.Completion != workflow.Closed || vars["i"] != 20000 {
 		t.Fatalf("after recovery: %s/%s with i=%v, want Completed/Closed with i=20000", row.State, row.Completion, vars["i"])
 	}
 }

@@ -1,23 +1,85 @@
 package host
 
 import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // storeTimePrecision is how finely the store keeps due times (SQLite: milliseconds, truncated).
 // An instance row can be due while its image's exact due time is up to this much later.
 const storeTimePrecision = time.Millisecond
 
-// timerLoop sleeps until the earliest durable timer of an Active instance, then loads and
-// resumes every due instance. Suspended instances' timers are held (DueTimers skips them)
-// until Unsuspend fires them.
+// claimBatch is how many instances the timer and recovery loops claim at a time.
+const claimBatch = 256
+
+// retryDelay is the back-off before attempt n+1 after n consecutive failed executions of an
+// instance: 1s, doubling, at most 5 minutes.
+func retryDelay(failures int) time.Duration {
+	return min(time.Second<<min(max(failures-1, 0), 16), 5*time.Minute)
+}
+
+// retries holds the back-off of instances whose execution could not be committed (the store
+// failing): nothing durable records it, so it is kept here until an execution succeeds.
+type retries struct {
+	mu sync.Mutex
+	m  map[uuid.UUID]retry
+}
+
+type retry struct {
+	failures  int
+	notBefore time.Time
+}
+
+func (r *retries) failed(id uuid.UUID, now time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[uuid.UUID]retry{}
+	}
+	x := r.m[id]
+	x.failures++
+	d := retryDelay(x.failures)
+	x.notBefore = now.Add(d)
+	r.m[id] = x
+	return d
+}
+
+// blocked reports whether id is backing off at now, and until when.
+func (r *retries) blocked(id uuid.UUID, now time.Time) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	x, ok := r.m[id]
+	return x.notBefore, ok && now.Before(x.notBefore)
+}
+
+func (r *retries) succeeded(id uuid.UUID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.m, id)
+}
+
+// executionFailed records a failed background execution: the instance backs off, and
+// recovery takes it up again afterwards.
+func (h *Host) executionFailed(id uuid.UUID, err error) {
+	d := h.retries.failed(id, h.now())
+	h.log.Error("execution failed; retrying later", "id", id, "retry_in", d, "err", err)
+	nudge(h.recover)
+}
+
+// timerLoop sleeps until the earliest durable timer of an Active instance, then claims and
+// resumes the due instances. Suspended instances' timers are held (ClaimDue skips them) until
+// Unsuspend fires them.
 func (h *Host) timerLoop() {
-	defer h.wg.Done()
-	var hold time.Time // an instance is due in the store but its exact due time is this, a little later
+	var hold time.Time // nothing due can be acted on before this (sub-ms due times, back-off)
 	for {
 		wait := time.Minute
 		next, ok, err := h.store.NextTimer(h.ctx)
@@ -32,10 +94,11 @@ func (h *Host) timerLoop() {
 			wait = next.Sub(h.now())
 		}
 		if !hold.IsZero() {
-			wait = max(wait, hold.Sub(h.now()))
+			wait = max(wait, min(hold.Sub(h.now()), time.Second))
 			hold = time.Time{}
 		}
 		if wait > 0 {
+			h.timerTurns.Add(1)
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
@@ -47,52 +110,157 @@ func (h *Host) timerLoop() {
 				return
 			}
 		}
-		ids, err := h.store.DueTimers(h.ctx, h.now(), 256)
+		cs, err := h.store.ClaimDue(h.ctx, h.ownerID(), h.now(), claimBatch)
 		if err != nil {
 			if h.ctx.Err() != nil {
 				return
 			}
-			h.log.Error("reading due timers failed", "err", err)
+			h.log.Error("claiming due timers failed", "err", err)
+			hold = h.now().Add(time.Second)
 			continue
 		}
-		for _, id := range ids {
-			if at, early := h.fire(id); early && (hold.IsZero() || at.Before(hold)) {
+		acted := false
+		for _, c := range cs {
+			at, done := h.fire(c)
+			acted = acted || done
+			if !done && (hold.IsZero() || at.Before(hold)) {
 				hold = at
 			}
+		}
+		if !acted && len(cs) > 0 && hold.IsZero() {
+			hold = h.now().Add(time.Second)
 		}
 	}
 }
 
-// fire resumes an instance's due timers and runs it. early reports that the row was due only
-// because the store keeps due times coarser than the image: the timer is due at `at`, a fraction
-// of a millisecond from now, and nothing was written.
-func (h *Host) fire(id uuid.UUID) (at time.Time, early bool) {
-	s := h.acquire(id)
+// fire resumes an instance's due timers and runs it. done is false when nothing could be
+// done yet: the instance is backing off, or the row was due only because the store keeps due
+// times coarser than the image (the timer is due at `at`, a fraction of a millisecond away).
+func (h *Host) fire(c store.Claimed) (at time.Time, done bool) {
+	s := h.acquire(c.ID)
 	defer h.release(s)
-	if err := h.readRow(h.ctx, s); err != nil || s.rec.State != store.Active {
-		return time.Time{}, false
+	now := h.now()
+	if until, blocked := h.retries.blocked(c.ID, now); blocked {
+		h.unclaim(s, c)
+		return until, false
+	}
+	if s.rec != nil && s.rec.Lease != c.Lease && s.wf == nil {
+		s.rec = nil // read the row as claimed
+	}
+	if err := h.readRow(h.ctx, s); err != nil || s.rec.State != workflow.Active {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.log.Error("reading a due instance failed", "id", c.ID, "err", err)
+		}
+		h.unclaim(s, c)
+		return time.Time{}, true
 	}
 	if err := h.load(s); err != nil {
 		_ = h.unloadable(h.ctx, s, err)
-		return time.Time{}, false
+		return time.Time{}, true
 	}
-	now := h.now()
-	if s.wf.FireDueTimers(now) == 0 {
+	if s.wf.FireDueTimers(now) == 0 && s.wf.Status() != engine.StatusExecuting {
 		if next, ok := s.wf.NextTimer(); ok && next.After(now) && !s.rec.PendingTimer.IsZero() &&
 			!next.Before(s.rec.PendingTimer) && next.Sub(s.rec.PendingTimer) < storeTimePrecision {
-			// The row is right, only coarser: wait for the exact due time.
-			return next, true
+			// The row is right, only coarser: wait for the exact due time (still loaded and leased).
+			return next, false
 		}
-		// The row's timer is not due in the image (e.g. already fired in memory): rewrite the
-		// row so the loop does not see it again.
-		if err := h.save(h.ctx, s, nil); err != nil {
-			h.log.Error("rewriting a stale timer failed", "id", id, "err", err)
+		// The row's time is not due in the image (e.g. a retry time, or a timer that already
+		// fired in memory): rewrite the row so the loop does not see it again.
+		if err := h.settle(h.ctx, s); err != nil {
+			h.log.Error("rewriting a stale timer failed", "id", c.ID, "err", err)
 		}
-		return time.Time{}, false
+		return time.Time{}, true
 	}
 	s.dirty = true
 	if err := h.run(h.ctx, s); err != nil {
-		h.log.Error("running after a timer failed", "id", id, "err", err)
+		if !errors.Is(err, context.Canceled) {
+			h.executionFailed(c.ID, err)
+		}
+		return time.Time{}, true
 	}
-	return time.Time{}, false
+	h.retries.succeeded(c.ID)
+	return time.Time{}, true
+}
+
+// unclaim gives back a lease claimed for an instance the host does not execute now.
+func (h *Host) unclaim(s *slot, c store.Claimed) {
+	if s.wf != nil {
+		return // loaded here: the lease stays with it
+	}
+	if err := h.store.Release(h.ctx, c.ID, c.Lease); err != nil && !errors.Is(err, store.ErrLeaseLost) &&
+		!errors.Is(err, store.ErrNotFound) && h.ctx.Err() == nil {
+		h.log.Warn("releasing a claimed instance failed", "id", c.ID, "err", err)
+	}
+	s.rec = nil
+}
+
+// recoveryLoop runs instances that are runnable but executed by nobody: interrupted by a
+// stop or crash, or left by a background commit that failed. It looks at start-up, every
+// RecoveryInterval and when nudged.
+func (h *Host) recoveryLoop() {
+	t := time.NewTicker(h.cfg.RecoveryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+		case <-h.recover:
+		}
+		if err := h.recoverRunnable(h.ctx); err != nil && h.ctx.Err() == nil {
+			h.log.Error("recovery failed", "err", err)
+		}
+	}
+}
+
+// recoverRunnable claims the runnable instances in batches and runs them, a batch at a time,
+// until a batch brings nothing new to run.
+func (h *Host) recoverRunnable(ctx context.Context) error {
+	for {
+		cs, err := h.store.ClaimRunnable(ctx, h.ownerID(), h.now(), claimBatch)
+		if err != nil {
+			return err
+		}
+		var wg sync.WaitGroup
+		var ran atomic.Int64
+		for _, c := range cs {
+			wg.Add(1)
+			if !h.goBackground(func() {
+				defer wg.Done()
+				if h.recoverOne(ctx, c) {
+					ran.Add(1)
+				}
+			}) {
+				wg.Done()
+			}
+		}
+		wg.Wait()
+		if ran.Load() == 0 || len(cs) < claimBatch {
+			return nil
+		}
+	}
+}
+
+// recoverOne runs a claimed runnable instance unless it is executing here already or backing
+// off; ran reports that it was run.
+func (h *Host) recoverOne(ctx context.Context, c store.Claimed) (ran bool) {
+	s := h.acquire(c.ID)
+	defer h.release(s)
+	if s.driving || s.wf != nil {
+		return false // executing here already
+	}
+	if _, blocked := h.retries.blocked(c.ID, h.now()); blocked {
+		h.unclaim(s, c)
+		return false
+	}
+	s.rec = nil // read the row as claimed
+	h.log.Info("recovering instance", "id", c.ID)
+	if err := h.run(ctx, s); err != nil {
+		if !errors.Is(err, context.Canceled) {
+			h.executionFailed(c.ID, err)
+		}
+		return true
+	}
+	h.retries.succeeded(c.ID)
+	return true
 }

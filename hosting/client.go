@@ -12,8 +12,9 @@ import (
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/soap"
-	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // Client calls a hosting endpoint.
@@ -36,7 +37,7 @@ func (c *Client) call(ctx context.Context, op string, build func(*etree.Element)
 }
 
 // Create creates an instance and returns its id (req.ID set: CreateWithInstanceId).
-func (c *Client) Create(ctx context.Context, req CreateRequest) (uuid.UUID, error) {
+func (c *Client) Create(ctx context.Context, req host.CreateRequest) (uuid.UUID, error) {
 	op := OpCreate
 	if req.ID != uuid.Nil {
 		op = OpCreateWithInstanceID
@@ -155,7 +156,7 @@ func (c *Client) TrackingRecords(ctx context.Context, id uuid.UUID, after int64)
 func readInstance(e *etree.Element) (*Instance, error) {
 	inst := &Instance{
 		ID:                  childText(e, "id"),
-		State:               store.State(childText(e, "state")),
+		State:               workflow.State(childText(e, "state")),
 		Completion:          childText(e, "completion"),
 		CompletionReason:    childText(e, "completionReason"),
 		SuspensionReason:    childText(e, "suspensionReason"),
@@ -164,7 +165,7 @@ func readInstance(e *etree.Element) (*Instance, error) {
 		ExecutionStatus:     childText(e, "executionStatus"),
 	}
 	if d := e.SelectElement("definition"); d != nil {
-		inst.Definition = Identity{Name: childText(d, "name"), Package: childText(d, "package"), Version: childText(d, "version")}
+		inst.Definition = workflow.Identity{Name: childText(d, "name"), Package: childText(d, "package"), Version: childText(d, "version")}
 	}
 	if b := e.SelectElement("bookmarks"); b != nil {
 		for _, x := range b.SelectElements("bookmark") {

@@ -7,9 +7,7 @@ package hosting
 import (
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // NS is the contract namespace: body elements and fault subcodes of this contract.
@@ -46,36 +44,21 @@ const (
 	FaultInvalidArgument    = "InvalidArgument"
 )
 
-// CreateRequest asks for a new instance.
-type CreateRequest struct {
-	Definition string         // definition name
-	Version    string         // "" for the newest registered version
-	ID         uuid.UUID      // uuid.Nil: the host chooses
-	Inputs     map[string]any // decoded JSON values
-}
-
-// Instance is what GetInstance returns; its JSON form is `wimpctl get --json` (DESIGN §2).
+// Instance is what GetInstance returns; its JSON form is `wimpctl get --json` (README, "Try it end to end").
 type Instance struct {
-	ID                  string         `json:"id"`
-	State               store.State    `json:"state"`
-	Completion          string         `json:"completion"`
-	CompletionReason    string         `json:"completionReason,omitempty"`
-	SuspensionReason    string         `json:"suspensionReason"`
-	SuspensionException string         `json:"suspensionException,omitempty"`
-	Bookmarks           []string       `json:"bookmarks"`
-	Definition          Identity       `json:"definition"`
-	Variables           map[string]any `json:"variables"`
-	PendingTimer        *time.Time     `json:"pendingTimer,omitempty"`
-	ExecutionStatus     string         `json:"executionStatus"`
-	Created             time.Time      `json:"created"`
-	Updated             time.Time      `json:"updated"`
-}
-
-// Identity is a definition identity in JSON.
-type Identity struct {
-	Name    string `json:"name"`
-	Package string `json:"package"`
-	Version string `json:"version"`
+	ID                  string            `json:"id"`
+	State               workflow.State    `json:"state"`
+	Completion          string            `json:"completion"`
+	CompletionReason    string            `json:"completionReason,omitempty"`
+	SuspensionReason    string            `json:"suspensionReason"`
+	SuspensionException string            `json:"suspensionException,omitempty"`
+	Bookmarks           []string          `json:"bookmarks"`
+	Definition          workflow.Identity `json:"definition"`
+	Variables           map[string]any    `json:"variables"`
+	PendingTimer        *time.Time        `json:"pendingTimer,omitempty"`
+	ExecutionStatus     string            `json:"executionStatus"`
+	Created             time.Time         `json:"created"`
+	Updated             time.Time         `json:"updated"`
 }
 
 // Record is a tracking record in JSON.

@@ -9,9 +9,11 @@ import (
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/server/servertest"
 	"github.com/wimp-project/wimp/soap"
+	"github.com/wimp-project/wimp/workflow"
 )
 
 const wfNS = "http://schemas.datacontract.org/2008/10/WorkflowServices"
@@ -35,8 +37,8 @@ func fault(t *testing.T, err error, ns, local string) {
 	}
 }
 
-func expense(amount float64) hosting.CreateRequest {
-	return hosting.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
+func expense(amount float64) host.CreateRequest {
+	return host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
 		Inputs: map[string]any{"amount": amount, "submitter": "ann"}}
 }
 
@@ -55,7 +57,7 @@ func TestCreateGetResumeTrack(t *testing.T) {
 			}
 			if inst.ID != id.String() || inst.State != "Active" || inst.Completion != "" ||
 				strings.Join(inst.Bookmarks, ",") != "Review" || inst.PendingTimer == nil ||
-				inst.Definition != (hosting.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "1.0.0.0"}) ||
+				inst.Definition != (workflow.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "1.0.0.0"}) ||
 				inst.Variables["required"] != 2.0 || inst.Variables["status"] != "Pending" {
 				t.Fatalf("after Create: %+v", inst)
 			}
@@ -93,7 +95,7 @@ func TestCreateWithInstanceIDAndList(t *testing.T) {
 	}
 	_, err = c.Create(ctx, req)
 	fault(t, err, hosting.NS, hosting.FaultInstanceExists)
-	hello, err := c.Create(ctx, hosting.CreateRequest{Definition: "Hello"})
+	hello, err := c.Create(ctx, host.CreateRequest{Definition: "Hello"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,15 +118,15 @@ func TestCreateWithInstanceIDAndList(t *testing.T) {
 func TestFaults(t *testing.T) {
 	ctx := context.Background()
 	c, _, base := clients(t)
-	_, err := c.Create(ctx, hosting.CreateRequest{Definition: "NoSuchWorkflow"})
+	_, err := c.Create(ctx, host.CreateRequest{Definition: "NoSuchWorkflow"})
 	fault(t, err, hosting.NS, hosting.FaultDefinitionNotFound)
-	_, err = c.Create(ctx, hosting.CreateRequest{Definition: "ExpenseApproval", Version: "7.0.0.0"})
+	_, err = c.Create(ctx, host.CreateRequest{Definition: "ExpenseApproval", Version: "7.0.0.0"})
 	fault(t, err, hosting.NS, hosting.FaultDefinitionNotFound)
-	_, err = c.Create(ctx, hosting.CreateRequest{Definition: "ExpenseApproval", Inputs: map[string]any{"submitter": "no amount"}})
+	_, err = c.Create(ctx, host.CreateRequest{Definition: "ExpenseApproval", Inputs: map[string]any{"submitter": "no amount"}})
 	fault(t, err, hosting.NS, hosting.FaultInvalidInput)
-	_, err = c.Create(ctx, hosting.CreateRequest{Definition: "ExpenseApproval", Inputs: map[string]any{"amount": "many", "submitter": "x"}})
+	_, err = c.Create(ctx, host.CreateRequest{Definition: "ExpenseApproval", Inputs: map[string]any{"amount": "many", "submitter": "x"}})
 	fault(t, err, hosting.NS, hosting.FaultInvalidInput)
-	_, err = c.Create(ctx, hosting.CreateRequest{Definition: "Hello", ID: uuid.Nil, Inputs: map[string]any{"nosuch": 1}})
+	_, err = c.Create(ctx, host.CreateRequest{Definition: "Hello", ID: uuid.Nil, Inputs: map[string]any{"nosuch": 1}})
 	fault(t, err, hosting.NS, hosting.FaultInvalidInput)
 
 	unknown := uuid.New()

@@ -12,30 +12,23 @@ import (
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/soap"
-	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
 
-// Errors a Host returns for conditions that have their own fault. Instance conditions
-// (not found, suspended, completed) are returned as the MS-WFIM *soap.Fault values.
-var (
-	ErrDefinitionNotFound = errors.New("definition not found")
-	ErrInvalidInput       = errors.New("invalid input")
-	ErrInstanceExists     = errors.New("an instance with this id already exists")
-	ErrBookmarkNotFound   = errors.New("bookmark not found")
-)
-
-// Host is what the hosting endpoint needs from the workflow host.
+// Host is what the hosting endpoint needs from the workflow host (*host.Host). The principal
+// recorded with a creation or resumption is the one the request's context carries.
 type Host interface {
-	Create(ctx context.Context, req CreateRequest, principal string) (uuid.UUID, error)
-	ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string, payload any, principal string) error
-	Get(ctx context.Context, id uuid.UUID) (*store.Instance, error)
-	List(ctx context.Context, q store.Query) ([]*store.Instance, error)
-	Records(ctx context.Context, id uuid.UUID, after int64) ([]store.Record, error)
+	Create(ctx context.Context, req host.CreateRequest) (uuid.UUID, error)
+	ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string, payload any) error
+	Get(ctx context.Context, id uuid.UUID) (*host.Instance, error)
+	List(ctx context.Context, state workflow.State, limit int) ([]*host.Instance, error)
+	Records(ctx context.Context, id uuid.UUID, after int64) ([]workflow.Record, error)
 }
 
-type handler func(ctx context.Context, h Host, args *args, principal string) (*etree.Element, error)
+type handler func(ctx context.Context, h Host, args *args) (*etree.Element, error)
 
 var handlers = map[string]handler{
 	OpCreate:               create,
@@ -60,7 +53,7 @@ func Operations(h Host) []soap.Operation {
 				if err != nil {
 					return nil, err
 				}
-				reply, err := fn(ctx, h, a, protocol.Principal(req))
+				reply, err := fn(ctx, h, a)
 				if err != nil {
 					return nil, toFault(err)
 				}
@@ -71,8 +64,8 @@ func Operations(h Host) []soap.Operation {
 	return ops
 }
 
-func create(ctx context.Context, h Host, a *args, principal string) (*etree.Element, error) {
-	req := CreateRequest{Definition: a.text("definition"), Version: a.text("version"), Inputs: map[string]any{}}
+func create(ctx context.Context, h Host, a *args) (*etree.Element, error) {
+	req := host.CreateRequest{Definition: a.text("definition"), Version: a.text("version"), Inputs: map[string]any{}}
 	if req.Definition == "" {
 		return nil, argFault("definition is required")
 	}
@@ -103,7 +96,7 @@ func create(ctx context.Context, h Host, a *args, principal string) (*etree.Elem
 			req.Inputs[name] = v
 		}
 	}
-	id, err := h.Create(ctx, req, principal)
+	id, err := h.Create(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +107,7 @@ func create(ctx context.Context, h Host, a *args, principal string) (*etree.Elem
 	return reply, nil
 }
 
-func resumeBookmark(ctx context.Context, h Host, a *args, principal string) (*etree.Element, error) {
+func resumeBookmark(ctx context.Context, h Host, a *args) (*etree.Element, error) {
 	id, err := a.instanceID()
 	if err != nil {
 		return nil, err
@@ -129,13 +122,13 @@ func resumeBookmark(ctx context.Context, h Host, a *args, principal string) (*et
 			return nil, argFault("payload: " + err.Error())
 		}
 	}
-	if err := h.ResumeBookmark(ctx, id, name, payload, principal); err != nil {
+	if err := h.ResumeBookmark(ctx, id, name, payload); err != nil {
 		return nil, err
 	}
 	return response(a.op), nil
 }
 
-func getInstance(ctx context.Context, h Host, a *args, _ string) (*etree.Element, error) {
+func getInstance(ctx context.Context, h Host, a *args) (*etree.Element, error) {
 	id, err := a.instanceID()
 	if err != nil {
 		return nil, err
@@ -149,21 +142,20 @@ func getInstance(ctx context.Context, h Host, a *args, _ string) (*etree.Element
 	return reply, nil
 }
 
-func listInstances(ctx context.Context, h Host, a *args, _ string) (*etree.Element, error) {
-	q := store.Query{State: store.State(a.text("state"))}
-	switch q.State {
-	case "", store.Active, store.Suspended, store.Completed:
-	default:
-		return nil, argFault(fmt.Sprintf("state %q is not Active, Suspended or Completed", q.State))
+func listInstances(ctx context.Context, h Host, a *args) (*etree.Element, error) {
+	state := workflow.State(a.text("state"))
+	if state != "" && !state.Valid() {
+		return nil, argFault(fmt.Sprintf("state %q is not Active, Suspended or Completed", state))
 	}
+	limit := 0
 	if s := a.text("limit"); s != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 0 {
 			return nil, argFault(fmt.Sprintf("limit %q is not a non-negative integer", s))
 		}
-		q.Limit = n
+		limit = n
 	}
-	list, err := h.List(ctx, q)
+	list, err := h.List(ctx, state, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +166,7 @@ func listInstances(ctx context.Context, h Host, a *args, _ string) (*etree.Eleme
 	return reply, nil
 }
 
-func getTrackingRecords(ctx context.Context, h Host, a *args, _ string) (*etree.Element, error) {
+func getTrackingRecords(ctx context.Context, h Host, a *args) (*etree.Element, error) {
 	id, err := a.instanceID()
 	if err != nil {
 		return nil, err
@@ -205,7 +197,7 @@ func getTrackingRecords(ctx context.Context, h Host, a *args, _ string) (*etree.
 	return reply, nil
 }
 
-func writeInstance(e *etree.Element, inst *store.Instance) {
+func writeInstance(e *etree.Element, inst *host.Instance) {
 	el(e, "id", inst.ID.String())
 	el(e, "state", string(inst.State))
 	el(e, "completion", string(inst.Completion))
@@ -336,25 +328,41 @@ func argFault(reason string) *soap.Fault {
 	return soap.NewFault(soap.Sender, reason, soap.QName{Space: NS, Local: FaultInvalidArgument})
 }
 
-// toFault maps host errors to this contract's faults; *soap.Fault values pass through and
-// anything else stays an internal error (logged by the soap endpoint, never shown).
+// toFault maps host errors to this contract's faults: instance conditions as MS-WFIM's (so one
+// client-side check serves both endpoints), the rest with this contract's subcodes. Anything
+// else stays an internal error (logged by the soap endpoint, never shown).
 func toFault(err error) error {
-	var f *soap.Fault
-	if errors.As(err, &f) {
+	if f, ok := protocol.InstanceFault(err); ok {
 		return f
 	}
+	var he *host.Error
+	if !errors.As(err, &he) {
+		return err
+	}
 	for _, m := range []struct {
-		err     error
+		kind    error
 		subcode string
 	}{
-		{ErrDefinitionNotFound, FaultDefinitionNotFound},
-		{ErrInvalidInput, FaultInvalidInput},
-		{ErrInstanceExists, FaultInstanceExists},
-		{ErrBookmarkNotFound, FaultBookmarkNotFound},
+		{host.ErrDefinitionNotFound, FaultDefinitionNotFound},
+		{host.ErrInvalidInput, FaultInvalidInput},
+		{host.ErrExists, FaultInstanceExists},
+		{host.ErrBookmarkNotFound, FaultBookmarkNotFound},
 	} {
-		if errors.Is(err, m.err) {
-			return soap.NewFault(soap.Sender, err.Error(), soap.QName{Space: NS, Local: m.subcode})
+		if errors.Is(he.Kind, m.kind) {
+			return soap.NewFault(soap.Sender, faultReason(he), soap.QName{Space: NS, Local: m.subcode})
 		}
 	}
 	return err
+}
+
+// faultReason says what was refused and why, for people.
+func faultReason(he *host.Error) string {
+	s := he.Kind.Error()
+	if he.Instance != uuid.Nil {
+		s += fmt.Sprintf(": instance %s", he.Instance)
+	}
+	if he.Detail != "" {
+		s += ": " + he.Detail
+	}
+	return s
 }

@@ -8,16 +8,15 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/wimp-project/wimp/soap"
-	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // Command is a decoded MS-WFIM request.
 type Command struct {
 	Op         Op
 	InstanceID uuid.UUID
-	Reason     *string         // nil when absent or xsi:nil (Abandon, Suspend, Terminate)
-	Identity   *store.Identity // nil when absent or xsi:nil (Update)
-	Principal  string          // who asked, recorded in tracking
+	Reason     *string            // nil when absent or xsi:nil (Abandon, Suspend, Terminate)
+	Identity   *workflow.Identity // nil when absent or xsi:nil (Update)
 }
 
 // ReasonText is the reason, "" when nil.
@@ -30,7 +29,7 @@ func (c Command) ReasonText() string {
 
 // Decode reads the operation's body wrapper. Children are matched by local name in the
 // contract namespace (or no namespace), in any order; unknown children are ignored.
-// Validation follows DESIGN §3: instanceId first, then (Suspend only) reason.
+// Validation follows docs/protocol.md ("Validation order"): instanceId first, then (Suspend only) reason.
 func Decode(op Op, wrapper *etree.Element) (Command, error) {
 	cmd := Command{Op: op}
 	if wrapper == nil || wrapper.Tag != op.Name || (wrapper.NamespaceURI() != NS && wrapper.NamespaceURI() != "") {
@@ -104,8 +103,8 @@ func isParam(op Op, name string) bool {
 
 // decodeIdentity reads a WorkflowIdentity data contract: name, package, version, each optional
 // and nillable, in the System.Activities namespace (tolerating the contract namespace or none).
-func decodeIdentity(e *etree.Element) (store.Identity, error) {
-	var id store.Identity
+func decodeIdentity(e *etree.Element) (workflow.Identity, error) {
+	var id workflow.Identity
 	seen := map[string]bool{}
 	for _, c := range e.ChildElements() {
 		if ns := c.NamespaceURI(); ns != ActivitiesNS && ns != NS && ns != "" {
@@ -136,7 +135,7 @@ func decodeIdentity(e *etree.Element) (store.Identity, error) {
 		*field = t
 	}
 	if id.Version != "" {
-		if _, err := ParseVersion(id.Version); err != nil {
+		if _, err := workflow.ParseVersion(id.Version); err != nil {
 			return id, err
 		}
 		id.Version = strings.TrimSpace(id.Version)

@@ -130,7 +130,7 @@ func TestDecodeIdentity(t *testing.T) {
 	const act = `xmlns:a="http://schemas.datacontract.org/2004/07/System.Activities"`
 	for _, tc := range []struct {
 		name, child string
-		want        string // FormatIdentity, "nil" for none, "fault" for DeserializationFailed
+		want        string // Identity.String(), "nil" for none, "fault" for DeserializationFailed
 	}{
 		{"full", `<updatedDefinitionIdentity ` + act + ` ` + xsi + `><a:name>ExpenseApproval</a:name><a:package>wimp.samples</a:package><a:version>2.0.0.0</a:version></updatedDefinitionIdentity>`,
 			"ExpenseApproval; Version=2.0.0.0; Package=wimp.samples"},
@@ -147,7 +147,7 @@ func TestDecodeIdentity(t *testing.T) {
 			case err != nil:
 				got = "fault"
 			case cmd.Identity != nil:
-				got = FormatIdentity(*cmd.Identity)
+				got = cmd.Identity.String()
 			}
 			if got != tc.want {
 				t.Errorf("got %q (%v), want %q", got, err, tc.want)

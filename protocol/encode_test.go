@@ -5,7 +5,7 @@ import (
 
 	"github.com/beevik/etree"
 
-	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // Encode is Decode's inverse for every operation and every parameter form.
@@ -18,7 +18,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 			{Op: op, InstanceID: testID, Reason: &reason},
 			{Op: op, InstanceID: testID, Reason: &empty},
 			{Op: op, InstanceID: testID, Identity: &v2},
-			{Op: op, InstanceID: testID, Identity: &store.Identity{Name: "OnlyName"}},
+			{Op: op, InstanceID: testID, Identity: &workflow.Identity{Name: "OnlyName"}},
 		} {
 			// Through text, as on the wire.
 			doc := etree.NewDocument()

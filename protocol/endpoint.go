@@ -5,17 +5,19 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/soap"
 )
 
-// Manager applies decoded commands to instances. The host implements it: under the
-// instance's lock it reads the instance's Status, calls Decide, applies the Decision and
-// commits durably before returning. Protocol faults are returned as *soap.Fault.
+// Manager applies management commands to instances: the host. Under the instance's lock it
+// asks the command's rules (Decide over the state table) for a decision, applies it and
+// commits durably before returning; refusals are *host.Error values.
 type Manager interface {
-	Manage(ctx context.Context, cmd Command) error
+	Manage(ctx context.Context, cmd host.Command) error
 }
 
-// Operations returns the 13 MS-WFIM operations bound to m, ready for a soap.Endpoint.
+// Operations returns the 13 MS-WFIM operations bound to m, ready for a soap.Endpoint. The
+// principal recorded with each command is the one the request's context carries.
 func Operations(m Manager) []soap.Operation {
 	ops := make([]soap.Operation, 0, len(Ops))
 	for _, op := range Ops {
@@ -28,9 +30,8 @@ func Operations(m Manager) []soap.Operation {
 				if err != nil {
 					return nil, err
 				}
-				cmd.Principal = Principal(req)
-				if err := m.Manage(ctx, cmd); err != nil {
-					return nil, err
+				if err := m.Manage(ctx, cmd.Host()); err != nil {
+					return nil, Fault(err)
 				}
 				return ResponseElement(op), nil
 			},
@@ -39,22 +40,15 @@ func Operations(m Manager) []soap.Operation {
 	return ops
 }
 
+// Host is the command in the host's vocabulary, decided by the MS-WFIM state table.
+func (c Command) Host() host.Command {
+	return host.Command{Instance: c.InstanceID, Operation: c.Op.Name, Reason: c.ReasonText(),
+		Rules: func(cond host.Condition) host.Decision { return Decide(c, cond) }}
+}
+
 // ResponseElement is the empty reply wrapper <{Op}Response xmlns="…WorkflowServices"/>.
 func ResponseElement(op Op) *etree.Element {
 	e := etree.NewElement(op.Name + "Response")
 	e.CreateAttr("xmlns", NS)
 	return e
-}
-
-// Principal names who sent a request for the tracking trail: the HTTP user when the
-// request carries credentials, else "anonymous", with the peer address.
-func Principal(req *soap.Request) string {
-	if req == nil || req.HTTP == nil {
-		return "anonymous"
-	}
-	user := "anonymous"
-	if u, _, ok := req.HTTP.BasicAuth(); ok && u != "" {
-		user = u
-	}
-	return user + "@" + req.HTTP.RemoteAddr
 }

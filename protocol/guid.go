@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 )
 
+//lint:ignore ST1005 the text is .NET's Guid.Parse message, which clients may recognise
 var errGUIDFormat = errors.New("Guid should contain 32 digits with 4 dashes (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")
 
 // ParseGUID parses a GUID in every form .NET's Guid.Parse accepts, after trimming surrounding
@@ -61,6 +62,7 @@ func parseGUIDX(s string) (uuid.UUID, error) {
 		}
 		return r
 	}, s)
+	//lint:ignore ST1005 worded like .NET's Guid.Parse messages
 	errX := errors.New("Guid in the {0x...} format is malformed")
 	if !strings.HasPrefix(s, "{") || !strings.HasSuffix(s, "}}") {
 		return u, errX

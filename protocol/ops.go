@@ -1,6 +1,7 @@
 // Package protocol is MS-WFIM: the 13 operations of IWorkflowInstanceManagement, the decoding of
-// their request bodies, the validation order and the state-transition table of DESIGN §3.
-// It is pure: the host applies the decided effects to instances and the store.
+// their request bodies, the validation order, the state-transition table (docs/protocol.md) and
+// the faults. It is an adapter: it turns requests into host commands whose rules are the table,
+// and host refusals into the contract's faults; the host applies them.
 package protocol
 
 // Namespaces of the contract.

@@ -2,27 +2,32 @@ package protocol
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/soap"
-	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
 
 var (
 	testID       = uuid.MustParse("3f2504e0-4f89-41d3-9a0c-0305e82c3301")
-	v1           = store.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "1.0.0.0"}
-	v2           = store.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "2.0.0.0"}
-	unregistered = store.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "9.0.0.0"}
+	v1           = workflow.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "1.0.0.0"}
+	v2           = workflow.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "2.0.0.0"}
+	unregistered = workflow.Identity{Name: "ExpenseApproval", Package: "wimp.samples", Version: "9.0.0.0"}
 )
 
-// canUpdate registers one update: v1 → v2.
-func canUpdate(from, to store.Identity) error {
-	if SameIdentity(from, v1) && SameIdentity(to, v2) {
-		return nil
-	}
-	return errors.New("no update registered")
+// condition is an instance in state with identity v1, for which one update is registered: v1 → v2.
+func condition(state workflow.State, c workflow.Completion) host.Condition {
+	return host.Condition{Exists: true, State: state, Completion: c, Identity: v1,
+		CanUpdate: func(to workflow.Identity) error {
+			if to.Equal(v2) {
+				return nil
+			}
+			return errors.New("no update registered")
+		}}
 }
 
 func subcode(f *soap.Fault) string {
@@ -35,42 +40,56 @@ func subcode(f *soap.Fault) string {
 	return f.Subcodes[0].Local
 }
 
-// TestStateTable checks every cell of DESIGN §3's state table for every one of the 13
-// operations. The expectations are written from the DESIGN text, not from the Table variable.
+// faultOf is the fault a decision's refusal becomes on the wire.
+func faultOf(t *testing.T, op Op, d host.Decision, c host.Condition) *soap.Fault {
+	t.Helper()
+	if d.Refuse == nil {
+		return nil
+	}
+	err := Fault(&host.Error{Kind: d.Refuse, Instance: testID, Operation: op.Name, Completion: c.Completion, Detail: d.Why})
+	var f *soap.Fault
+	if !errors.As(err, &f) {
+		t.Fatalf("%s: refusal %v maps to %v, not a fault", op.Name, d.Refuse, err)
+	}
+	return f
+}
+
+// TestStateTable checks every cell of the state table (docs/protocol.md) for every one of the
+// 13 operations. The expectations are written from the documented table, not from Table.
 func TestStateTable(t *testing.T) {
-	statuses := map[string]Status{
-		"Active":     {Exists: true, State: store.Active, Identity: v1},
-		"Suspended":  {Exists: true, State: store.Suspended, Identity: v1},
-		"Closed":     {Exists: true, State: store.Completed, Completion: store.Closed, Identity: v1},
-		"Canceled":   {Exists: true, State: store.Completed, Completion: store.Canceled, Identity: v1},
-		"Terminated": {Exists: true, State: store.Completed, Completion: store.Terminated, Identity: v1},
-		"Faulted":    {Exists: true, State: store.Completed, Completion: store.Faulted, Identity: v1},
+	conditions := map[string]host.Condition{
+		"Active":     condition(workflow.Active, ""),
+		"Suspended":  condition(workflow.Suspended, ""),
+		"Closed":     condition(workflow.Completed, workflow.Closed),
+		"Canceled":   condition(workflow.Completed, workflow.Canceled),
+		"Terminated": condition(workflow.Completed, workflow.Terminated),
+		"Faulted":    condition(workflow.Completed, workflow.Faulted),
 		"unknown":    {},
 	}
 	completedCells := map[string]string{
 		"Closed": "InstanceCompleted", "Canceled": "InstanceCompleted",
 		"Terminated": "InstanceTerminated", "Faulted": "InstanceTerminated", "unknown": "InstanceNotFound",
 	}
-	// What Active and Suspended instances give, per operation kind (an Effect or a fault subcode).
+	// What Active and Suspended instances give, per operation kind (an effect or a fault subcode).
 	type cell struct {
-		effect Effect
+		effect host.Effect
 		fault  string
 	}
 	rows := map[Kind][2]cell{
-		Run:       {{effect: Execute}, {fault: "InstanceSuspended"}},
-		Suspend:   {{effect: SuspendIt}, {effect: SuspendIt}},
-		Unsuspend: {{effect: NoChange}, {effect: Resume}},
-		Cancel:    {{effect: CancelIt}, {effect: CancelIt}},
-		Terminate: {{effect: TerminateIt}, {effect: TerminateIt}},
-		Abandon:   {{effect: AbandonIt}, {effect: AbandonIt}},
-		Update:    {{effect: UpdateIt}, {effect: UpdateIt}},
+		Run:       {{effect: host.Execute}, {fault: "InstanceSuspended"}},
+		Suspend:   {{effect: host.Suspend}, {effect: host.Suspend}},
+		Unsuspend: {{effect: host.NoChange}, {effect: host.Resume}},
+		Cancel:    {{effect: host.Cancel}, {effect: host.Cancel}},
+		Terminate: {{effect: host.Terminate}, {effect: host.Terminate}},
+		Abandon:   {{effect: host.Abandon}, {effect: host.Abandon}},
+		Update:    {{effect: host.Update}, {effect: host.Update}}, // with v2: a registered update
 	}
 	reason := "because"
 	cells := 0
 	for _, op := range Ops {
-		for name, st := range statuses {
-			cmd := Command{Op: op, InstanceID: testID, Reason: &reason, Identity: &v1}
-			d := Decide(cmd, st, canUpdate)
+		for name, c := range conditions {
+			cmd := Command{Op: op, InstanceID: testID, Reason: &reason, Identity: &v2}
+			d := Decide(cmd, c)
 			var want cell
 			switch name {
 			case "Active":
@@ -80,17 +99,18 @@ func TestStateTable(t *testing.T) {
 			default:
 				want = cell{fault: completedCells[name]}
 			}
-			if got := subcode(d.Fault); got != want.fault {
+			f := faultOf(t, op, d, c)
+			if got := subcode(f); got != want.fault {
 				t.Errorf("%s on %s: fault %q, want %q", op.Name, name, got, want.fault)
 			}
-			if d.Fault == nil && d.Effect != want.effect {
+			if f == nil && d.Effect != want.effect {
 				t.Errorf("%s on %s: effect %v, want %v", op.Name, name, d.Effect, want.effect)
 			}
-			if d.Fault != nil && d.Fault.Code != soap.Sender {
-				t.Errorf("%s on %s: fault code %v, want Sender", op.Name, name, d.Fault.Code)
+			if f != nil && f.Code != soap.Sender {
+				t.Errorf("%s on %s: fault code %v, want Sender", op.Name, name, f.Code)
 			}
-			if d.Fault != nil && d.Fault.Subcodes[0].Space != NS {
-				t.Errorf("%s on %s: subcode namespace %q", op.Name, name, d.Fault.Subcodes[0].Space)
+			if f != nil && f.Subcodes[0].Space != "http://schemas.datacontract.org/2008/10/WorkflowServices" {
+				t.Errorf("%s on %s: subcode namespace %q", op.Name, name, f.Subcodes[0].Space)
 			}
 			cells++
 		}
@@ -102,9 +122,10 @@ func TestStateTable(t *testing.T) {
 
 func TestAllZeroGUIDIsNeverAnInstance(t *testing.T) {
 	for _, op := range Ops {
-		d := Decide(Command{Op: op, InstanceID: uuid.Nil}, Status{Exists: true, State: store.Active}, nil)
-		if subcode(d.Fault) != "InstanceNotFound" {
-			t.Errorf("%s on the zero GUID: %v", op.Name, d.Fault)
+		c := condition(workflow.Active, "")
+		d := Decide(Command{Op: op, InstanceID: uuid.Nil}, c)
+		if f := faultOf(t, op, d, c); subcode(f) != "InstanceNotFound" {
+			t.Errorf("%s on the zero GUID: %v", op.Name, f)
 		}
 	}
 }
@@ -113,53 +134,75 @@ func TestUpdateIdentityRules(t *testing.T) {
 	update, _ := OpByName("Update")
 	tupdate, _ := OpByName("TransactedUpdate")
 	same := v1
-	same.Version = "1.0.0.0"
 	for _, tc := range []struct {
 		name     string
 		op       Op
-		state    store.State
-		identity *store.Identity
+		state    workflow.State
+		identity *workflow.Identity
 		fault    string
-		switchTo *store.Identity
-		run      bool
+		effect   host.Effect
+		switchTo *workflow.Identity
 	}{
-		{"equal identity on Active runs", update, store.Active, &same, "", nil, true},
-		{"equal identity on Suspended does not run", update, store.Suspended, &same, "", nil, false},
-		{"registered update on Active switches and runs", update, store.Active, &v2, "", &v2, true},
-		{"registered update on Suspended switches, no run", tupdate, store.Suspended, &v2, "", &v2, false},
-		{"unregistered identity", update, store.Active, &unregistered, "UpdateFailed", nil, false},
-		{"nil identity never equals", update, store.Active, nil, "UpdateFailed", nil, false},
-		{"nil identity on Suspended", tupdate, store.Suspended, nil, "UpdateFailed", nil, false},
-		{"other name", update, store.Active, &store.Identity{Name: "Other", Package: "wimp.samples", Version: "1.0.0.0"}, "UpdateFailed", nil, false},
-		{"version compared as System.Version", update, store.Active, &store.Identity{Name: v1.Name, Package: v1.Package, Version: "1.00.0.0"}, "", nil, true},
-		{"1.0 is not 1.0.0.0", update, store.Active, &store.Identity{Name: v1.Name, Package: v1.Package, Version: "1.0"}, "UpdateFailed", nil, false},
+		{"equal identity on Active runs", update, workflow.Active, &same, "", host.Execute, nil},
+		{"equal identity on Suspended changes nothing", update, workflow.Suspended, &same, "", host.NoChange, nil},
+		{"registered update on Active switches", update, workflow.Active, &v2, "", host.Update, &v2},
+		{"registered update on Suspended switches", tupdate, workflow.Suspended, &v2, "", host.Update, &v2},
+		{"unregistered identity", update, workflow.Active, &unregistered, "UpdateFailed", 0, nil},
+		{"nil identity never equals", update, workflow.Active, nil, "UpdateFailed", 0, nil},
+		{"nil identity on Suspended", tupdate, workflow.Suspended, nil, "UpdateFailed", 0, nil},
+		{"other name", update, workflow.Active, &workflow.Identity{Name: "Other", Package: "wimp.samples", Version: "1.0.0.0"}, "UpdateFailed", 0, nil},
+		{"version compared as System.Version", update, workflow.Active, &workflow.Identity{Name: v1.Name, Package: v1.Package, Version: "1.00.0.0"}, "", host.Execute, nil},
+		{"1.0 is not 1.0.0.0", update, workflow.Active, &workflow.Identity{Name: v1.Name, Package: v1.Package, Version: "1.0"}, "UpdateFailed", 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := Decide(Command{Op: tc.op, InstanceID: testID, Identity: tc.identity},
-				Status{Exists: true, State: tc.state, Identity: v1}, canUpdate)
-			if got := subcode(d.Fault); got != tc.fault && !(got == "" && tc.fault == "") {
+			c := condition(tc.state, "")
+			d := Decide(Command{Op: tc.op, InstanceID: testID, Identity: tc.identity}, c)
+			f := faultOf(t, tc.op, d, c)
+			if got := subcode(f); got != tc.fault {
 				t.Fatalf("fault %q, want %q", got, tc.fault)
 			}
-			if d.Fault != nil {
+			if f != nil {
 				return
 			}
-			if (d.NewIdentity == nil) != (tc.switchTo == nil) || (d.NewIdentity != nil && *d.NewIdentity != *tc.switchTo) {
-				t.Errorf("NewIdentity %v, want %v", d.NewIdentity, tc.switchTo)
+			if d.Effect != tc.effect {
+				t.Errorf("effect %v, want %v", d.Effect, tc.effect)
 			}
-			if d.Run != tc.run {
-				t.Errorf("Run %v, want %v", d.Run, tc.run)
+			if (d.Identity == nil) != (tc.switchTo == nil) || (d.Identity != nil && *d.Identity != *tc.switchTo) {
+				t.Errorf("Identity %v, want %v", d.Identity, tc.switchTo)
 			}
 		})
 	}
 }
 
-func TestParseVersion(t *testing.T) {
-	for in, ok := range map[string]bool{
-		"1.0": true, "1.0.0": true, "1.0.0.0": true, " 1 . 2 ": true, "2147483647.0": true,
-		"1": false, "1.0.0.0.0": false, "": false, "a.b": false, "-1.0": false, "1..0": false, "2147483648.0": false,
+// The host's refusals and failures as MS-WFIM faults: the reason texts name the operation and
+// the instance; a failure to commit is a Receiver fault; anything else stays an internal error.
+func TestFaultMapping(t *testing.T) {
+	he := func(kind error, c workflow.Completion) error {
+		return &host.Error{Kind: kind, Instance: testID, Operation: "TransactedRun", Completion: c, Detail: "why"}
+	}
+	for _, tc := range []struct {
+		err            error
+		code           soap.FaultCode
+		subcode, after string
+	}{
+		{he(host.ErrNotFound, ""), soap.Sender, "InstanceNotFound", "There is no workflow instance with id '3f2504e0-4f89-41d3-9a0c-0305e82c3301'."},
+		{he(host.ErrSuspended, ""), soap.Sender, "InstanceSuspended", "The operation 'TransactedRun' could not be performed on workflow instance '3f2504e0-4f89-41d3-9a0c-0305e82c3301' because it is suspended."},
+		{he(host.ErrCompleted, workflow.Closed), soap.Sender, "InstanceCompleted", "The operation 'TransactedRun' could not be performed on workflow instance '3f2504e0-4f89-41d3-9a0c-0305e82c3301' because it has completed."},
+		{he(host.ErrCompleted, workflow.Faulted), soap.Sender, "InstanceTerminated", "The operation 'TransactedRun' could not be performed on workflow instance '3f2504e0-4f89-41d3-9a0c-0305e82c3301' because it has been terminated."},
+		{he(host.ErrUpdateRefused, ""), soap.Sender, "UpdateFailed", "Workflow instance '3f2504e0-4f89-41d3-9a0c-0305e82c3301' could not be updated: why."},
+		{&host.Error{Kind: host.ErrUnavailable, Instance: testID, Cause: errors.New("store: write timed out")}, soap.Receiver, "(none)",
+			"The change could not be committed (store: write timed out), so nothing was changed; retry later."},
 	} {
-		if _, err := ParseVersion(in); (err == nil) != ok {
-			t.Errorf("ParseVersion(%q) error %v, want ok=%v", in, err, ok)
+		var f *soap.Fault
+		if !errors.As(Fault(tc.err), &f) {
+			t.Fatalf("%v: not a fault", tc.err)
 		}
+		if f.Code != tc.code || subcode(f) != tc.subcode || f.Reason != tc.after {
+			t.Errorf("%v → %v %q %q, want %v %q %q", tc.err, f.Code, subcode(f), f.Reason, tc.code, tc.subcode, tc.after)
+		}
+	}
+	internal := fmt.Errorf("snapshot failed")
+	if err := Fault(internal); err != internal {
+		t.Errorf("an error that is no refusal became %v", err)
 	}
 }

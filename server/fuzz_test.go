@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/server/servertest"
 )
@@ -27,7 +28,7 @@ func FuzzControlEndpoint(f *testing.F) {
 	base := servertest.Start(f, "")
 	c := hosting.NewClient(base + "/WorkflowHosting")
 	ctx := context.Background()
-	req := hosting.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
+	req := host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
 		Inputs: map[string]any{"amount": 10.0, "submitter": "fuzz"}}
 	f.Fuzz(func(t *testing.T, contentType, soapAction, body string) {
 		if strings.ContainsFunc(contentType+soapAction, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {

@@ -4,7 +4,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/soap"
-	"github.com/wimp-project/wimp/store"
 	"github.com/wimp-project/wimp/wsdl"
 )
 
@@ -27,8 +25,8 @@ const (
 	hostingPath = "/WorkflowHosting"
 )
 
-// New returns the handler serving every wimp URL (DESIGN §2).
-func New(h *host.Host, st store.Store, maxBody int64, log *slog.Logger) http.Handler {
+// New returns the handler serving every wimp URL (README, "What runs where").
+func New(h *host.Host, maxBody int64, log *slog.Logger) http.Handler {
 	m := &metrics{start: time.Now()}
 	control := &soap.Endpoint{Operations: protocol.Operations(countingManager{h, &m.operations}), MaxBodyBytes: maxBody, Logger: log}
 	hostingEP := &soap.Endpoint{Operations: hosting.Operations(h), MaxBodyBytes: maxBody, Logger: log}
@@ -61,15 +59,28 @@ func New(h *host.Host, st store.Store, maxBody int64, log *slog.Logger) http.Han
 		help(w, r, "wimp hosting endpoint (IWorkflowHosting)")
 	})))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := st.List(r.Context(), store.Query{Limit: 1}); err != nil {
-			http.Error(w, "store unavailable: "+err.Error(), http.StatusServiceUnavailable)
+		// A real write (the host renews its lease), not a read: a database that answers reads
+		// but cannot be written is not healthy.
+		if err := h.Health(r.Context()); err != nil {
+			http.Error(w, "unhealthy: the store cannot be written: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { m.write(w, h) })
-	return mux
+	return withPrincipal(mux)
+}
+
+// withPrincipal puts the request's principal into its context, where the contracts and the
+// host read it. Nothing authenticates callers yet, so every one is anonymous, known by its
+// address: credentials a request carries (an HTTP Basic user, say) are not verified and are
+// never taken for who asked.
+func withPrincipal(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := host.Principal{Name: host.Anonymous, Address: r.RemoteAddr}
+		next.ServeHTTP(w, r.WithContext(host.WithPrincipal(r.Context(), p)))
+	})
 }
 
 // help answers a browser's GET on an endpoint URL with where its WSDL is.
@@ -127,20 +138,19 @@ type countingManager struct {
 	ops *counter
 }
 
-func (c countingManager) Manage(ctx context.Context, cmd protocol.Command) error {
+func (c countingManager) Manage(ctx context.Context, cmd host.Command) error {
 	err := c.Manager.Manage(ctx, cmd)
 	outcome := "ok"
-	var f *soap.Fault
-	switch {
-	case err == nil:
-	case errors.As(err, &f) && len(f.Subcodes) > 0:
-		outcome = f.Subcodes[0].Local
-	case errors.As(err, &f):
-		outcome = f.Code.String()
-	default:
+	if err != nil {
 		outcome = "error"
+		if f, ok := protocol.Fault(err).(*soap.Fault); ok {
+			outcome = f.Code.String()
+			if len(f.Subcodes) > 0 {
+				outcome = f.Subcodes[0].Local
+			}
+		}
 	}
-	c.ops.inc(cmd.Op.Name, outcome)
+	c.ops.inc(cmd.Operation, outcome)
 	return err
 }
 

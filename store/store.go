@@ -1,14 +1,17 @@
-// Package store persists workflow instances and their tracking records.
-// The Store interface is what the host needs; sqlite.go is the SQLite backend and
-// storetest holds the behavioural suite every backend must pass.
+// Package store is the persistence contract of the host: instance rows, their tracking records,
+// and leases that say which owner (one host process) may execute an instance. Backends live in
+// their own packages (store/sqlite); store/storetest is the behavioural suite every backend passes.
 package store
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // Errors returned by every backend; check with errors.Is.
@@ -20,73 +23,80 @@ var (
 	// ErrInvalid reports a malformed Change (nil Instance, nil id, unknown Op or State, a Record of
 	// another instance). It is returned before anything is written.
 	ErrInvalid = errors.New("store: invalid change")
+	// ErrLeased: another owner holds the instance's lease and is alive; nothing was written.
+	ErrLeased = errors.New("store: instance is leased by another owner")
+	// ErrLeaseLost: the writing owner's lease on the instance was taken over, or the owner's own
+	// registration lapsed (its leases may be taken over at any moment); nothing was written.
+	ErrLeaseLost = errors.New("store: lease lost")
+	// ErrOwnerExists: Register with an owner id that is, or was, registered.
+	ErrOwnerExists = errors.New("store: owner id already registered")
+	// ErrTimeout: the change could not be committed within the store's write timeout (for
+	// example because another process holds the database's write lock). Nothing of it was
+	// written, and nothing of it will be.
+	ErrTimeout = errors.New("store: write timed out")
 )
 
-// State is the MS-WFIM instance state.
-type State string
+// LeaseError is an ErrLeased refusal naming the owner that holds the instance.
+type LeaseError struct {
+	Instance uuid.UUID
+	Holder   Owner
+}
 
-const (
-	Active    State = "Active"
-	Suspended State = "Suspended"
-	Completed State = "Completed"
-)
+func (e *LeaseError) Error() string {
+	return fmt.Sprintf("store: instance %s is leased by %s", e.Instance, e.Holder)
+}
 
-// Completion says how a Completed instance ended ("" while not completed).
-type Completion string
+func (e *LeaseError) Unwrap() error { return ErrLeased }
 
-const (
-	NotCompleted Completion = ""
-	Closed       Completion = "Closed"
-	Canceled     Completion = "Canceled"
-	Terminated   Completion = "Terminated"
-	Faulted      Completion = "Faulted"
-)
+// Owner is a lease holder: one host process. ID is unique per process start (an owner whose
+// registration lapsed never comes back under the same id); Node and Info are for people.
+type Owner struct {
+	ID   string
+	Node string    // the node it runs on, e.g. "host:8080"
+	Info string    // e.g. "pid 1234, listening on 127.0.0.1:8080"
+	Seen time.Time // set by Owners: when its registration expires (or expired)
+}
 
-// Identity is a workflow definition identity (WF4's WorkflowIdentity).
-type Identity struct {
-	Name, Package, Version string
+func (o Owner) String() string {
+	s := fmt.Sprintf("owner %q", o.ID)
+	if o.Node != "" {
+		s += " on node " + o.Node
+	}
+	if o.Info != "" {
+		s += " (" + o.Info + ")"
+	}
+	return s
+}
+
+// Lease is who holds an instance's lease. Token is the fencing token: it grows every time the
+// lease passes to an owner that did not hold it, so a write under an older token is refused.
+type Lease struct {
+	Owner string // "" when nobody holds it
+	Token int64
 }
 
 // Instance is one row of the instances table.
 type Instance struct {
 	ID                  uuid.UUID
-	Definition          Identity
-	State               State
-	Completion          Completion
+	Definition          workflow.Identity
+	State               workflow.State
+	Completion          workflow.Completion
 	SuspensionReason    string
 	SuspensionException string // exception name when suspended by an unhandled exception
 	CompletionReason    string // termination reason, or the fault message of a Faulted instance
 	Bookmarks           []string
-	PendingTimer        time.Time // zero: none. The earliest durable timer due time (UTC)
-	ExecutionStatus     string    // "Idle", "Executing", "Closed", "Canceled", "Faulted"
-	Image               []byte    // serialised execution image (engine format), nil if none
-	Variables           []byte    // JSON object of the workflow variables at the last persist
-	Version             int64     // incremented by every committed update; 1 after insert
-	LockOwner           string
-	LockExpiry          time.Time
-	Created, Updated    time.Time
-}
-
-// RecordKind classifies tracking records.
-type RecordKind string
-
-const (
-	InstanceRecord RecordKind = "Instance" // lifecycle and management: Started, Suspended, Terminated, ...
-	ActivityRecord RecordKind = "Activity" // activity state changes: Executing, Closed, Canceled, Faulted
-	BookmarkRecord RecordKind = "Bookmark" // bookmark resumptions
-)
-
-// Record is one tracking (audit) record.
-type Record struct {
-	Seq        int64 // assigned by the store, increasing per store
-	InstanceID uuid.UUID
-	Time       time.Time
-	Kind       RecordKind
-	Name       string // e.g. "Suspended", "Closed", the bookmark name
-	Activity   string // activity id/name for activity and bookmark records
-	Reason     string
-	Principal  string // who asked, for management operations
-	Data       string // optional JSON payload
+	// PendingTimer is when the host must next look at the instance (UTC; zero: never by
+	// itself): its earliest durable timer, or a later retry time after failed executions.
+	PendingTimer    time.Time
+	ExecutionStatus string // "Idle", "Executing", "Closed", "Canceled", "Faulted"
+	Failures        int    // consecutive failed executions, for the host's back-off
+	Image           []byte // serialised execution image (engine format), nil if none
+	Variables       []byte // JSON object of the workflow variables at the last persist
+	Version         int64  // incremented by every committed Update; 1 after Insert
+	// Lease is the instance's lease as last read or written. A Change compares it with the
+	// stored lease (see Change.By) and the store writes the new one back.
+	Lease            Lease
+	Created, Updated time.Time
 }
 
 // Op is what a Change does to its instance.
@@ -106,26 +116,42 @@ const (
 // backend batches them into one transaction.
 //
 // On success the store writes back into the caller's values: Instance.Version, Updated (and
-// Created on Insert), and for each Record its Seq, its InstanceID when it was uuid.Nil, and its
-// Time (now when zero, else as stored: UTC, millisecond precision). A Record's InstanceID must be
-// uuid.Nil or the Change's instance id (ErrInvalid otherwise).
+// Created on Insert), Lease, and for each Record its Seq, its InstanceID when it was uuid.Nil,
+// and its Time (now when zero, else as stored: UTC, millisecond precision). A Record's
+// InstanceID must be uuid.Nil or the Change's instance id (ErrInvalid otherwise).
+//
+// Fencing: a change by owner By is refused with ErrLeaseLost when By's registration has lapsed,
+// or when Instance.Lease says By holds the instance but the stored lease is no longer exactly
+// that one (taken over, or released). Any change is refused with ErrLeased while another live
+// owner holds the instance. A lease whose owner's registration lapsed is free.
 type Change struct {
 	Op       Op
-	Instance *Instance // for Insert/Update; for Delete/Track only Instance.ID (and Version for Delete) is used
-	Records  []Record
+	Instance *Instance // for Insert/Update; for Delete/Track only ID, Version (Delete) and Lease are used
+	Records  []workflow.Record
+	// By is the owner writing the change; "" for a writer that holds no leases (tools, tests).
+	By string
+	// Hold: after the change By holds the instance's lease (granted now, with a new token, if it
+	// did not). Otherwise the lease is free afterwards. Ignored when By is "".
+	Hold bool
 }
 
 // Query selects instances for List (ordered by Created, then id).
 type Query struct {
-	State State // "" for all
-	Limit int   // 0 for no limit
+	State workflow.State // "" for all
+	Limit int            // 0 for no limit
+}
+
+// Claimed is an instance granted to an owner by ClaimDue or ClaimRunnable.
+type Claimed struct {
+	ID    uuid.UUID
+	Lease Lease
 }
 
 // Store is the persistence contract the host relies on.
 type Store interface {
 	// Commit applies the changes in one transaction and returns only once it is durable
-	// (fsync'd). Updates succeed only if the stored Version equals Instance.Version; on success
-	// each changed Instance has its Version and Updated fields advanced in place.
+	// (fsync'd), or fails having written nothing (ErrTimeout when that could not be decided
+	// within the store's write timeout).
 	Commit(ctx context.Context, changes ...Change) error
 	// Get returns a fresh copy of the instance, or ErrNotFound. Times are UTC (at least ms
 	// precision); Bookmarks is nil when there are none; Image and Variables keep nil and
@@ -134,14 +160,34 @@ type Store interface {
 	List(ctx context.Context, q Query) ([]*Instance, error)
 	// Records returns the instance's tracking records with Seq > after, oldest first (also
 	// after the instance was deleted; an id without records gives none and no error).
-	Records(ctx context.Context, id uuid.UUID, after int64) ([]Record, error)
-	// DueTimers returns up to limit (0: all) ids of Active instances whose PendingTimer <= now,
-	// earliest due first.
-	DueTimers(ctx context.Context, now time.Time, limit int) ([]uuid.UUID, error)
+	Records(ctx context.Context, id uuid.UUID, after int64) ([]workflow.Record, error)
 	// NextTimer returns the earliest PendingTimer of an Active instance; false if none.
 	NextTimer(ctx context.Context) (time.Time, bool, error)
-	// Runnable returns ids of Active instances whose ExecutionStatus is "Executing" (recovery).
-	Runnable(ctx context.Context) ([]uuid.UUID, error)
+
+	// Register makes o a live owner until now+ttl; ErrOwnerExists if o.ID was ever registered.
+	Register(ctx context.Context, o Owner, ttl time.Duration) error
+	// Renew extends a live owner's registration (and so every lease it holds) to now+ttl.
+	// ErrLeaseLost if the registration had lapsed or is unknown: the owner must stop executing
+	// its instances and register again under a new id.
+	Renew(ctx context.Context, owner string, ttl time.Duration) error
+	// Unregister releases every lease the owner holds and ends its registration.
+	Unregister(ctx context.Context, owner string) error
+	// Owners lists the live owners, with when each registration expires.
+	Owners(ctx context.Context) ([]Owner, error)
+	// Claim grants the instance's lease to a live owner: a new token if it was free (or its
+	// holder lapsed), the same if the owner holds it already. ErrLeased (a *LeaseError) while
+	// another live owner holds it; ErrLeaseLost if owner itself is not live; ErrNotFound.
+	Claim(ctx context.Context, id uuid.UUID, owner string) (Lease, error)
+	// Release frees the lease if it is still exactly l; ErrLeaseLost otherwise.
+	Release(ctx context.Context, id uuid.UUID, l Lease) error
+	// ClaimDue grants owner up to limit (0: all) Active instances whose PendingTimer <= now and
+	// whose lease is free or already owner's, earliest due first. Two owners never get the same
+	// instance from concurrent calls while both are live.
+	ClaimDue(ctx context.Context, owner string, now time.Time, limit int) ([]Claimed, error)
+	// ClaimRunnable is ClaimDue for Active instances whose ExecutionStatus is "Executing" and
+	// whose PendingTimer is zero or <= now (recovery of interrupted executions).
+	ClaimRunnable(ctx context.Context, owner string, now time.Time, limit int) ([]Claimed, error)
+
 	// Close lets commits already submitted finish, then releases the store. Every later call,
 	// Close included, returns ErrClosed.
 	Close() error

@@ -22,9 +22,7 @@ func ValidateChanges(changes []Change) error {
 		}
 		switch c.Op {
 		case Insert, Update:
-			switch c.Instance.State {
-			case Active, Suspended, Completed:
-			default:
+			if !c.Instance.State.Valid() {
 				return fmt.Errorf("%w: change %d: instance %s: unknown state %q", ErrInvalid, i, id, c.Instance.State)
 			}
 		case Delete, Track:

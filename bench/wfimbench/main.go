@@ -35,7 +35,7 @@ import (
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/server"
-	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/sqlite"
 )
 
 const ns = "http://schemas.datacontract.org/2008/10/WorkflowServices"
@@ -94,7 +94,7 @@ func main() {
 // run measures one configuration: maxBatch 0 is group commit, 1 one transaction per commit.
 func run(path string, maxBatch, clients int, d time.Duration) (result, error) {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, path, store.WithMaxBatch(maxBatch))
+	st, err := sqlite.Open(ctx, path, sqlite.WithMaxBatch(maxBatch))
 	if err != nil {
 		return result{}, err
 	}
@@ -112,12 +112,12 @@ func run(path string, maxBatch, clients int, d time.Duration) (result, error) {
 		return result{}, err
 	}
 	defer h.Close()
-	srv := httptest.NewServer(server.New(h, st, 64<<10, log))
+	srv := httptest.NewServer(server.New(h, 64<<10, log))
 	defer srv.Close()
 	hc := hosting.NewClient(srv.URL + "/WorkflowHosting")
 	ids := make([]uuid.UUID, clients)
 	for i := range ids {
-		if ids[i], err = hc.Create(ctx, hosting.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
+		if ids[i], err = hc.Create(ctx, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
 			Inputs: map[string]any{"amount": 10.0, "submitter": "bench"}}); err != nil {
 			return result{}, err
 		}

@@ -4,9 +4,11 @@
 //
 //	wimp-server [--listen 127.0.0.1:8080] [--db ./wimp.db] [--definitions DIR] [--unload-after 1m]
 //	            [--max-body 65536] [--unhandled-exception AbandonAndSuspend] [--log-level info]
+//	            [--write-timeout 5s] [--max-work-items 100000]
 //
 // Every flag falls back to an environment variable: WIMP_LISTEN, WIMP_DB, WIMP_DEFINITIONS,
-// WIMP_UNLOAD_AFTER, WIMP_MAX_BODY, WIMP_UNHANDLED_EXCEPTION, WIMP_LOG_LEVEL.
+// WIMP_UNLOAD_AFTER, WIMP_MAX_BODY, WIMP_UNHANDLED_EXCEPTION, WIMP_LOG_LEVEL, WIMP_WRITE_TIMEOUT,
+// WIMP_MAX_WORK_ITEMS.
 package main
 
 import (
@@ -26,13 +28,14 @@ import (
 	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/server"
-	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/sqlite"
 )
 
 type config struct {
 	listen, db, definitions, policy, logLevel string
-	unloadAfter                               time.Duration
+	unloadAfter, writeTimeout                 time.Duration
 	maxBody                                   int64
+	maxWorkItems                              int
 }
 
 func main() {
@@ -61,6 +64,18 @@ func parseFlags(args []string) (config, error) {
 		return c, fmt.Errorf("WIMP_MAX_BODY: %w", err)
 	}
 	fs.Int64Var(&c.maxBody, "max-body", maxBody, "largest accepted SOAP request body in bytes")
+	writeTimeout, err := time.ParseDuration(env("WIMP_WRITE_TIMEOUT", "5s"))
+	if err != nil {
+		return c, fmt.Errorf("WIMP_WRITE_TIMEOUT: %w", err)
+	}
+	fs.DurationVar(&c.writeTimeout, "write-timeout", writeTimeout,
+		"how long a change may wait for the database before it fails, unapplied, with a Receiver fault")
+	maxWork, err := strconv.Atoi(env("WIMP_MAX_WORK_ITEMS", "100000"))
+	if err != nil {
+		return c, fmt.Errorf("WIMP_MAX_WORK_ITEMS: %w", err)
+	}
+	fs.IntVar(&c.maxWorkItems, "max-work-items", maxWork,
+		"work items an instance may run without becoming idle before it is suspended (a definition's MaxWorkItems overrides it)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -72,6 +87,12 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.unloadAfter < 0 {
 		return c, errors.New("--unload-after must not be negative")
+	}
+	if c.writeTimeout <= 0 {
+		return c, errors.New("--write-timeout must be positive")
+	}
+	if c.maxWorkItems <= 0 {
+		return c, errors.New("--max-work-items must be positive")
 	}
 	return c, nil
 }
@@ -104,7 +125,12 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	st, err := store.OpenSQLite(ctx, c.db)
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	st, err := sqlite.Open(ctx, c.db, sqlite.WithWriteTimeout(c.writeTimeout))
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", c.db, err)
 	}
@@ -113,7 +139,10 @@ func run(args []string) error {
 	if unload == 0 {
 		unload = -1 // the host's "at once"
 	}
-	h, err := host.New(host.Config{Store: st, Definitions: defs, Logger: log, UnloadAfter: unload, Policy: policy})
+	node, _ := os.Hostname()
+	h, err := host.New(host.Config{Store: st, Definitions: defs, Logger: log, UnloadAfter: unload, Policy: policy,
+		MaxWorkItems: c.maxWorkItems, Node: node,
+		Info: fmt.Sprintf("wimp-server pid %d, listening on %s", os.Getpid(), ln.Addr())})
 	if err != nil {
 		return err
 	}
@@ -122,12 +151,8 @@ func run(args []string) error {
 	}
 	defer h.Close()
 
-	ln, err := net.Listen("tcp", c.listen)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{
-		Handler:           server.New(h, st, c.maxBody, log),
+		Handler:           server.New(h, c.maxBody, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute, // a request body trickled byte by byte cannot hold a connection forever
 		IdleTimeout:       2 * time.Minute,

@@ -12,10 +12,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/soap"
-	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
 
 var errUsage = errors.New("usage")
@@ -118,7 +119,7 @@ func (c *client) manage(ctx context.Context, cmd string, args []string) error {
 		req.Reason = reason
 	}
 	if set["name"] {
-		req.Identity = &store.Identity{Name: *name, Package: *pkg, Version: *version}
+		req.Identity = &workflow.Identity{Name: *name, Package: *pkg, Version: *version}
 	}
 	body := protocol.Encode(req)
 	_, err = c.control.Call(ctx, op.Action(), body)
@@ -138,7 +139,7 @@ func (c *client) create(ctx context.Context, args []string) error {
 	if *def == "" {
 		return fmt.Errorf("%w: create needs --definition", errUsage)
 	}
-	req := hosting.CreateRequest{Definition: *def, Version: *version, Inputs: map[string]any{}}
+	req := host.CreateRequest{Definition: *def, Version: *version, Inputs: map[string]any{}}
 	if *idText != "" {
 		id, err := protocol.ParseGUID(*idText)
 		if err != nil {

@@ -1,9 +1,10 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -14,8 +15,9 @@ func TestMigrationsInOrder(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.db")
 	fsys := fstest.MapFS{
 		"m/0002_b.sql": {Data: []byte("INSERT INTO log VALUES ('b');")},
-		"m/0001_a.sql": {Data: append(mustRead(t, "migrations/0001_init.sql"), "\nCREATE TABLE log (x TEXT); INSERT INTO log VALUES ('a');"...)},
-		"m/README":     {Data: []byte("not a migration")},
+		"m/0001_a.sql": {Data: slices.Concat(mustRead(t, "migrations/0001_init.sql"), mustRead(t, "migrations/0002_leases.sql"),
+			[]byte("\nCREATE TABLE log (x TEXT); INSERT INTO log VALUES ('a');"))},
+		"m/README": {Data: []byte("not a migration")},
 	}
 	ms, err := loadMigrations(fsys, "m")
 	if err != nil {
@@ -24,7 +26,7 @@ func TestMigrationsInOrder(t *testing.T) {
 	if len(ms) != 2 || ms[0].version != 1 || ms[1].name != "0002_b" {
 		t.Fatalf("loaded %+v", ms)
 	}
-	open := func(ms []migration) (*SQLite, error) { return openSQLite(ctx, path, ms) }
+	open := func(ms []migration) (*Store, error) { return open(ctx, path, ms) }
 	s, err := open(ms)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +60,7 @@ func TestMigrationsInOrder(t *testing.T) {
 		t.Fatalf("migrations ran as %v, want a,b,c once each in order", log)
 	}
 	// The older binary (knows only 0001-0002) refuses the database.
+	s.Close()
 	if _, err := open(ms[:2]); !errors.Is(err, ErrSchemaTooNew) {
 		t.Fatalf("older binary: %v", err)
 	}

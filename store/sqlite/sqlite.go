@@ -1,4 +1,6 @@
-package store
+// Package sqlite is the SQLite backend of store.Store (modernc.org/sqlite, no cgo), wimp's
+// embedded default. One server process uses a database file at a time.
+package sqlite
 
 import (
 	"context"
@@ -7,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,22 +19,34 @@ import (
 
 	"github.com/google/uuid"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
 
-// SQLite is the SQLite backend of Store (modernc.org/sqlite, no cgo).
+// ErrInUse is returned by Open when another process has the database open: SQLite is the
+// single-node backend, and two hosts on one file would execute the same instances.
+var ErrInUse = errors.New("database in use")
+
+// Store is the SQLite backend of store.Store.
 //
 // The database runs in WAL mode with synchronous=FULL, so a commit is durable once it returns.
 // All writes go through one connection owned by one goroutine that practises group commit:
-// it takes every Commit call waiting in its queue, applies them in one BEGIN IMMEDIATE
-// transaction (each call inside its own SAVEPOINT, so one call's ErrConflict/ErrExists/...
-// rolls back only that call's changes), COMMITs once (one fsync) and then answers every
-// caller. Reads use a separate pool of query-only connections and never wait for the writer.
+// it takes every request waiting in its queue, applies them in one BEGIN IMMEDIATE
+// transaction (each inside its own SAVEPOINT, so one call's ErrConflict/ErrExists/... rolls
+// back only that call's changes), COMMITs once (one fsync) and then answers every caller.
+// Reads use a separate pool of query-only connections and never wait for the writer.
 //
-// SQLITE_BUSY never reaches a caller: connections have a busy timeout, and the writer and
-// the readers retry with backoff when it expires (the writer until it succeeds, readers until
-// their context is done).
-type SQLite struct {
+// SQLITE_BUSY never reaches a caller: readers retry while their context lasts; the writer
+// retries until each waiting request's write timeout, after which that request is answered
+// store.ErrTimeout and dropped, never to be applied.
+//
+// Open takes an exclusive advisory lock (flock on "<db>-lock") for the life of the Store, so a
+// second process is refused at once; owners registered by earlier processes are therefore
+// dead, and Open frees their leases.
+type Store struct {
 	opts options
+	lock *os.File // holds the flock; closed last
 
 	wdb   *sql.DB // one connection, owned by the writer goroutine
 	wconn *sql.Conn
@@ -43,32 +59,38 @@ type SQLite struct {
 	queue   chan *request
 	done    chan struct{} // closed when the writer goroutine has exited
 
-	commits, failed, batches, batchedChanges atomic.Uint64
-	maxBatch                                 atomic.Int64
+	commits, failed, batches, batchedChanges, timeouts atomic.Uint64
+	maxBatch                                           atomic.Int64
 }
 
-var _ Store = (*SQLite)(nil)
+var _ store.Store = (*Store)(nil)
 
-// Option configures OpenSQLite.
+// Option configures Open.
 type Option func(*options)
 
 type options struct {
-	clock       func() time.Time
-	busyTimeout time.Duration
-	maxBatch    int
-	queueLen    int
-	readConns   int
+	clock        func() time.Time
+	busyTimeout  time.Duration
+	writeTimeout time.Duration
+	maxBatch     int
+	queueLen     int
+	readConns    int
 }
 
-// WithClock sets the clock used for Created, Updated, record times and migration times
-// (default time.Now). Times are stored in UTC with millisecond precision.
+// WithClock sets the clock used for Created, Updated, record times, owner expiry and migration
+// times (default time.Now). Times are stored in UTC with millisecond precision.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.clock = now } }
 
-// WithBusyTimeout sets SQLite's busy_timeout for every connection (default 5s). Whatever it is,
-// SQLITE_BUSY is retried and never returned.
+// WithBusyTimeout sets SQLite's busy_timeout for the read connections (default 5s). Whatever it
+// is, SQLITE_BUSY is retried and never returned.
 func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyTimeout = d } }
 
-// WithMaxBatch caps how many Commit calls share one transaction (default 0: no cap).
+// WithWriteTimeout bounds how long a write may wait for the database (default 5s; for example
+// while another process holds SQLite's write lock). A request still unapplied then fails with
+// store.ErrTimeout and is never applied.
+func WithWriteTimeout(d time.Duration) Option { return func(o *options) { o.writeTimeout = d } }
+
+// WithMaxBatch caps how many requests share one transaction (default 0: no cap).
 // WithMaxBatch(1) disables group commit: one transaction, and one fsync, per Commit call.
 func WithMaxBatch(n int) Option { return func(o *options) { o.maxBatch = n } }
 
@@ -77,79 +99,99 @@ func WithReadConns(n int) Option { return func(o *options) { o.readConns = n } }
 
 // Stats are counters of the writer since open.
 type Stats struct {
-	Commits        uint64 // Commit calls that succeeded
-	Failed         uint64 // Commit calls that reached the writer and failed
+	Commits        uint64 // requests that succeeded
+	Failed         uint64 // requests that reached the writer and failed
+	TimedOut       uint64 // requests answered store.ErrTimeout
 	Batches        uint64 // transactions committed by the writer
 	BatchedChanges uint64 // Changes applied successfully
-	MaxBatch       int    // the most Commit calls answered by one transaction
+	MaxBatch       int    // the most requests answered by one transaction
 }
 
 // Stats returns the writer's counters.
-func (s *SQLite) Stats() Stats {
+func (s *Store) Stats() Stats {
 	return Stats{
 		Commits:        s.commits.Load(),
 		Failed:         s.failed.Load(),
+		TimedOut:       s.timeouts.Load(),
 		Batches:        s.batches.Load(),
 		BatchedChanges: s.batchedChanges.Load(),
 		MaxBatch:       int(s.maxBatch.Load()),
 	}
 }
 
-// OpenSQLite opens (creating if needed) the database file at path, applies the embedded
-// migrations and starts the writer. path is a file name (no "file:" URI, no '?').
-// It fails with ErrSchemaTooNew if the database was migrated by a newer binary.
-func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
+// Open opens (creating if needed) the database file at path, applies the embedded migrations
+// and starts the writer. path is a file name (no "file:" URI, no '?'). It fails with ErrInUse
+// (naming the owners it finds registered) if another process has the file open, and with
+// ErrSchemaTooNew if the database was migrated by a newer binary.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	ms, err := loadMigrations(embeddedMigrations, "migrations")
 	if err != nil {
 		return nil, err
 	}
-	return openSQLite(ctx, path, ms, opts...)
+	return open(ctx, path, ms, opts...)
 }
 
-func openSQLite(ctx context.Context, path string, ms []migration, opts ...Option) (_ *SQLite, err error) {
+// writerBusyTimeout is SQLite's own wait on the write connection: short, so the writer's
+// retry loop notices expired requests promptly.
+const writerBusyTimeout = 20 * time.Millisecond
+
+func open(ctx context.Context, path string, ms []migration, opts ...Option) (_ *Store, err error) {
 	o := options{
-		clock:       time.Now,
-		busyTimeout: 5 * time.Second,
-		queueLen:    4096,
-		readConns:   max(4, runtime.GOMAXPROCS(0)),
+		clock:        time.Now,
+		busyTimeout:  5 * time.Second,
+		writeTimeout: 5 * time.Second,
+		queueLen:     4096,
+		readConns:    max(4, runtime.GOMAXPROCS(0)),
 	}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("store: OpenSQLite needs a plain file path, got %q", path)
+		return nil, fmt.Errorf("sqlite: Open needs a plain file path, got %q", path)
 	}
 	if o.readConns < 1 {
 		o.readConns = 1
 	}
-	s := &SQLite{opts: o, queue: make(chan *request, o.queueLen), done: make(chan struct{})}
+	if o.writeTimeout <= 0 {
+		o.writeTimeout = 5 * time.Second
+	}
+	s := &Store{opts: o, queue: make(chan *request, o.queueLen), done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			s.closeDBs()
 		}
 	}()
+	if s.lock, err = lockFile(path); err != nil {
+		if errors.Is(err, errLocked) {
+			return nil, inUse(ctx, path, o)
+		}
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 
-	s.wdb, err = sql.Open("sqlite", dsn(path, o.busyTimeout, false))
+	s.wdb, err = sql.Open("sqlite", dsn(path, writerBusyTimeout, false))
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s.wdb.SetMaxOpenConns(1)
 	s.wdb.SetMaxIdleConns(1)
 	s.wdb.SetConnMaxLifetime(0)
 	s.wdb.SetConnMaxIdleTime(0)
 	if s.wconn, err = s.wdb.Conn(ctx); err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	var mode string
 	if err = retry(ctx, func() error {
 		return s.wconn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode)
 	}); err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if !strings.EqualFold(mode, "wal") {
-		return nil, fmt.Errorf("store: open %s: journal_mode is %q, want wal", path, mode)
+		return nil, fmt.Errorf("sqlite: open %s: journal_mode is %q, want wal", path, mode)
 	}
 	if err = migrate(ctx, s.wconn, ms, o.clock); err != nil {
+		return nil, err
+	}
+	if err = freeDeadOwners(ctx, s.wconn); err != nil {
 		return nil, err
 	}
 	if s.w, err = newWriter(ctx, s.wconn); err != nil {
@@ -158,17 +200,60 @@ func openSQLite(ctx context.Context, path string, ms []migration, opts ...Option
 
 	s.rdb, err = sql.Open("sqlite", dsn(path, o.busyTimeout, true))
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s.rdb.SetMaxOpenConns(o.readConns)
 	s.rdb.SetMaxIdleConns(o.readConns)
 	s.rdb.SetConnMaxLifetime(0)
 	if err = retry(ctx, func() error { return s.rdb.PingContext(ctx) }); err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
 	go s.run()
 	return s, nil
+}
+
+// freeDeadOwners forgets every owner registered in the file and frees their leases: this
+// process holds the file's lock, so whoever registered them has exited.
+func freeDeadOwners(ctx context.Context, conn *sql.Conn) error {
+	return retry(ctx, func() error {
+		if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			return err
+		}
+		_, err := conn.ExecContext(ctx, "UPDATE instances SET lease_owner = '' WHERE lease_owner != ''")
+		if err == nil {
+			_, err = conn.ExecContext(ctx, "DELETE FROM owners")
+		}
+		if err == nil {
+			_, err = conn.ExecContext(ctx, "COMMIT")
+		}
+		if err != nil {
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+			return fmt.Errorf("sqlite: freeing the leases of earlier processes: %w", err)
+		}
+		return nil
+	})
+}
+
+// inUse builds the ErrInUse error, naming the owners the other process registered.
+func inUse(ctx context.Context, path string, o options) error {
+	who := "another process"
+	if db, err := sql.Open("sqlite", dsn(path, o.busyTimeout, true)); err == nil {
+		defer db.Close()
+		owners, err := readOwners(ctx, db, msNow(o.clock))
+		switch {
+		case err == nil && len(owners) > 0:
+			var names []string
+			for _, ow := range owners {
+				names = append(names, ow.String())
+			}
+			who = strings.Join(names, ", ")
+		case err == nil:
+			who += " (one that has not registered as an owner yet)"
+		}
+	}
+	return fmt.Errorf("%w: %s is held by %s; SQLite serves one wimp-server per database file: "+
+		"stop the other server or use another --db (several nodes need PostgreSQL)", ErrInUse, path, who)
 }
 
 func dsn(path string, busy time.Duration, readOnly bool) string {
@@ -184,13 +269,14 @@ func dsn(path string, busy time.Duration, readOnly bool) string {
 	return path + "?" + q.Encode()
 }
 
-// Close stops accepting commits, lets the writer finish every Commit already queued, then
-// closes the database. Later calls of any method, Close included, return ErrClosed.
-func (s *SQLite) Close() error {
+// Close stops accepting writes, lets the writer finish every request already queued, then
+// closes the database and drops the file lock. Later calls of any method, Close included,
+// return store.ErrClosed.
+func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return ErrClosed
+		return store.ErrClosed
 	}
 	s.closed = true
 	s.rclosed.Store(true)
@@ -200,7 +286,7 @@ func (s *SQLite) Close() error {
 	return s.closeDBs()
 }
 
-func (s *SQLite) closeDBs() error {
+func (s *Store) closeDBs() error {
 	var errs []error
 	if s.w != nil {
 		errs = append(errs, s.w.close())
@@ -214,6 +300,9 @@ func (s *SQLite) closeDBs() error {
 	if s.wdb != nil {
 		errs = append(errs, s.wdb.Close())
 	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close()) // last: the file is free once everything is closed
+	}
 	return errors.Join(errs...)
 }
 
@@ -221,39 +310,39 @@ func (s *SQLite) closeDBs() error {
 
 const instanceColumns = `id, definition_name, definition_package, definition_version, state, completion,
 	suspension_reason, suspension_exception, completion_reason, blocking_bookmarks, pending_timer,
-	execution_status, image, image IS NULL, variables, version, lock_owner, lock_expiry, created, updated`
+	execution_status, failures, image, image IS NULL, variables, version, lease_owner, lease_token, created, updated`
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanInstance(sc scanner) (*Instance, error) {
+func scanInstance(sc scanner) (*store.Instance, error) {
 	var (
-		in                 Instance
+		in                 store.Instance
 		id, bookmarks      string
 		state, completion  string
 		image              []byte
 		imageNull          bool
 		variables          sql.NullString
-		pending, lockExp   sql.NullInt64
+		pending            sql.NullInt64
 		created, updatedMS int64
 	)
 	if err := sc.Scan(&id, &in.Definition.Name, &in.Definition.Package, &in.Definition.Version, &state, &completion,
 		&in.SuspensionReason, &in.SuspensionException, &in.CompletionReason, &bookmarks, &pending,
-		&in.ExecutionStatus, &image, &imageNull, &variables, &in.Version, &in.LockOwner, &lockExp, &created, &updatedMS); err != nil {
+		&in.ExecutionStatus, &in.Failures, &image, &imageNull, &variables, &in.Version, &in.Lease.Owner, &in.Lease.Token,
+		&created, &updatedMS); err != nil {
 		return nil, err
 	}
 	var err error
 	if in.ID, err = uuid.Parse(id); err != nil {
-		return nil, fmt.Errorf("store: bad instance id %q in database: %w", id, err)
+		return nil, fmt.Errorf("sqlite: bad instance id %q in database: %w", id, err)
 	}
-	in.State, in.Completion = State(state), Completion(completion)
+	in.State, in.Completion = workflow.State(state), workflow.Completion(completion)
 	if err := json.Unmarshal([]byte(bookmarks), &in.Bookmarks); err != nil {
-		return nil, fmt.Errorf("store: instance %s: bad blocking_bookmarks: %w", id, err)
+		return nil, fmt.Errorf("sqlite: instance %s: bad blocking_bookmarks: %w", id, err)
 	}
 	if len(in.Bookmarks) == 0 {
 		in.Bookmarks = nil
 	}
 	in.PendingTimer = fromNullMS(pending)
-	in.LockExpiry = fromNullMS(lockExp)
 	if !imageNull && image == nil {
 		image = []byte{} // the driver reads an empty blob as nil; keep nil and empty apart
 	}
@@ -268,26 +357,26 @@ func scanInstance(sc scanner) (*Instance, error) {
 	return &in, nil
 }
 
-func (s *SQLite) readErr(err error) error {
+func (s *Store) readErr(err error) error {
 	if err != nil && (s.rclosed.Load() || strings.Contains(err.Error(), "sql: database is closed")) {
-		return ErrClosed
+		return store.ErrClosed
 	}
 	return err
 }
 
-// Get returns the instance or ErrNotFound.
-func (s *SQLite) Get(ctx context.Context, id uuid.UUID) (*Instance, error) {
+// Get returns the instance or store.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id uuid.UUID) (*store.Instance, error) {
 	if s.rclosed.Load() {
-		return nil, ErrClosed
+		return nil, store.ErrClosed
 	}
-	var in *Instance
+	var in *store.Instance
 	err := retry(ctx, func() error {
 		var err error
 		in, err = scanInstance(s.rdb.QueryRowContext(ctx, "SELECT "+instanceColumns+" FROM instances WHERE id = ?", id.String()))
 		return err
 	})
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: %s", store.ErrNotFound, id)
 	}
 	if err != nil {
 		return nil, s.readErr(err)
@@ -296,9 +385,9 @@ func (s *SQLite) Get(ctx context.Context, id uuid.UUID) (*Instance, error) {
 }
 
 // List returns the instances in q.State (all if ""), oldest Created first (ties by id).
-func (s *SQLite) List(ctx context.Context, q Query) ([]*Instance, error) {
+func (s *Store) List(ctx context.Context, q store.Query) ([]*store.Instance, error) {
 	if s.rclosed.Load() {
-		return nil, ErrClosed
+		return nil, store.ErrClosed
 	}
 	query := "SELECT " + instanceColumns + " FROM instances"
 	var args []any
@@ -308,7 +397,7 @@ func (s *SQLite) List(ctx context.Context, q Query) ([]*Instance, error) {
 	}
 	query += " ORDER BY created, id LIMIT ?"
 	args = append(args, limitArg(q.Limit))
-	var out []*Instance
+	var out []*store.Instance
 	err := retry(ctx, func() error {
 		out = out[:0]
 		return s.query(ctx, query, args, func(rows *sql.Rows) error {
@@ -324,17 +413,17 @@ func (s *SQLite) List(ctx context.Context, q Query) ([]*Instance, error) {
 
 // Records returns the tracking records of instance id with Seq > after, in Seq order. An id that
 // has no records (unknown or deleted without records) gives an empty result, not ErrNotFound.
-func (s *SQLite) Records(ctx context.Context, id uuid.UUID, after int64) ([]Record, error) {
+func (s *Store) Records(ctx context.Context, id uuid.UUID, after int64) ([]workflow.Record, error) {
 	if s.rclosed.Load() {
-		return nil, ErrClosed
+		return nil, store.ErrClosed
 	}
-	var out []Record
+	var out []workflow.Record
 	err := retry(ctx, func() error {
 		out = out[:0]
 		return s.query(ctx, `SELECT seq, instance_id, time, kind, name, activity, reason, principal, data
 			FROM tracking_records WHERE instance_id = ? AND seq > ? ORDER BY seq`,
 			[]any{id.String(), after}, func(rows *sql.Rows) error {
-				var r Record
+				var r workflow.Record
 				var iid, kind string
 				var t int64
 				if err := rows.Scan(&r.Seq, &iid, &t, &kind, &r.Name, &r.Activity, &r.Reason, &r.Principal, &r.Data); err != nil {
@@ -342,9 +431,9 @@ func (s *SQLite) Records(ctx context.Context, id uuid.UUID, after int64) ([]Reco
 				}
 				var err error
 				if r.InstanceID, err = uuid.Parse(iid); err != nil {
-					return fmt.Errorf("store: bad record instance id %q: %w", iid, err)
+					return fmt.Errorf("sqlite: bad record instance id %q: %w", iid, err)
 				}
-				r.Kind, r.Time = RecordKind(kind), fromMS(t)
+				r.Kind, r.Time = workflow.RecordKind(kind), fromMS(t)
 				out = append(out, r)
 				return nil
 			})
@@ -352,18 +441,10 @@ func (s *SQLite) Records(ctx context.Context, id uuid.UUID, after int64) ([]Reco
 	return out, s.readErr(err)
 }
 
-// DueTimers returns up to limit (0: no limit) ids of Active instances whose PendingTimer <= now,
-// earliest due first.
-func (s *SQLite) DueTimers(ctx context.Context, now time.Time, limit int) ([]uuid.UUID, error) {
-	return s.ids(ctx, `SELECT id FROM instances INDEXED BY instances_due_timer
-		WHERE state = 'Active' AND pending_timer IS NOT NULL AND pending_timer <= ?
-		ORDER BY pending_timer, id LIMIT ?`, now.UnixMilli(), limitArg(limit))
-}
-
 // NextTimer returns the earliest PendingTimer of an Active instance; false if there is none.
-func (s *SQLite) NextTimer(ctx context.Context) (time.Time, bool, error) {
+func (s *Store) NextTimer(ctx context.Context) (time.Time, bool, error) {
 	if s.rclosed.Load() {
-		return time.Time{}, false, ErrClosed
+		return time.Time{}, false, store.ErrClosed
 	}
 	var ms int64
 	err := retry(ctx, func() error {
@@ -379,36 +460,40 @@ func (s *SQLite) NextTimer(ctx context.Context) (time.Time, bool, error) {
 	return fromMS(ms), true, nil
 }
 
-// Runnable returns the ids of Active instances whose ExecutionStatus is "Executing", by id.
-func (s *SQLite) Runnable(ctx context.Context) ([]uuid.UUID, error) {
-	return s.ids(ctx, `SELECT id FROM instances INDEXED BY instances_runnable
-		WHERE state = 'Active' AND execution_status = 'Executing' ORDER BY id`)
-}
-
-func (s *SQLite) ids(ctx context.Context, query string, args ...any) ([]uuid.UUID, error) {
+// Owners lists the owners whose registration has not lapsed, by id.
+func (s *Store) Owners(ctx context.Context) ([]store.Owner, error) {
 	if s.rclosed.Load() {
-		return nil, ErrClosed
+		return nil, store.ErrClosed
 	}
-	var out []uuid.UUID
+	var out []store.Owner
 	err := retry(ctx, func() error {
-		out = out[:0]
-		return s.query(ctx, query, args, func(rows *sql.Rows) error {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			u, err := uuid.Parse(id)
-			if err != nil {
-				return fmt.Errorf("store: bad instance id %q in database: %w", id, err)
-			}
-			out = append(out, u)
-			return nil
-		})
+		var err error
+		out, err = readOwners(ctx, s.rdb, msNow(s.opts.clock))
+		return err
 	})
 	return out, s.readErr(err)
 }
 
-func (s *SQLite) query(ctx context.Context, query string, args []any, row func(*sql.Rows) error) error {
+func readOwners(ctx context.Context, db *sql.DB, now time.Time) ([]store.Owner, error) {
+	rows, err := db.QueryContext(ctx, "SELECT id, node, info, expiry FROM owners WHERE expiry > ? ORDER BY id", toMS(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Owner
+	for rows.Next() {
+		var o store.Owner
+		var exp int64
+		if err := rows.Scan(&o.ID, &o.Node, &o.Info, &exp); err != nil {
+			return nil, err
+		}
+		o.Seen = fromMS(exp)
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) query(ctx context.Context, query string, args []any, row func(*sql.Rows) error) error {
 	rows, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
@@ -427,6 +512,21 @@ func limitArg(n int) int64 {
 		return -1
 	}
 	return int64(n)
+}
+
+// sortClaimed orders claims by due time, then id (RETURNING gives no order).
+func sortClaimed(cs []claimedRow) []store.Claimed {
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].due != cs[j].due {
+			return cs[i].due < cs[j].due
+		}
+		return cs[i].c.ID.String() < cs[j].c.ID.String()
+	})
+	out := make([]store.Claimed, len(cs))
+	for i := range cs {
+		out[i] = cs[i].c
+	}
+	return out
 }
 
 // ---- time encoding: INTEGER unix milliseconds, UTC ----

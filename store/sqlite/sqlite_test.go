@@ -1,9 +1,8 @@
-package store_test
+package sqlite_test
 
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,41 +16,45 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/sqlite"
+	"github.com/wimp-project/wimp/store/sqlite/sqlitetest"
 	"github.com/wimp-project/wimp/store/storetest"
+	"github.com/wimp-project/wimp/workflow"
 )
 
 var bg = context.Background()
 
-func openAt(t *testing.T, path string, opts ...store.Option) *store.SQLite {
+func openAt(t *testing.T, path string, opts ...sqlite.Option) *sqlite.Store {
 	t.Helper()
-	s, err := store.OpenSQLite(bg, path, opts...)
+	s, err := sqlite.Open(bg, path, opts...)
 	if err != nil {
-		t.Fatalf("OpenSQLite(%s): %v", path, err)
+		t.Fatalf("Open(%s): %v", path, err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
 func TestSQLite(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return openAt(t, filepath.Join(t.TempDir(), "wimp.db"))
+	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
+		return openAt(t, filepath.Join(t.TempDir(), "wimp.db"), sqlite.WithClock(now))
 	})
 }
 
 // Group commit off: the same behaviour with one transaction per Commit.
 func TestSQLiteNoBatching(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return openAt(t, filepath.Join(t.TempDir(), "wimp.db"), store.WithMaxBatch(1))
+	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
+		return openAt(t, filepath.Join(t.TempDir(), "wimp.db"), sqlite.WithClock(now), sqlite.WithMaxBatch(1))
 	})
 }
 
 func TestReopenKeepsEverything(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wimp.db")
 	s := openAt(t, path)
-	in := &store.Instance{ID: uuid.New(), State: store.Active, Bookmarks: []string{"b", "a"},
+	in := &store.Instance{ID: uuid.New(), State: workflow.Active, Bookmarks: []string{"b", "a"},
 		Image: []byte{}, PendingTimer: time.Now().Add(time.Hour)}
-	recs := []store.Record{{Kind: store.InstanceRecord, Name: "Started"}}
+	recs := []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Started"}}
 	if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: in, Records: recs}); err != nil {
 		t.Fatal(err)
 	}
@@ -75,9 +78,9 @@ func TestReopenKeepsEverything(t *testing.T) {
 
 func TestClock(t *testing.T) {
 	now := time.Date(2029, 12, 31, 23, 59, 59, 999_999_999, time.FixedZone("CET", 3600))
-	s := openAt(t, filepath.Join(t.TempDir(), "wimp.db"), store.WithClock(func() time.Time { return now }))
-	in := &store.Instance{ID: uuid.New(), State: store.Active}
-	recs := []store.Record{{Kind: store.InstanceRecord, Name: "Started"}}
+	s := openAt(t, filepath.Join(t.TempDir(), "wimp.db"), sqlite.WithClock(func() time.Time { return now }))
+	in := &store.Instance{ID: uuid.New(), State: workflow.Active}
+	recs := []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Started"}}
 	if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: in, Records: recs}); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +106,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db := rawDB(t, path)
+	db := sqlitetest.Open(t, path)
 	var n, max int
 	if err := db.QueryRow("SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&n, &max); err != nil {
 		t.Fatal(err)
@@ -118,31 +121,32 @@ func TestRefusesNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wimp.db")
 	s := openAt(t, path)
 	s.Close()
-	db := rawDB(t, path)
+	db := sqlitetest.Open(t, path)
 	if _, err := db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future', 0)"); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	_, err := store.OpenSQLite(bg, path)
-	if !errors.Is(err, store.ErrSchemaTooNew) {
-		t.Fatalf("OpenSQLite on a newer schema: %v, want ErrSchemaTooNew", err)
+	_, err := sqlite.Open(bg, path)
+	if !errors.Is(err, sqlite.ErrSchemaTooNew) {
+		t.Fatalf("Open on a newer schema: %v, want ErrSchemaTooNew", err)
 	}
 }
 
 func TestPragmasAndIndexes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wimp.db")
 	openAt(t, path)
-	db := rawDB(t, path)
+	db := sqlitetest.Open(t, path)
 	var mode string
 	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode %q %v", mode, err)
 	}
 	for query, index := range map[string]string{
-		"SELECT id FROM instances INDEXED BY instances_due_timer WHERE state = 'Active' AND pending_timer IS NOT NULL AND pending_timer <= 5 ORDER BY pending_timer, id LIMIT 10": "instances_due_timer",
-		"SELECT pending_timer FROM instances INDEXED BY instances_due_timer WHERE state = 'Active' AND pending_timer IS NOT NULL ORDER BY pending_timer LIMIT 1":                  "instances_due_timer",
-		"SELECT id FROM instances INDEXED BY instances_runnable WHERE state = 'Active' AND execution_status = 'Executing' ORDER BY id":                                            "instances_runnable",
-		"SELECT id FROM instances WHERE state = 'Suspended' ORDER BY created, id LIMIT 5":                                                                                         "instances_state",
-		"SELECT seq FROM tracking_records WHERE instance_id = 'x' AND seq > 3 ORDER BY seq":                                                                                       "tracking_records_instance",
+		"SELECT id FROM instances INDEXED BY instances_due_timer WHERE state = 'Active' AND pending_timer IS NOT NULL AND pending_timer <= 5 ORDER BY pending_timer, id LIMIT 10":                 "instances_due_timer",
+		"SELECT pending_timer FROM instances INDEXED BY instances_due_timer WHERE state = 'Active' AND pending_timer IS NOT NULL ORDER BY pending_timer LIMIT 1":                                  "instances_due_timer",
+		"SELECT id FROM instances INDEXED BY instances_runnable WHERE state = 'Active' AND execution_status = 'Executing' AND (pending_timer IS NULL OR pending_timer <= 5) ORDER BY id LIMIT 10": "instances_runnable",
+		"UPDATE instances INDEXED BY instances_lease SET lease_owner = '' WHERE lease_owner = 'x' AND lease_owner != ''":                                                                          "instances_lease",
+		"SELECT id FROM instances WHERE state = 'Suspended' ORDER BY created, id LIMIT 5":                                                                                                         "instances_state",
+		"SELECT seq FROM tracking_records WHERE instance_id = 'x' AND seq > 3 ORDER BY seq":                                                                                                       "tracking_records_instance",
 	} {
 		rows, err := db.Query("EXPLAIN QUERY PLAN " + query)
 		if err != nil {
@@ -166,34 +170,24 @@ func TestPragmasAndIndexes(t *testing.T) {
 // busy timeout; commits wait and succeed, reads are not blocked.
 func TestBusyNeverReachesCaller(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wimp.db")
-	s := openAt(t, path, store.WithBusyTimeout(5*time.Millisecond))
-	in := &store.Instance{ID: uuid.New(), State: store.Active}
+	s := openAt(t, path, sqlite.WithBusyTimeout(5*time.Millisecond))
+	in := &store.Instance{ID: uuid.New(), State: workflow.Active}
 	if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: in}); err != nil {
 		t.Fatal(err)
 	}
-	db := rawDB(t, path)
-	conn, err := db.Conn(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	unlock := sqlitetest.HoldWriteLock(t, path)
 	var wg sync.WaitGroup
 	errs := make([]error, 20)
 	for i := range errs {
 		wg.Go(func() {
-			errs[i] = s.Commit(bg, store.Change{Op: store.Insert, Instance: &store.Instance{ID: uuid.New(), State: store.Active}})
+			errs[i] = s.Commit(bg, store.Change{Op: store.Insert, Instance: &store.Instance{ID: uuid.New(), State: workflow.Active}})
 		})
 	}
 	time.Sleep(300 * time.Millisecond)
 	if _, err := s.Get(bg, in.ID); err != nil {
 		t.Fatalf("Get while another connection writes: %v", err)
 	}
-	if _, err := conn.ExecContext(bg, "COMMIT"); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
+	unlock()
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
@@ -209,7 +203,7 @@ func TestGroupCommitBatches(t *testing.T) {
 	for range 64 {
 		wg.Go(func() {
 			for range 10 {
-				if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: &store.Instance{ID: uuid.New(), State: store.Active}}); err != nil {
+				if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: &store.Instance{ID: uuid.New(), State: workflow.Active}}); err != nil {
 					t.Error(err)
 				}
 			}
@@ -231,7 +225,7 @@ func TestCloseDrainsQueue(t *testing.T) {
 	errs := make([]error, len(ins))
 	var wg sync.WaitGroup
 	for i := range ins {
-		ins[i] = &store.Instance{ID: uuid.New(), State: store.Active}
+		ins[i] = &store.Instance{ID: uuid.New(), State: workflow.Active}
 		wg.Go(func() { errs[i] = s.Commit(bg, store.Change{Op: store.Insert, Instance: ins[i]}) })
 	}
 	time.Sleep(time.Millisecond)
@@ -262,21 +256,11 @@ func TestCloseDrainsQueue(t *testing.T) {
 
 func TestOpenRejectsNonFilePaths(t *testing.T) {
 	for _, p := range []string{"", ":memory:", "file:x.db", "x.db?mode=ro"} {
-		if s, err := store.OpenSQLite(bg, p); err == nil {
+		if s, err := sqlite.Open(bg, p); err == nil {
 			s.Close()
-			t.Errorf("OpenSQLite(%q) succeeded", p)
+			t.Errorf("Open(%q) succeeded", p)
 		}
 	}
-}
-
-func rawDB(t *testing.T, path string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // ---- crash test ----
@@ -291,7 +275,7 @@ func TestCrashChild(t *testing.T) {
 	if path == "" {
 		t.Skip("only run as TestCrash's child")
 	}
-	s, err := store.OpenSQLite(bg, path)
+	s, err := sqlite.Open(bg, path)
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(3)
@@ -309,16 +293,16 @@ func TestCrashChild(t *testing.T) {
 	for range 8 {
 		go func() {
 			for {
-				in := &store.Instance{ID: uuid.New(), State: store.Active, Image: make([]byte, 2000)}
+				in := &store.Instance{ID: uuid.New(), State: workflow.Active, Image: make([]byte, 2000)}
 				if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: in,
-					Records: []store.Record{{Kind: store.InstanceRecord, Name: "Started"}}}); err != nil {
+					Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Started"}}}); err != nil {
 					fmt.Println("error", err)
 					os.Exit(4)
 				}
 				ack(in.ID, in.Version)
 				for range 3 {
 					if err := s.Commit(bg, store.Change{Op: store.Update, Instance: in,
-						Records: []store.Record{{Kind: store.InstanceRecord, Name: "Persisted"}}}); err != nil {
+						Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Persisted"}}}); err != nil {
 						fmt.Println("error", err)
 						os.Exit(4)
 					}
@@ -382,7 +366,7 @@ func TestCrash(t *testing.T) {
 			continue
 		}
 
-		s, err := store.OpenSQLite(bg, path)
+		s, err := sqlite.Open(bg, path)
 		if err != nil {
 			t.Fatalf("reopen after crash: %v", err)
 		}
@@ -403,5 +387,111 @@ func TestCrash(t *testing.T) {
 	}
 	if len(acked) == 0 {
 		t.Fatal("no commit was acknowledged in any round")
+	}
+}
+
+// A second Store on the same file is refused at once, naming the owner the first registered;
+// once the first is closed, the file opens again.
+func TestSecondOpenRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wimp.db")
+	first := openAt(t, path)
+	if err := first.Register(bg, store.Owner{ID: "node-a/1", Node: "node-a:8080", Info: "pid 4242"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sqlite.Open(bg, path)
+	if !errors.Is(err, sqlite.ErrInUse) {
+		t.Fatalf("second Open: %v, want ErrInUse", err)
+	}
+	for _, want := range []string{path, `owner "node-a/1"`, "node-a:8080", "pid 4242", "--db"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("second Open's error %q does not mention %q", err, want)
+		}
+	}
+	// Through a symbolic link too.
+	link := filepath.Join(t.TempDir(), "link.db")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlite.Open(bg, link); !errors.Is(err, sqlite.ErrInUse) {
+		t.Fatalf("Open through a symbolic link: %v, want ErrInUse", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	openAt(t, path).Close()
+}
+
+// Owners registered by a process that is gone hold nothing once the file is opened again: the
+// file lock proves they are dead, so their leases are free at once, not after their expiry.
+func TestOpenFreesDeadOwners(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wimp.db")
+	s := openAt(t, path)
+	if err := s.Register(bg, store.Owner{ID: "gone"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	in := &store.Instance{ID: uuid.New(), State: workflow.Active}
+	if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: in, By: "gone", Hold: true}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openAt(t, path)
+	if owners, err := s.Owners(bg); err != nil || len(owners) != 0 {
+		t.Fatalf("Owners after reopening: %v, %v; want none", owners, err)
+	}
+	if err := s.Register(bg, store.Owner{ID: "next"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := s.Claim(bg, in.ID, "next"); err != nil || l != (store.Lease{Owner: "next", Token: 2}) {
+		t.Fatalf("Claim after reopening = %+v, %v; want {next 2}", l, err)
+	}
+}
+
+// While another connection holds the write lock longer than the write timeout, every write
+// fails with ErrTimeout (none hangs), and none of them is applied after the lock is released.
+func TestWriteTimeout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wimp.db")
+	s := openAt(t, path, sqlite.WithWriteTimeout(200*time.Millisecond))
+	if err := s.Register(bg, store.Owner{ID: "a"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	unlock := sqlitetest.HoldWriteLock(t, path)
+	var wg sync.WaitGroup
+	ins := make([]*store.Instance, 20)
+	errs := make([]error, len(ins)+1)
+	start := time.Now()
+	for i := range ins {
+		ins[i] = &store.Instance{ID: uuid.New(), State: workflow.Active}
+		wg.Go(func() {
+			errs[i] = s.Commit(bg, store.Change{Op: store.Insert, Instance: ins[i],
+				Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Started"}}})
+		})
+	}
+	wg.Go(func() { errs[len(ins)] = s.Renew(bg, "a", time.Hour) })
+	wg.Wait()
+	elapsed := time.Since(start)
+	for i, err := range errs {
+		if !errors.Is(err, store.ErrTimeout) {
+			t.Fatalf("write %d while the lock is held: %v, want ErrTimeout", i, err)
+		}
+	}
+	if elapsed > 5*time.Second {
+		t.Fatalf("writes took %v to time out with a 200ms write timeout", elapsed)
+	}
+	unlock()
+	// The writer is free again; nothing of the refused writes appears, now or later.
+	probe := &store.Instance{ID: uuid.New(), State: workflow.Active}
+	if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: probe}); err != nil {
+		t.Fatalf("write after the lock was released: %v", err)
+	}
+	for i, in := range ins {
+		if _, err := s.Get(bg, in.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("timed-out insert %d was applied: %v", i, err)
+		}
+		if in.Version != 0 {
+			t.Fatalf("timed-out insert %d wrote back version %d", i, in.Version)
+		}
+	}
+	if st := s.Stats(); st.TimedOut != uint64(len(errs)) {
+		t.Errorf("Stats.TimedOut = %d, want %d", st.TimedOut, len(errs))
 	}
 }

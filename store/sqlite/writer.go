@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -10,55 +10,174 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
 
 // Commit applies changes atomically (all of this call's changes or none) and returns once
-// they are committed and fsync'd. ctx is honoured only while the call waits in the queue:
-// once the writer has taken it into a transaction, Commit returns the true outcome.
+// they are committed and fsync'd. ctx is honoured while the call waits in the queue; once the
+// writer has taken it into a transaction, Commit returns the true outcome. A call the writer
+// cannot apply within the write timeout fails with store.ErrTimeout and is never applied.
 //
 // On success, for each Insert the Instance gets Version=1 and Created=Updated=now; for each
-// Update Version is incremented and Updated=now; each Record gets its Seq, its InstanceID
-// (when it was uuid.Nil) and its Time (now when zero; otherwise normalised to UTC ms). On
-// failure nothing of this call is applied and those fields are left as they were.
-//
-// Update and Delete fail with ErrNotFound if the instance does not exist and ErrConflict if
-// its stored version differs from Instance.Version (Delete with Version 0 skips the check);
-// Insert fails with ErrExists; Track fails with ErrNotFound if the instance does not exist.
-func (s *SQLite) Commit(ctx context.Context, changes ...Change) error {
-	if err := ValidateChanges(changes); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
+// Update Version is incremented and Updated=now; every changed Instance gets its new Lease;
+// each Record gets its Seq, its InstanceID (when it was uuid.Nil) and its Time (now when zero;
+// otherwise normalised to UTC ms). On failure nothing of this call is applied and those fields
+// are left as they were.
+func (s *Store) Commit(ctx context.Context, changes ...store.Change) error {
+	if err := store.ValidateChanges(changes); err != nil {
 		return err
 	}
 	if len(changes) == 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if s.rclosed.Load() {
-			return ErrClosed
+			return store.ErrClosed
 		}
 		return nil
 	}
-	req := &request{changes: changes, done: make(chan error, 1)}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return ErrClosed
+	u := &undo{}
+	return s.submit(ctx, &request{
+		changes: len(changes),
+		apply: func(t *tx) error {
+			err := t.applyChanges(changes, u)
+			if err != nil {
+				u.restore()
+			}
+			return err
+		},
+		undo: u.restore,
+	})
+}
+
+// Register makes o a live owner until now+ttl.
+func (s *Store) Register(ctx context.Context, o store.Owner, ttl time.Duration) error {
+	if o.ID == "" {
+		return fmt.Errorf("%w: empty owner id", store.ErrInvalid)
 	}
-	select {
-	case s.queue <- req:
-		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
-	}
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		if req.state.CompareAndSwap(reqQueued, reqCanceled) {
-			return ctx.Err() // the writer will skip it
+	return s.submit(ctx, &request{apply: func(t *tx) error {
+		return execOne(t.ctx, t.w.register, fmt.Errorf("%w: %s", store.ErrOwnerExists, o.ID),
+			o.ID, o.Node, o.Info, toMS(t.now), toMS(t.now.Add(ttl)))
+	}})
+}
+
+// Renew extends a live owner's registration to now+ttl.
+func (s *Store) Renew(ctx context.Context, owner string, ttl time.Duration) error {
+	return s.submit(ctx, &request{apply: func(t *tx) error {
+		return execOne(t.ctx, t.w.renew, fmt.Errorf("%w: the registration of owner %q lapsed", store.ErrLeaseLost, owner),
+			toMS(t.now.Add(ttl)), owner, toMS(t.now))
+	}})
+}
+
+// Unregister releases the owner's leases and ends its registration (the id stays used).
+func (s *Store) Unregister(ctx context.Context, owner string) error {
+	return s.submit(ctx, &request{apply: func(t *tx) error {
+		if _, err := t.w.releaseAll.ExecContext(t.ctx, owner); err != nil {
+			return err
 		}
-		return <-req.done // already in a batch: wait for the true outcome
+		_, err := t.w.expire.ExecContext(t.ctx, toMS(t.now), owner)
+		return err
+	}})
+}
+
+// Claim grants the instance's lease to a live owner.
+func (s *Store) Claim(ctx context.Context, id uuid.UUID, owner string) (store.Lease, error) {
+	var got store.Lease
+	err := s.submit(ctx, &request{apply: func(t *tx) error {
+		if err := t.ownerLive(owner); err != nil {
+			return err
+		}
+		cur, err := t.stored(id)
+		if err != nil {
+			return err
+		}
+		if !cur.found {
+			return fmt.Errorf("%w: %s", store.ErrNotFound, id)
+		}
+		if cur.heldByOther(owner) {
+			return t.leased(id, cur.lease.Owner)
+		}
+		got = cur.grant(owner)
+		_, err = t.w.setLease.ExecContext(t.ctx, got.Owner, got.Token, id.String())
+		return err
+	}})
+	if err != nil {
+		return store.Lease{}, err
 	}
+	return got, nil
+}
+
+// Release frees the lease if it is still exactly l.
+func (s *Store) Release(ctx context.Context, id uuid.UUID, l store.Lease) error {
+	return s.submit(ctx, &request{apply: func(t *tx) error {
+		cur, err := t.stored(id)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !cur.found:
+			return fmt.Errorf("%w: %s", store.ErrNotFound, id)
+		case l.Owner == "" || cur.lease != l:
+			return fmt.Errorf("%w: instance %s is not leased as %+v", store.ErrLeaseLost, id, l)
+		}
+		_, err = t.w.setLease.ExecContext(t.ctx, "", cur.lease.Token, id.String())
+		return err
+	}})
+}
+
+// ClaimDue grants owner the due Active instances that no other live owner holds.
+func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, limit int) ([]store.Claimed, error) {
+	return s.claimMany(ctx, owner, func(t *tx) (*sql.Rows, error) {
+		return t.w.claimDue.QueryContext(t.ctx, owner, toMS(now), toMS(t.now), limitArg(limit))
+	})
+}
+
+// ClaimRunnable grants owner the Active, Executing instances due to run that no other live
+// owner holds.
+func (s *Store) ClaimRunnable(ctx context.Context, owner string, now time.Time, limit int) ([]store.Claimed, error) {
+	return s.claimMany(ctx, owner, func(t *tx) (*sql.Rows, error) {
+		return t.w.claimRunnable.QueryContext(t.ctx, owner, toMS(now), toMS(t.now), limitArg(limit))
+	})
+}
+
+type claimedRow struct {
+	c   store.Claimed
+	due int64
+}
+
+func (s *Store) claimMany(ctx context.Context, owner string, query func(*tx) (*sql.Rows, error)) ([]store.Claimed, error) {
+	var got []claimedRow
+	err := s.submit(ctx, &request{apply: func(t *tx) error {
+		got = got[:0]
+		if err := t.ownerLive(owner); err != nil {
+			return err
+		}
+		rows, err := query(t)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var r claimedRow
+			var due sql.NullInt64
+			if err := rows.Scan(&id, &r.c.Lease.Token, &due); err != nil {
+				return err
+			}
+			if r.c.ID, err = uuid.Parse(id); err != nil {
+				return fmt.Errorf("sqlite: bad instance id %q in database: %w", id, err)
+			}
+			r.c.Lease.Owner, r.due = owner, due.Int64
+			got = append(got, r)
+		}
+		return rows.Err()
+	}})
+	if err != nil {
+		return nil, err
+	}
+	return sortClaimed(got), nil
 }
 
 const (
@@ -67,15 +186,57 @@ const (
 	reqCanceled
 )
 
-// request is one Commit call waiting for the writer.
+// request is one call waiting for the writer.
 type request struct {
-	changes []Change
-	state   atomic.Int32
-	done    chan error // buffered(1): the writer never blocks answering
+	apply    func(*tx) error // runs inside the batch's transaction, in a savepoint of its own
+	undo     func()          // undoes apply's write-backs when the transaction is rolled back
+	changes  int             // Changes it carries, for Stats
+	deadline time.Time       // after it, a request not yet applied is answered ErrTimeout
+	state    atomic.Int32
+	done     chan error // buffered(1): the writer never blocks answering
+}
+
+// submit queues r for the writer and waits for its outcome.
+func (s *Store) submit(ctx context.Context, r *request) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.done = make(chan error, 1)
+	r.deadline = time.Now().Add(s.opts.writeTimeout) // real time: the store's clock may be a test's
+	if d, ok := ctx.Deadline(); ok && d.Before(r.deadline) {
+		r.deadline = d
+	}
+	full := time.NewTimer(time.Until(r.deadline))
+	defer full.Stop()
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return store.ErrClosed
+	}
+	select {
+	case s.queue <- r:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	case <-full.C:
+		s.mu.RUnlock()
+		s.timeouts.Add(1)
+		return fmt.Errorf("%w: the writer's queue stayed full for %v", store.ErrTimeout, s.opts.writeTimeout)
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqQueued, reqCanceled) {
+			return ctx.Err() // the writer will skip it
+		}
+		return <-r.done // already in a batch: wait for the true outcome
+	}
 }
 
 // run is the writer goroutine: group commit until the queue is closed and drained.
-func (s *SQLite) run() {
+func (s *Store) run() {
 	defer close(s.done)
 	var batch []*request
 	take := func(r *request) {
@@ -105,17 +266,26 @@ func (s *SQLite) run() {
 	}
 }
 
-// commitBatch runs one transaction for batch, retrying the whole batch while SQLite is busy,
-// and answers every request.
-func (s *SQLite) commitBatch(batch []*request) {
+// commitBatch runs one transaction for batch, retrying while SQLite is busy, and answers
+// every request. Requests whose deadline passes before their transaction could be committed
+// are answered ErrTimeout and dropped first: none of them is ever applied.
+func (s *Store) commitBatch(batch []*request) {
 	errs := make([]error, len(batch))
 	for n := 0; ; n++ {
-		err := s.w.tryBatch(batch, errs, s.opts.clock)
+		batch, errs = s.expire(batch, errs)
+		if len(batch) == 0 {
+			return
+		}
+		err := s.w.tryBatch(batch, errs, msNow(s.opts.clock))
 		if err == nil {
 			break
 		}
 		if isBusy(err) {
-			time.Sleep(backoff(n))
+			wait := backoff(n)
+			for _, r := range batch {
+				wait = min(wait, max(time.Until(r.deadline), 0))
+			}
+			time.Sleep(wait)
 			continue
 		}
 		for i := range errs {
@@ -128,7 +298,7 @@ func (s *SQLite) commitBatch(batch []*request) {
 	for i, r := range batch {
 		if errs[i] == nil {
 			ok++
-			s.batchedChanges.Add(uint64(len(r.changes)))
+			s.batchedChanges.Add(uint64(r.changes))
 		}
 	}
 	s.commits.Add(uint64(ok))
@@ -147,12 +317,38 @@ func (s *SQLite) commitBatch(batch []*request) {
 	}
 }
 
+// expire answers the requests whose deadline has passed and returns the others.
+func (s *Store) expire(batch []*request, errs []error) ([]*request, []error) {
+	now := time.Now()
+	keep := batch[:0]
+	for _, r := range batch {
+		if now.Before(r.deadline) {
+			keep = append(keep, r)
+			continue
+		}
+		s.timeouts.Add(1)
+		r.done <- fmt.Errorf("%w: the database could not be written within %v (is another process holding its write lock?)",
+			store.ErrTimeout, s.opts.writeTimeout)
+	}
+	return keep, errs[:len(keep)]
+}
+
 // writer owns the write connection and its prepared statements.
 type writer struct {
-	conn                                       *sql.Conn
-	insert, update, del, delVersion, versionOf *sql.Stmt
-	insertRecord                               *sql.Stmt
+	conn                                                *sql.Conn
+	insert, update, del, storedRow, ownerLive, ownerRow *sql.Stmt
+	insertRecord, setLease, register, renew, expire     *sql.Stmt
+	releaseAll, claimDue, claimRunnable                 *sql.Stmt
+	all                                                 []*sql.Stmt
 }
+
+// freeOrMine is the condition under which owner ?1 may take an instance's lease at store
+// time ?3: nobody holds it, ?1 does, or its holder's registration has lapsed.
+const freeOrMine = `(lease_owner = '' OR lease_owner = ?1 OR NOT EXISTS
+	(SELECT 1 FROM owners WHERE owners.id = instances.lease_owner AND owners.expiry > ?3))`
+
+// grantTo is the lease assignment for owner ?1: the same token if it holds the lease, the next otherwise.
+const grantTo = `lease_token = CASE WHEN lease_owner = ?1 THEN lease_token ELSE lease_token + 1 END, lease_owner = ?1`
 
 func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 	w := &writer{conn: conn}
@@ -162,72 +358,98 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 	}{
 		{&w.insert, `INSERT INTO instances (id, definition_name, definition_package, definition_version, state,
 			completion, suspension_reason, suspension_exception, completion_reason, blocking_bookmarks,
-			pending_timer, execution_status, image, variables, lock_owner, lock_expiry, version, created, updated)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+			pending_timer, execution_status, failures, image, variables, lease_owner, lease_token, version, created, updated)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
 			ON CONFLICT (id) DO NOTHING`},
 		{&w.update, `UPDATE instances SET definition_name = ?, definition_package = ?, definition_version = ?,
 			state = ?, completion = ?, suspension_reason = ?, suspension_exception = ?, completion_reason = ?,
-			blocking_bookmarks = ?, pending_timer = ?, execution_status = ?, image = ?, variables = ?,
-			lock_owner = ?, lock_expiry = ?, version = version + 1, updated = ?
-			WHERE id = ? AND version = ?`},
+			blocking_bookmarks = ?, pending_timer = ?, execution_status = ?, failures = ?, image = ?, variables = ?,
+			lease_owner = ?, lease_token = ?, version = version + 1, updated = ?
+			WHERE id = ?`},
 		{&w.del, `DELETE FROM instances WHERE id = ?`},
-		{&w.delVersion, `DELETE FROM instances WHERE id = ? AND version = ?`},
-		{&w.versionOf, `SELECT version FROM instances WHERE id = ?`},
+		{&w.storedRow, `SELECT version, lease_owner, lease_token, lease_owner != '' AND EXISTS
+			(SELECT 1 FROM owners WHERE owners.id = instances.lease_owner AND owners.expiry > ?)
+			FROM instances WHERE id = ?`},
+		{&w.ownerLive, `SELECT EXISTS (SELECT 1 FROM owners WHERE id = ? AND expiry > ?)`},
+		{&w.ownerRow, `SELECT id, node, info, expiry FROM owners WHERE id = ?`},
 		{&w.insertRecord, `INSERT INTO tracking_records (instance_id, time, kind, name, activity, reason, principal, data)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.setLease, `UPDATE instances SET lease_owner = ?, lease_token = ? WHERE id = ?`},
+		{&w.register, `INSERT INTO owners (id, node, info, registered, expiry) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING`},
+		{&w.renew, `UPDATE owners SET expiry = ? WHERE id = ? AND expiry > ?`},
+		{&w.expire, `UPDATE owners SET expiry = min(expiry, ?) WHERE id = ?`},
+		{&w.releaseAll, `UPDATE instances INDEXED BY instances_lease SET lease_owner = '' WHERE lease_owner = ? AND lease_owner != ''`},
+		{&w.claimDue, `UPDATE instances SET ` + grantTo + ` WHERE id IN (
+			SELECT id FROM instances INDEXED BY instances_due_timer
+			WHERE state = 'Active' AND pending_timer IS NOT NULL AND pending_timer <= ?2 AND ` + freeOrMine + `
+			ORDER BY pending_timer, id LIMIT ?4)
+			RETURNING id, lease_token, pending_timer`},
+		{&w.claimRunnable, `UPDATE instances SET ` + grantTo + ` WHERE id IN (
+			SELECT id FROM instances INDEXED BY instances_runnable
+			WHERE state = 'Active' AND execution_status = 'Executing'
+			AND (pending_timer IS NULL OR pending_timer <= ?2) AND ` + freeOrMine + `
+			ORDER BY id LIMIT ?4)
+			RETURNING id, lease_token, pending_timer`},
 	} {
 		st, err := conn.PrepareContext(ctx, p.text)
 		if err != nil {
 			w.close()
-			return nil, fmt.Errorf("store: prepare: %w", err)
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
 		}
 		*p.st = st
+		w.all = append(w.all, st)
 	}
 	return w, nil
 }
 
 func (w *writer) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{w.insert, w.update, w.del, w.delVersion, w.versionOf, w.insertRecord} {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
+	for _, st := range w.all {
+		errs = append(errs, st.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// tx is one request's view of the batch's transaction.
+type tx struct {
+	ctx context.Context
+	w   *writer
+	now time.Time // the store's clock: owners' expiry and default times
 }
 
 // tryBatch applies batch in one transaction. Per-request failures (ErrConflict, ...) are put in
 // errs and roll back only that request's savepoint. A non-nil return means the whole
 // transaction was rolled back (and every write-back undone); the caller retries it if busy.
-func (w *writer) tryBatch(batch []*request, errs []error, clock func() time.Time) error {
+func (w *writer) tryBatch(batch []*request, errs []error, now time.Time) error {
 	ctx := context.Background() // a batch, once started, is not interrupted
 	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
-	var undos []*undo
+	var applied []*request
 	fail := func(err error) error {
 		_, _ = w.conn.ExecContext(ctx, "ROLLBACK")
-		for i := len(undos) - 1; i >= 0; i-- {
-			undos[i].restore()
+		for i := len(applied) - 1; i >= 0; i-- {
+			if applied[i].undo != nil {
+				applied[i].undo()
+			}
 		}
 		return err
 	}
+	t := &tx{ctx: ctx, w: w, now: now}
 	for i, req := range batch {
 		if _, err := w.conn.ExecContext(ctx, "SAVEPOINT req"); err != nil {
 			return fail(err)
 		}
-		u := &undo{}
-		err := w.apply(ctx, req.changes, msNow(clock), u)
+		err := req.apply(t)
 		if err == nil {
+			applied = append(applied, req)
 			if _, err := w.conn.ExecContext(ctx, "RELEASE req"); err != nil {
-				u.restore()
 				return fail(err)
 			}
-			undos = append(undos, u)
 			errs[i] = nil
 			continue
 		}
-		u.restore()
 		if isBusy(err) {
 			return fail(err)
 		}
@@ -252,14 +474,15 @@ type undo struct {
 }
 
 type instUndo struct {
-	p                *Instance
+	p                *store.Instance
 	version          int64
+	lease            store.Lease
 	created, updated time.Time
 }
 
 type recUndo struct {
-	p   *Record
-	old Record
+	p   *workflow.Record
+	old workflow.Record
 }
 
 func (u *undo) restore() {
@@ -268,73 +491,153 @@ func (u *undo) restore() {
 	}
 	for i := len(u.insts) - 1; i >= 0; i-- {
 		x := u.insts[i]
-		x.p.Version, x.p.Created, x.p.Updated = x.version, x.created, x.updated
+		x.p.Version, x.p.Lease, x.p.Created, x.p.Updated = x.version, x.lease, x.created, x.updated
 	}
 	u.recs, u.insts = nil, nil
 }
 
-// apply executes one request's changes, writing back into the caller's structs as it goes
+// storedLease is an instance's version and lease as stored, and whether its holder is live.
+type storedLease struct {
+	found      bool
+	version    int64
+	lease      store.Lease
+	holderLive bool
+}
+
+func (t *tx) stored(id uuid.UUID) (storedLease, error) {
+	c := storedLease{found: true}
+	err := t.w.storedRow.QueryRowContext(t.ctx, toMS(t.now), id.String()).Scan(&c.version, &c.lease.Owner, &c.lease.Token, &c.holderLive)
+	if errors.Is(err, sql.ErrNoRows) {
+		return storedLease{}, nil
+	}
+	return c, err
+}
+
+// heldByOther reports whether a live owner other than by holds the lease.
+func (c storedLease) heldByOther(by string) bool { return c.holderLive && c.lease.Owner != by }
+
+// grant is the lease owner gets: the one it has, or the next token.
+func (c storedLease) grant(owner string) store.Lease {
+	if c.lease.Owner == owner && c.holderLive {
+		return c.lease
+	}
+	return store.Lease{Owner: owner, Token: c.lease.Token + 1}
+}
+
+// ownerLive fails with ErrLeaseLost unless owner's registration is live.
+func (t *tx) ownerLive(owner string) error {
+	var live bool
+	if err := t.w.ownerLive.QueryRowContext(t.ctx, owner, toMS(t.now)).Scan(&live); err != nil {
+		return err
+	}
+	if !live {
+		return fmt.Errorf("%w: owner %q is not registered or its registration lapsed", store.ErrLeaseLost, owner)
+	}
+	return nil
+}
+
+// leased is the ErrLeased refusal naming the holder.
+func (t *tx) leased(id uuid.UUID, holder string) error {
+	o := store.Owner{ID: holder}
+	var exp int64
+	if err := t.w.ownerRow.QueryRowContext(t.ctx, holder).Scan(&o.ID, &o.Node, &o.Info, &exp); err == nil {
+		o.Seen = fromMS(exp)
+	}
+	return &store.LeaseError{Instance: id, Holder: o}
+}
+
+// fence decides whether change c may be written over cur (see store.Change) and returns the
+// instance's lease afterwards.
+func (t *tx) fence(c store.Change, cur storedLease) (store.Lease, error) {
+	id := c.Instance.ID
+	if c.By != "" {
+		if err := t.ownerLive(c.By); err != nil {
+			return store.Lease{}, err
+		}
+	}
+	if c.By != "" && c.Instance.Lease.Owner == c.By && (cur.lease != c.Instance.Lease || !cur.holderLive) {
+		return store.Lease{}, fmt.Errorf("%w: instance %s was leased to %q with token %d, now to %q with token %d",
+			store.ErrLeaseLost, id, c.By, c.Instance.Lease.Token, cur.lease.Owner, cur.lease.Token)
+	}
+	if cur.heldByOther(c.By) {
+		return store.Lease{}, t.leased(id, cur.lease.Owner)
+	}
+	switch {
+	case c.By == "":
+		return cur.lease, nil
+	case c.Hold:
+		return cur.grant(c.By), nil
+	}
+	return store.Lease{Token: cur.lease.Token}, nil
+}
+
+// applyChanges executes one request's changes, writing back into the caller's structs as it goes
 // (recorded in u so a rollback can undo them; later changes of the same call see earlier ones).
-func (w *writer) apply(ctx context.Context, changes []Change, now time.Time, u *undo) error {
+func (t *tx) applyChanges(changes []store.Change, u *undo) error {
+	ctx, w, now := t.ctx, t.w, t.now
 	for _, c := range changes {
 		in := c.Instance
 		id := in.ID.String()
-		switch c.Op {
-		case Insert:
-			cols, err := columns(in)
-			if err != nil {
-				return err
-			}
-			res, err := w.insert.ExecContext(ctx, append(append([]any{id}, cols...), toMS(now), toMS(now))...)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				return fmt.Errorf("%w: %s", ErrExists, in.ID)
-			}
-			u.insts = append(u.insts, instUndo{in, in.Version, in.Created, in.Updated})
-			in.Version, in.Created, in.Updated = 1, now, now
-		case Update:
-			cols, err := columns(in)
-			if err != nil {
-				return err
-			}
-			res, err := w.update.ExecContext(ctx, append(cols, toMS(now), id, in.Version)...)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				return w.whyNot(ctx, in)
-			}
-			u.insts = append(u.insts, instUndo{in, in.Version, in.Created, in.Updated})
-			in.Version, in.Updated = in.Version+1, now
-		case Delete:
-			var res sql.Result
+		var cur storedLease
+		if c.Op != store.Insert {
 			var err error
-			if in.Version == 0 {
-				res, err = w.del.ExecContext(ctx, id)
-			} else {
-				res, err = w.delVersion.ExecContext(ctx, id, in.Version)
+			if cur, err = t.stored(in.ID); err != nil {
+				return err
 			}
+			if !cur.found {
+				return fmt.Errorf("%w: %s", store.ErrNotFound, in.ID)
+			}
+		} else if c.By != "" {
+			if err := t.ownerLive(c.By); err != nil {
+				return err
+			}
+		}
+		lease := cur.lease
+		if c.Op != store.Insert {
+			var err error
+			if lease, err = t.fence(c, cur); err != nil {
+				return err
+			}
+		} else if c.By != "" && c.Hold {
+			lease = store.Lease{Owner: c.By, Token: 1}
+		}
+		if (c.Op == store.Update || (c.Op == store.Delete && in.Version != 0)) && cur.version != in.Version {
+			return fmt.Errorf("%w: %s is at version %d, change was based on %d", store.ErrConflict, in.ID, cur.version, in.Version)
+		}
+		switch c.Op {
+		case store.Insert:
+			cols, err := columns(in)
 			if err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				return w.whyNot(ctx, in)
-			}
-		case Track:
-			var v int64
-			if err := w.versionOf.QueryRowContext(ctx, id).Scan(&v); errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%w: %s", ErrNotFound, in.ID)
-			} else if err != nil {
+			if err := execOne(ctx, w.insert, fmt.Errorf("%w: %s", store.ErrExists, in.ID),
+				append(append([]any{id}, cols...), lease.Owner, lease.Token, toMS(now), toMS(now))...); err != nil {
 				return err
 			}
+			u.insts = append(u.insts, instUndo{in, in.Version, in.Lease, in.Created, in.Updated})
+			in.Version, in.Lease, in.Created, in.Updated = 1, lease, now, now
+		case store.Update:
+			cols, err := columns(in)
+			if err != nil {
+				return err
+			}
+			if _, err := w.update.ExecContext(ctx, append(cols, lease.Owner, lease.Token, toMS(now), id)...); err != nil {
+				return err
+			}
+			u.insts = append(u.insts, instUndo{in, in.Version, in.Lease, in.Created, in.Updated})
+			in.Version, in.Lease, in.Updated = in.Version+1, lease, now
+		case store.Delete:
+			if _, err := w.del.ExecContext(ctx, id); err != nil {
+				return err
+			}
+		case store.Track:
+			if lease != cur.lease {
+				if _, err := w.setLease.ExecContext(ctx, lease.Owner, lease.Token, id); err != nil {
+					return err
+				}
+			}
+			u.insts = append(u.insts, instUndo{in, in.Version, in.Lease, in.Created, in.Updated})
+			in.Lease = lease
 		}
 		for j := range c.Records {
 			r := &c.Records[j]
@@ -360,23 +663,26 @@ func (w *writer) apply(ctx context.Context, changes []Change, now time.Time, u *
 	return nil
 }
 
-// whyNot explains a conditional UPDATE/DELETE that matched no row.
-func (w *writer) whyNot(ctx context.Context, in *Instance) error {
-	var v int64
-	err := w.versionOf.QueryRowContext(ctx, in.ID.String()).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%w: %s", ErrNotFound, in.ID)
-	}
+// execOne runs st and returns none if it changed no row.
+func execOne(ctx context.Context, st *sql.Stmt, none error, args ...any) error {
+	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("%w: %s is at version %d, change was based on %d", ErrConflict, in.ID, v, in.Version)
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return none
+	}
+	return nil
 }
 
 // columns returns the instance's column values in the order shared by the insert and update
 // statements: definition (3), state, completion, suspension reason and exception, completion
-// reason, bookmarks, pending timer, execution status, image, variables, lock owner, lock expiry.
-func columns(in *Instance) ([]any, error) {
+// reason, bookmarks, pending timer, execution status, failures, image, variables.
+func columns(in *store.Instance) ([]any, error) {
 	bookmarks := "[]"
 	if len(in.Bookmarks) > 0 {
 		b, err := json.Marshal(in.Bookmarks)
@@ -397,7 +703,7 @@ func columns(in *Instance) ([]any, error) {
 	}
 	return []any{in.Definition.Name, in.Definition.Package, in.Definition.Version, string(in.State),
 		string(in.Completion), in.SuspensionReason, in.SuspensionException, in.CompletionReason, bookmarks,
-		toNullMS(in.PendingTimer), in.ExecutionStatus, image, variables, in.LockOwner, toNullMS(in.LockExpiry)}, nil
+		toNullMS(in.PendingTimer), in.ExecutionStatus, in.Failures, image, variables}, nil
 }
 
 // emptyBlob is bound for a non-nil empty image: a zero-length blob, not NULL.

@@ -1,11 +1,12 @@
 // Package storetest is the behavioural suite every store.Store backend must pass.
 //
 //	func TestMyBackend(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) store.Store { return openFresh(t) })
+//		storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store { return openFresh(t, now) })
 //	}
 //
-// open must return a new, empty store for each call and arrange its Close with t.Cleanup
-// (the suite may close a store itself; a second Close returning ErrClosed is fine).
+// open must return a new, empty store for each call whose clock is now (the store's own times:
+// Created, Updated, record times and owners' expiry), and arrange its Close with t.Cleanup (the
+// suite may close a store itself; a second Close returning ErrClosed is fine).
 package storetest
 
 import (
@@ -20,10 +21,14 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/workflow"
 )
 
+// Opener returns a new, empty store whose clock is now.
+type Opener func(t *testing.T, now func() time.Time) store.Store
+
 // Run runs the whole suite, each case on its own store from open.
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
+func Run(t *testing.T, open Opener) {
 	cases := []struct {
 		name string
 		f    func(t *testing.T, s store.Store)
@@ -38,8 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SameInstanceTwiceInOneCommit", testSameInstanceTwice},
 		{"Records", testRecords},
 		{"DeleteKeepsRecords", testDeleteKeepsRecords},
-		{"DueTimersAndNextTimer", testTimers},
-		{"Runnable", testRunnable},
+		{"ClaimDueAndNextTimer", testTimers},
+		{"ClaimRunnable", testRunnable},
 		{"List", testList},
 		{"CanceledContext", testCanceledContext},
 		{"ConcurrentCommits", testConcurrent},
@@ -50,7 +55,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			c.f(t, open(t))
+			c.f(t, open(t, time.Now))
+		})
+	}
+	for _, c := range leaseCases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			clk := newClock()
+			c.f(t, open(t, clk.now), clk)
 		})
 	}
 }
@@ -60,10 +72,10 @@ var bg = context.Background()
 // ms is a fixed, millisecond-aligned instant used for explicit times.
 var ms = time.Date(2030, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
 
-func newInstance(state store.State) *store.Instance {
+func newInstance(state workflow.State) *store.Instance {
 	return &store.Instance{
 		ID:              uuid.New(),
-		Definition:      store.Identity{Name: "Approval", Package: "samples", Version: "1.0.0"},
+		Definition:      workflow.Identity{Name: "Approval", Package: "samples", Version: "1.0.0"},
 		State:           state,
 		ExecutionStatus: "Idle",
 	}
@@ -72,9 +84,9 @@ func newInstance(state store.State) *store.Instance {
 func full() *store.Instance {
 	return &store.Instance{
 		ID:                  uuid.New(),
-		Definition:          store.Identity{Name: "Expense", Package: "wimp.samples", Version: "2.1.0.0"},
-		State:               store.Suspended,
-		Completion:          store.NotCompleted,
+		Definition:          workflow.Identity{Name: "Expense", Package: "wimp.samples", Version: "2.1.0.0"},
+		State:               workflow.Suspended,
+		Completion:          workflow.NotCompleted,
 		SuspensionReason:    "waiting for auditor ✓",
 		SuspensionException: "System.InvalidOperationException",
 		CompletionReason:    "",
@@ -83,8 +95,7 @@ func full() *store.Instance {
 		ExecutionStatus:     "Idle",
 		Image:               []byte{0, 1, 2, 0xff, 0},
 		Variables:           []byte(`{"amount":12.5,"who":"bob"}`),
-		LockOwner:           "host-1",
-		LockExpiry:          ms.Add(time.Minute),
+		Failures:            3,
 	}
 }
 
@@ -95,7 +106,7 @@ func commit(t *testing.T, s store.Store, changes ...store.Change) {
 	}
 }
 
-func insert(t *testing.T, s store.Store, in *store.Instance, recs ...store.Record) {
+func insert(t *testing.T, s store.Store, in *store.Instance, recs ...workflow.Record) {
 	t.Helper()
 	commit(t, s, store.Change{Op: store.Insert, Instance: in, Records: recs})
 }
@@ -148,11 +159,11 @@ func diff(got, want *store.Instance) string {
 	f("Image", bytes.Equal(got.Image, want.Image) && (got.Image == nil) == (want.Image == nil), got.Image, want.Image)
 	f("Variables", bytes.Equal(got.Variables, want.Variables) && (got.Variables == nil) == (want.Variables == nil), got.Variables, want.Variables)
 	f("Version", got.Version == want.Version, got.Version, want.Version)
-	f("LockOwner", got.LockOwner == want.LockOwner, got.LockOwner, want.LockOwner)
-	f("LockExpiry", sameTime(got.LockExpiry, want.LockExpiry), got.LockExpiry, want.LockExpiry)
+	f("Failures", got.Failures == want.Failures, got.Failures, want.Failures)
+	f("Lease", got.Lease == want.Lease, got.Lease, want.Lease)
 	f("Created", sameTime(got.Created, want.Created), got.Created, want.Created)
 	f("Updated", sameTime(got.Updated, want.Updated), got.Updated, want.Updated)
-	for _, tm := range []time.Time{got.PendingTimer, got.LockExpiry, got.Created, got.Updated} {
+	for _, tm := range []time.Time{got.PendingTimer, got.Created, got.Updated} {
 		if !tm.IsZero() && tm.Location() != time.UTC {
 			out = append(out, fmt.Sprintf("time %v is not UTC", tm))
 		}
@@ -184,16 +195,16 @@ func testRoundTrip(t *testing.T, s store.Store) {
 	same(t, get(t, s, in.ID), in)
 
 	// Nil vs empty, zero times, no bookmarks, non-UTC input times, sub-millisecond input.
-	bare := newInstance(store.Active)
+	bare := newInstance(workflow.Active)
 	insert(t, s, bare)
 	got := get(t, s, bare.ID)
 	same(t, got, bare)
-	if got.Image != nil || got.Variables != nil || len(got.Bookmarks) != 0 || !got.PendingTimer.IsZero() || !got.LockExpiry.IsZero() {
+	if got.Image != nil || got.Variables != nil || len(got.Bookmarks) != 0 || !got.PendingTimer.IsZero() || got.Lease != (store.Lease{}) {
 		t.Fatalf("bare instance came back with %+v", got)
 	}
 
-	empty := newInstance(store.Completed)
-	empty.Completion = store.Faulted
+	empty := newInstance(workflow.Completed)
+	empty.Completion = workflow.Faulted
 	empty.CompletionReason = "division by zero"
 	empty.Image = []byte{}
 	empty.Variables = []byte(`{}`)
@@ -216,7 +227,7 @@ func testRoundTrip(t *testing.T, s store.Store) {
 }
 
 func testUpdateRoundTrip(t *testing.T, s store.Store) {
-	in := newInstance(store.Active)
+	in := newInstance(workflow.Active)
 	insert(t, s, in)
 	created := in.Created
 	up := full()
@@ -231,9 +242,9 @@ func testUpdateRoundTrip(t *testing.T, s store.Store) {
 	same(t, get(t, s, in.ID), up)
 
 	// And back to the bare shape: fields are cleared, not merged.
-	bare := newInstance(store.Completed)
+	bare := newInstance(workflow.Completed)
 	bare.ID, bare.Version, bare.Created = up.ID, up.Version, up.Created
-	bare.Completion = store.Closed
+	bare.Completion = workflow.Closed
 	commit(t, s, store.Change{Op: store.Update, Instance: bare})
 	if bare.Version != 3 {
 		t.Fatalf("Version %d, want 3", bare.Version)
@@ -244,9 +255,9 @@ func testUpdateRoundTrip(t *testing.T, s store.Store) {
 func testExists(t *testing.T, s store.Store) {
 	in := full()
 	insert(t, s, in)
-	dup := newInstance(store.Active)
+	dup := newInstance(workflow.Active)
 	dup.ID = in.ID
-	rec := []store.Record{{Kind: store.InstanceRecord, Name: "Started"}}
+	rec := []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Started"}}
 	err := s.Commit(bg, store.Change{Op: store.Insert, Instance: dup, Records: rec})
 	wantErr(t, "second Insert", err, store.ErrExists)
 	if dup.Version != 0 || !dup.Created.IsZero() || rec[0].Seq != 0 {
@@ -262,14 +273,14 @@ func testNotFound(t *testing.T, s store.Store) {
 	id := uuid.New()
 	_, err := s.Get(bg, id)
 	wantErr(t, "Get", err, store.ErrNotFound)
-	in := newInstance(store.Active)
+	in := newInstance(workflow.Active)
 	in.ID, in.Version = id, 1
 	wantErr(t, "Update", s.Commit(bg, store.Change{Op: store.Update, Instance: in}), store.ErrNotFound)
 	wantErr(t, "Delete", s.Commit(bg, store.Change{Op: store.Delete, Instance: in}), store.ErrNotFound)
 	in.Version = 0
 	wantErr(t, "Delete v0", s.Commit(bg, store.Change{Op: store.Delete, Instance: in}), store.ErrNotFound)
 	wantErr(t, "Track", s.Commit(bg, store.Change{Op: store.Track, Instance: in,
-		Records: []store.Record{{Kind: store.InstanceRecord, Name: "Idle"}}}), store.ErrNotFound)
+		Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Idle"}}}), store.ErrNotFound)
 	if in.Version != 0 {
 		t.Fatalf("failed Update changed Version to %d", in.Version)
 	}
@@ -280,13 +291,13 @@ func testNotFound(t *testing.T, s store.Store) {
 }
 
 func testConflict(t *testing.T, s store.Store) {
-	in := newInstance(store.Active)
+	in := newInstance(workflow.Active)
 	insert(t, s, in)
 	a, b := *in, *in
 	a.SuspensionReason = "a"
 	commit(t, s, store.Change{Op: store.Update, Instance: &a})
-	b.State, b.SuspensionReason = store.Suspended, "b"
-	rec := []store.Record{{Kind: store.InstanceRecord, Name: "Suspended"}}
+	b.State, b.SuspensionReason = workflow.Suspended, "b"
+	rec := []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Suspended"}}
 	err := s.Commit(bg, store.Change{Op: store.Update, Instance: &b, Records: rec})
 	wantErr(t, "stale Update", err, store.ErrConflict)
 	if b.Version != 1 || !b.Updated.Equal(in.Updated) || rec[0].Seq != 0 {
@@ -309,14 +320,14 @@ func testConflict(t *testing.T, s store.Store) {
 }
 
 func testInvalid(t *testing.T, s store.Store) {
-	ok := newInstance(store.Active)
+	ok := newInstance(workflow.Active)
 	for name, c := range map[string]store.Change{
 		"nil instance": {Op: store.Insert},
-		"nil id":       {Op: store.Insert, Instance: &store.Instance{State: store.Active}},
+		"nil id":       {Op: store.Insert, Instance: &store.Instance{State: workflow.Active}},
 		"no state":     {Op: store.Insert, Instance: &store.Instance{ID: uuid.New()}},
-		"unknown op":   {Op: store.Op(99), Instance: newInstance(store.Active)},
-		"foreign record": {Op: store.Insert, Instance: newInstance(store.Active),
-			Records: []store.Record{{InstanceID: uuid.New(), Kind: store.InstanceRecord}}},
+		"unknown op":   {Op: store.Op(99), Instance: newInstance(workflow.Active)},
+		"foreign record": {Op: store.Insert, Instance: newInstance(workflow.Active),
+			Records: []workflow.Record{{InstanceID: uuid.New(), Kind: workflow.InstanceRecord}}},
 	} {
 		err := s.Commit(bg, store.Change{Op: store.Insert, Instance: ok}, c)
 		wantErr(t, name, err, store.ErrInvalid)
@@ -326,16 +337,16 @@ func testInvalid(t *testing.T, s store.Store) {
 }
 
 func testAtomicCommit(t *testing.T, s store.Store) {
-	existing := newInstance(store.Active)
+	existing := newInstance(workflow.Active)
 	insert(t, s, existing)
 
 	// Insert x + Insert of an existing id: neither applied.
-	x := newInstance(store.Active)
-	dup := newInstance(store.Active)
+	x := newInstance(workflow.Active)
+	dup := newInstance(workflow.Active)
 	dup.ID = existing.ID
 	err := s.Commit(bg,
-		store.Change{Op: store.Insert, Instance: x, Records: []store.Record{{Kind: store.InstanceRecord, Name: "Started"}}},
-		store.Change{Op: store.Track, Instance: existing, Records: []store.Record{{Kind: store.InstanceRecord, Name: "Idle"}}},
+		store.Change{Op: store.Insert, Instance: x, Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Started"}}},
+		store.Change{Op: store.Track, Instance: existing, Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Idle"}}},
 		store.Change{Op: store.Insert, Instance: dup})
 	wantErr(t, "Commit with a duplicate", err, store.ErrExists)
 	_, err = s.Get(bg, x.ID)
@@ -350,7 +361,7 @@ func testAtomicCommit(t *testing.T, s store.Store) {
 	}
 
 	// Update (ok) + Update (stale): neither applied.
-	y := newInstance(store.Active)
+	y := newInstance(workflow.Active)
 	insert(t, s, y)
 	stale := *y
 	commit(t, s, store.Change{Op: store.Update, Instance: y})
@@ -364,7 +375,7 @@ func testAtomicCommit(t *testing.T, s store.Store) {
 	same(t, get(t, s, existing.ID), existing)
 
 	// All good: all applied, in one go.
-	a, b := newInstance(store.Active), newInstance(store.Suspended)
+	a, b := newInstance(workflow.Active), newInstance(workflow.Suspended)
 	commit(t, s, store.Change{Op: store.Insert, Instance: a}, store.Change{Op: store.Insert, Instance: b},
 		store.Change{Op: store.Delete, Instance: y})
 	same(t, get(t, s, a.ID), a)
@@ -374,9 +385,9 @@ func testAtomicCommit(t *testing.T, s store.Store) {
 }
 
 func testSameInstanceTwice(t *testing.T, s store.Store) {
-	in := newInstance(store.Active)
-	recs1 := []store.Record{{Kind: store.InstanceRecord, Name: "Started"}}
-	recs2 := []store.Record{{Kind: store.InstanceRecord, Name: "Suspended"}}
+	in := newInstance(workflow.Active)
+	recs1 := []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Started"}}
+	recs2 := []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Suspended"}}
 	commit(t, s, store.Change{Op: store.Insert, Instance: in, Records: recs1},
 		store.Change{Op: store.Update, Instance: in, Records: recs2})
 	if in.Version != 2 {
@@ -388,7 +399,7 @@ func testSameInstanceTwice(t *testing.T, s store.Store) {
 	}
 
 	// The same failing later in the call undoes the earlier write-backs.
-	other := newInstance(store.Active)
+	other := newInstance(workflow.Active)
 	insert(t, s, other)
 	v := in.Version
 	stale := *other
@@ -403,21 +414,21 @@ func testSameInstanceTwice(t *testing.T, s store.Store) {
 }
 
 func testRecords(t *testing.T, s store.Store) {
-	in := newInstance(store.Active)
-	other := newInstance(store.Active)
-	start := []store.Record{
-		{Kind: store.InstanceRecord, Name: "Started", Principal: "alice"},
-		{Kind: store.ActivityRecord, Name: "Executing", Activity: "1.2 Receive"},
+	in := newInstance(workflow.Active)
+	other := newInstance(workflow.Active)
+	start := []workflow.Record{
+		{Kind: workflow.InstanceRecord, Name: "Started", Principal: "alice"},
+		{Kind: workflow.ActivityRecord, Name: "Executing", Activity: "1.2 Receive"},
 	}
 	insert(t, s, in, start...)
-	insert(t, s, other, store.Record{Kind: store.InstanceRecord, Name: "Started"})
-	track := []store.Record{
-		{Kind: store.BookmarkRecord, Name: "approve", Activity: "1.2", Data: `{"ok":true}`},
-		{Kind: store.InstanceRecord, Name: "Suspended", Reason: "audit", Principal: `DOMAIN\bob`, Time: ms},
-		{InstanceID: in.ID, Kind: store.InstanceRecord, Name: "Unsuspended"},
+	insert(t, s, other, workflow.Record{Kind: workflow.InstanceRecord, Name: "Started"})
+	track := []workflow.Record{
+		{Kind: workflow.BookmarkRecord, Name: "approve", Activity: "1.2", Data: `{"ok":true}`},
+		{Kind: workflow.InstanceRecord, Name: "Suspended", Reason: "audit", Principal: `DOMAIN\bob`, Time: ms},
+		{InstanceID: in.ID, Kind: workflow.InstanceRecord, Name: "Unsuspended"},
 	}
 	commit(t, s, store.Change{Op: store.Track, Instance: &store.Instance{ID: in.ID}, Records: track})
-	upd := []store.Record{{Kind: store.InstanceRecord, Name: "Persisted"}}
+	upd := []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Persisted"}}
 	commit(t, s, store.Change{Op: store.Update, Instance: in, Records: upd})
 
 	got, err := s.Records(bg, in.ID, 0)
@@ -468,11 +479,11 @@ func testRecords(t *testing.T, s store.Store) {
 }
 
 func testDeleteKeepsRecords(t *testing.T, s store.Store) {
-	in := newInstance(store.Completed)
-	in.Completion = store.Closed
-	insert(t, s, in, store.Record{Kind: store.InstanceRecord, Name: "Started"})
+	in := newInstance(workflow.Completed)
+	in.Completion = workflow.Closed
+	insert(t, s, in, workflow.Record{Kind: workflow.InstanceRecord, Name: "Started"})
 	commit(t, s, store.Change{Op: store.Delete, Instance: in,
-		Records: []store.Record{{Kind: store.InstanceRecord, Name: "Deleted"}}})
+		Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Deleted"}}})
 	_, err := s.Get(bg, in.ID)
 	wantErr(t, "Get", err, store.ErrNotFound)
 	rs, err := s.Records(bg, in.ID, 0)
@@ -484,13 +495,35 @@ func testDeleteKeepsRecords(t *testing.T, s store.Store) {
 		t.Fatalf("List after Delete: %v, %v", list, err)
 	}
 	// The id can be used again; its records continue.
-	again := newInstance(store.Active)
+	again := newInstance(workflow.Active)
 	again.ID = in.ID
-	insert(t, s, again, store.Record{Kind: store.InstanceRecord, Name: "Started"})
+	insert(t, s, again, workflow.Record{Kind: workflow.InstanceRecord, Name: "Started"})
 	rs, _ = s.Records(bg, in.ID, 0)
 	if len(rs) != 3 || rs[2].Seq <= rs[1].Seq {
 		t.Fatalf("Records after re-insert: %+v", rs)
 	}
+}
+
+// claimIDs registers a fresh owner and claims the due instances at now, limit n.
+func claimDue(t *testing.T, s store.Store, now time.Time, limit int) []uuid.UUID {
+	t.Helper()
+	o := uuid.NewString()
+	if err := s.Register(bg, store.Owner{ID: o}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.ClaimDue(bg, o, now, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return claimedIDs(cs)
+}
+
+func claimedIDs(cs []store.Claimed) []uuid.UUID {
+	var ids []uuid.UUID
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	return ids
 }
 
 func testTimers(t *testing.T, s store.Store) {
@@ -498,7 +531,7 @@ func testTimers(t *testing.T, s store.Store) {
 	if _, ok, err := s.NextTimer(bg); err != nil || ok {
 		t.Fatalf("NextTimer on empty store: %v %v", ok, err)
 	}
-	mk := func(state store.State, due time.Duration, has bool) *store.Instance {
+	mk := func(state workflow.State, due time.Duration, has bool) *store.Instance {
 		in := newInstance(state)
 		if has {
 			in.PendingTimer = now.Add(due)
@@ -506,29 +539,24 @@ func testTimers(t *testing.T, s store.Store) {
 		insert(t, s, in)
 		return in
 	}
-	suspended := mk(store.Suspended, -3*time.Hour, true)
-	completed := mk(store.Completed, -4*time.Hour, true)
-	b := mk(store.Active, -time.Hour, true)
-	atNow := mk(store.Active, 0, true)
-	a := mk(store.Active, -2*time.Hour, true)
-	future := mk(store.Active, time.Hour, true)
-	mk(store.Active, 0, false)
+	suspended := mk(workflow.Suspended, -3*time.Hour, true)
+	completed := mk(workflow.Completed, -4*time.Hour, true)
+	b := mk(workflow.Active, -time.Hour, true)
+	atNow := mk(workflow.Active, 0, true)
+	a := mk(workflow.Active, -2*time.Hour, true)
+	future := mk(workflow.Active, time.Hour, true)
+	mk(workflow.Active, 0, false)
 	_ = completed
 
-	ids, err := s.DueTimers(bg, now, 0)
-	if err != nil {
-		t.Fatal(err)
+	if ids := claimDue(t, s, now.Add(-5*time.Hour), 0); len(ids) != 0 {
+		t.Fatalf("ClaimDue before any is due = %v", ids)
 	}
-	if want := []uuid.UUID{a.ID, b.ID, atNow.ID}; !slices.Equal(ids, want) {
-		t.Fatalf("DueTimers = %v, want %v (earliest first, Active only, due <= now)", ids, want)
+	if ids := claimDue(t, s, now, 1); !slices.Equal(ids, []uuid.UUID{a.ID}) {
+		t.Fatalf("ClaimDue limit 1 = %v, want the earliest, %v", ids, a.ID)
 	}
-	ids, _ = s.DueTimers(bg, now, 1)
-	if !slices.Equal(ids, []uuid.UUID{a.ID}) {
-		t.Fatalf("DueTimers limit 1 = %v", ids)
-	}
-	ids, _ = s.DueTimers(bg, now.Add(-5*time.Hour), 0)
-	if len(ids) != 0 {
-		t.Fatalf("DueTimers before any is due = %v", ids)
+	// Each caller is a new owner; the first one's lease on a is still live, so a is not offered.
+	if ids := claimDue(t, s, now, 0); !slices.Equal(ids, []uuid.UUID{b.ID, atNow.ID}) {
+		t.Fatalf("ClaimDue = %v, want %v (earliest first, Active only, due <= now, not leased by another)", ids, []uuid.UUID{b.ID, atNow.ID})
 	}
 	next, ok, err := s.NextTimer(bg)
 	if err != nil || !ok || !sameTime(next, a.PendingTimer) {
@@ -537,55 +565,94 @@ func testTimers(t *testing.T, s store.Store) {
 
 	// Suspending a due instance holds its timer; clearing timers moves NextTimer on.
 	for _, in := range []*store.Instance{a, b, atNow} {
-		in.PendingTimer = time.Time{}
-		commit(t, s, store.Change{Op: store.Update, Instance: in})
+		cur := get(t, s, in.ID)
+		cur.PendingTimer = time.Time{}
+		// Written by "" while other owners hold them: refused, the row unchanged.
+		wantErr(t, "write to a leased instance", s.Commit(bg, store.Change{Op: store.Update, Instance: cur}), store.ErrLeased)
+	}
+	for _, in := range []*store.Instance{a, b, atNow} {
+		cur := get(t, s, in.ID)
+		if err := s.Release(bg, in.ID, cur.Lease); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		cur = get(t, s, in.ID)
+		cur.PendingTimer = time.Time{}
+		commit(t, s, store.Change{Op: store.Update, Instance: cur})
 	}
 	next, ok, _ = s.NextTimer(bg)
 	if !ok || !sameTime(next, future.PendingTimer) {
 		t.Fatalf("NextTimer = %v %v, want %v", next, ok, future.PendingTimer)
 	}
-	future.State = store.Suspended
+	future.State = workflow.Suspended
 	commit(t, s, store.Change{Op: store.Update, Instance: future})
 	if _, ok, _ := s.NextTimer(bg); ok {
 		t.Fatal("NextTimer found a timer though only suspended/completed instances have one")
 	}
-	suspended.State = store.Active
+	suspended.State = workflow.Active
 	commit(t, s, store.Change{Op: store.Update, Instance: suspended})
-	ids, _ = s.DueTimers(bg, now, 10)
-	if !slices.Equal(ids, []uuid.UUID{suspended.ID}) {
-		t.Fatalf("DueTimers after unsuspend = %v", ids)
+	if ids := claimDue(t, s, now, 10); !slices.Equal(ids, []uuid.UUID{suspended.ID}) {
+		t.Fatalf("ClaimDue after unsuspend = %v", ids)
 	}
 }
 
 func testRunnable(t *testing.T, s store.Store) {
+	now := ms
 	var want []uuid.UUID
-	for i, c := range []struct {
-		state    store.State
+	for _, c := range []struct {
+		state    workflow.State
 		status   string
+		retry    time.Duration // a PendingTimer this far from now (0: none)
 		runnable bool
 	}{
-		{store.Active, "Executing", true},
-		{store.Active, "Idle", false},
-		{store.Suspended, "Executing", false},
-		{store.Completed, "Closed", false},
-		{store.Active, "Executing", true},
+		{workflow.Active, "Executing", 0, true},
+		{workflow.Active, "Idle", 0, false},
+		{workflow.Suspended, "Executing", 0, false},
+		{workflow.Completed, "Closed", 0, false},
+		{workflow.Active, "Executing", 0, true},
+		{workflow.Active, "Executing", -time.Second, true}, // a retry time that has come
+		{workflow.Active, "Executing", time.Minute, false}, // a retry time still ahead
 	} {
 		in := newInstance(c.state)
 		in.ExecutionStatus = c.status
+		if c.retry != 0 {
+			in.PendingTimer = now.Add(c.retry)
+		}
 		insert(t, s, in)
 		if c.runnable {
 			want = append(want, in.ID)
 		}
-		_ = i
 	}
-	got, err := s.Runnable(bg)
+	if err := s.Register(bg, store.Owner{ID: "recovery"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.ClaimRunnable(bg, "recovery", now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := claimedIDs(cs)
 	slices.SortFunc(got, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	slices.SortFunc(want, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	if !slices.Equal(got, want) {
-		t.Fatalf("Runnable = %v, want %v", got, want)
+		t.Fatalf("ClaimRunnable = %v, want %v", got, want)
+	}
+	for _, c := range cs {
+		if c.Lease.Owner != "recovery" || c.Lease.Token != 1 {
+			t.Fatalf("claimed %s with lease %+v, want owner recovery, token 1", c.ID, c.Lease)
+		}
+		if l := get(t, s, c.ID).Lease; l != c.Lease {
+			t.Fatalf("stored lease %+v, claimed %+v", l, c.Lease)
+		}
+	}
+	// Claiming again gives the same instances under the same tokens: the owner holds them.
+	again, err := s.ClaimRunnable(bg, "recovery", now, 0)
+	if err != nil || len(again) != len(cs) {
+		t.Fatalf("second ClaimRunnable: %v, %v", again, err)
+	}
+	if err := s.Register(bg, store.Owner{ID: "other"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if other, err := s.ClaimRunnable(bg, "other", now, 0); err != nil || len(other) != 0 {
+		t.Fatalf("another owner's ClaimRunnable got %v, %v; want none (all are leased)", other, err)
 	}
 }
 
@@ -593,9 +660,9 @@ func testList(t *testing.T, s store.Store) {
 	if l, err := s.List(bg, store.Query{}); err != nil || len(l) != 0 {
 		t.Fatalf("List on empty store: %v %v", l, err)
 	}
-	byState := map[store.State][]*store.Instance{}
+	byState := map[workflow.State][]*store.Instance{}
 	for i := range 12 {
-		st := []store.State{store.Active, store.Suspended, store.Completed}[i%3]
+		st := []workflow.State{workflow.Active, workflow.Suspended, workflow.Completed}[i%3]
 		in := full()
 		in.State = st
 		insert(t, s, in)
@@ -636,7 +703,7 @@ func testList(t *testing.T, s store.Store) {
 func testCanceledContext(t *testing.T, s store.Store) {
 	ctx, cancel := context.WithCancel(bg)
 	cancel()
-	in := newInstance(store.Active)
+	in := newInstance(workflow.Active)
 	err := s.Commit(ctx, store.Change{Op: store.Insert, Instance: in})
 	wantErr(t, "Commit with canceled ctx", err, context.Canceled)
 	if _, err := s.Get(bg, in.ID); !errors.Is(err, store.ErrNotFound) {
@@ -653,7 +720,7 @@ func testCanceledContext(t *testing.T, s store.Store) {
 	ctx, cancel2 := context.WithCancel(bg)
 	defer cancel2()
 	for i := range ins {
-		ins[i] = newInstance(store.Active)
+		ins[i] = newInstance(workflow.Active)
 		wg.Go(func() { errs[i] = s.Commit(ctx, store.Change{Op: store.Insert, Instance: ins[i]}) })
 		if i == len(ins)/2 {
 			cancel2()
@@ -677,7 +744,7 @@ func testCanceledContext(t *testing.T, s store.Store) {
 // updated with optimistic retries. No update may be lost; no error other than ErrConflict.
 func testConcurrent(t *testing.T, s store.Store) {
 	const workers, own, increments = 50, 20, 4
-	counter := newInstance(store.Active)
+	counter := newInstance(workflow.Active)
 	counter.Variables = []byte("0")
 	insert(t, s, counter)
 
@@ -686,15 +753,15 @@ func testConcurrent(t *testing.T, s store.Store) {
 	for w := range workers {
 		wg.Go(func() {
 			errc <- func() error {
-				in := newInstance(store.Active)
+				in := newInstance(workflow.Active)
 				if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: in,
-					Records: []store.Record{{Kind: store.InstanceRecord, Name: "Started"}}}); err != nil {
+					Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Started"}}}); err != nil {
 					return err
 				}
 				for i := range own {
 					in.SuspensionReason = fmt.Sprint(w, "/", i)
 					if err := s.Commit(bg, store.Change{Op: store.Update, Instance: in,
-						Records: []store.Record{{Kind: store.InstanceRecord, Name: "Persisted", Reason: in.SuspensionReason}}}); err != nil {
+						Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Persisted", Reason: in.SuspensionReason}}}); err != nil {
 						return fmt.Errorf("own update: %w", err)
 					}
 					if i%5 == 0 {
@@ -747,7 +814,7 @@ func testConcurrent(t *testing.T, s store.Store) {
 		t.Fatalf("counter = %s version %d, want %d version %d (lost updates)", c.Variables, c.Version,
 			workers*increments, 1+workers*increments)
 	}
-	if l, _ := s.List(bg, store.Query{State: store.Active}); len(l) != workers+1 {
+	if l, _ := s.List(bg, store.Query{State: workflow.Active}); len(l) != workers+1 {
 		t.Fatalf("List: %d instances, want %d", len(l), workers+1)
 	}
 }
@@ -755,20 +822,20 @@ func testConcurrent(t *testing.T, s store.Store) {
 // testIndependentCallers: concurrent callers that fail do not affect those that succeed,
 // even when a backend batches them into one transaction.
 func testIndependentCallers(t *testing.T, s store.Store) {
-	existing := newInstance(store.Active)
+	existing := newInstance(workflow.Active)
 	insert(t, s, existing)
 	const n = 200
 	ins := make([]*store.Instance, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		ins[i] = newInstance(store.Active)
+		ins[i] = newInstance(workflow.Active)
 		if i%3 == 0 {
 			ins[i].ID = existing.ID // fails with ErrExists
 		}
 		wg.Go(func() {
 			errs[i] = s.Commit(bg, store.Change{Op: store.Insert, Instance: ins[i],
-				Records: []store.Record{{Kind: store.InstanceRecord, Name: "Started", Reason: fmt.Sprint(i)}}})
+				Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Started", Reason: fmt.Sprint(i)}}})
 		})
 	}
 	wg.Wait()
@@ -792,24 +859,30 @@ func testIndependentCallers(t *testing.T, s store.Store) {
 }
 
 func testClose(t *testing.T, s store.Store) {
-	in := newInstance(store.Active)
+	in := newInstance(workflow.Active)
 	insert(t, s, in)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	wantErr(t, "Commit after Close", s.Commit(bg, store.Change{Op: store.Insert, Instance: newInstance(store.Active)}), store.ErrClosed)
+	wantErr(t, "Commit after Close", s.Commit(bg, store.Change{Op: store.Insert, Instance: newInstance(workflow.Active)}), store.ErrClosed)
 	_, err := s.Get(bg, in.ID)
 	wantErr(t, "Get after Close", err, store.ErrClosed)
 	_, err = s.List(bg, store.Query{})
 	wantErr(t, "List after Close", err, store.ErrClosed)
 	_, err = s.Records(bg, in.ID, 0)
 	wantErr(t, "Records after Close", err, store.ErrClosed)
-	_, err = s.DueTimers(bg, time.Now(), 0)
-	wantErr(t, "DueTimers after Close", err, store.ErrClosed)
+	_, err = s.ClaimDue(bg, "o", time.Now(), 0)
+	wantErr(t, "ClaimDue after Close", err, store.ErrClosed)
+	_, err = s.ClaimRunnable(bg, "o", time.Now(), 0)
+	wantErr(t, "ClaimRunnable after Close", err, store.ErrClosed)
+	_, err = s.Claim(bg, in.ID, "o")
+	wantErr(t, "Claim after Close", err, store.ErrClosed)
+	wantErr(t, "Register after Close", s.Register(bg, store.Owner{ID: "o"}, time.Hour), store.ErrClosed)
+	wantErr(t, "Renew after Close", s.Renew(bg, "o", time.Hour), store.ErrClosed)
+	_, err = s.Owners(bg)
+	wantErr(t, "Owners after Close", err, store.ErrClosed)
 	_, _, err = s.NextTimer(bg)
 	wantErr(t, "NextTimer after Close", err, store.ErrClosed)
-	_, err = s.Runnable(bg)
-	wantErr(t, "Runnable after Close", err, store.ErrClosed)
 	wantErr(t, "second Close", s.Close(), store.ErrClosed)
 }
 
@@ -820,12 +893,12 @@ func testCloseWhileCommitting(t *testing.T, s store.Store) {
 	errc := make(chan error, 400)
 	for i := range 400 {
 		wg.Go(func() {
-			errc <- s.Commit(bg, store.Change{Op: store.Insert, Instance: newInstance(store.Active)})
+			errc <- s.Commit(bg, store.Change{Op: store.Insert, Instance: newInstance(workflow.Active)})
 		})
 		if i == 200 {
 			wg.Go(func() {
 				if err := s.Close(); err != nil {
-					errc <- fmt.Errorf("Close: %w", err)
+					errc <- fmt.Errorf("closing: %w", err)
 				}
 			})
 		}

@@ -1,8 +1,9 @@
-// Command idlemem measures what waiting instances cost the server's Go heap (DESIGN §4: an
-// instance that waits is persisted and unloaded; "an unloaded, unreferenced instance costs no
-// memory"). It starts wimp-server with --unload-after 0 on a fresh database, reads the live heap,
-// creates N ExpenseApproval instances (each ends up waiting on its Review bookmark with a 240h
-// timer) with concurrent workers, reads the live heap again and prints one JSON line:
+// Command idlemem measures what waiting instances cost the server's Go heap (an instance that
+// waits is persisted and unloaded after --unload-after, README.md and DESIGN-NOTES.md "Host
+// decisions"; an unloaded, unreferenced instance should cost no memory). It starts wimp-server
+// with --unload-after 0 on a fresh database, reads the live heap, creates N ExpenseApproval
+// instances (each ends up waiting on its Review bookmark with a 240h timer) with concurrent
+// workers, reads the live heap again and prints one JSON line:
 //
 //	go run ./e2e/cmd/idlemem [-n 100000] [-workers 32] [-server PATH]
 //
@@ -37,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
 )
 
@@ -114,7 +116,7 @@ func run(n, workers int, serverBin string) error {
 				if i > int64(n) {
 					return
 				}
-				_, err := hc.Create(ctx, hosting.CreateRequest{Definition: "ExpenseApproval",
+				_, err := hc.Create(ctx, host.CreateRequest{Definition: "ExpenseApproval",
 					Inputs: map[string]any{"amount": float64(i % 2000), "submitter": "idlemem"}})
 				if err != nil {
 					errs.Add(1)

@@ -26,7 +26,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/sqlite"
+	"github.com/wimp-project/wimp/workflow"
 )
 
 type result struct {
@@ -123,7 +126,7 @@ func main() {
 // run measures one configuration: maxBatch 0 is group commit, 1 is one transaction per commit.
 func run(path string, writers int, d time.Duration, imageBytes, maxBatch int) (result, error) {
 	ctx := context.Background()
-	s, err := store.OpenSQLite(ctx, path, store.WithMaxBatch(maxBatch))
+	s, err := sqlite.Open(ctx, path, sqlite.WithMaxBatch(maxBatch))
 	if err != nil {
 		return result{}, err
 	}
@@ -131,8 +134,8 @@ func run(path string, writers int, d time.Duration, imageBytes, maxBatch int) (r
 	ins := make([]*store.Instance, writers)
 	changes := make([]store.Change, writers)
 	for i := range ins {
-		ins[i] = &store.Instance{ID: uuid.New(), State: store.Active, ExecutionStatus: "Idle",
-			Definition: store.Identity{Name: "Bench", Version: "1"}, Image: make([]byte, imageBytes),
+		ins[i] = &store.Instance{ID: uuid.New(), State: workflow.Active, ExecutionStatus: "Idle",
+			Definition: workflow.Identity{Name: "Bench", Version: "1.0"}, Image: make([]byte, imageBytes),
 			Variables: []byte(`{"n":0}`)}
 		changes[i] = store.Change{Op: store.Insert, Instance: ins[i]}
 	}
@@ -157,7 +160,7 @@ func run(path string, writers int, d time.Duration, imageBytes, maxBatch int) (r
 				in.Variables = fmt.Appendf(in.Variables[:0], `{"n":%d}`, n)
 				t0 := time.Now()
 				err := s.Commit(ctx, store.Change{Op: store.Update, Instance: in,
-					Records: []store.Record{{Kind: store.InstanceRecord, Name: "Persisted"}}})
+					Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Persisted"}}})
 				if err != nil {
 					mu.Lock()
 					firstErr = cmp(firstErr, err)

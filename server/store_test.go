@@ -1,0 +1,142 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/wimp-project/wimp/host"
+	"github.com/wimp-project/wimp/hosting"
+	"github.com/wimp-project/wimp/protocol"
+	"github.com/wimp-project/wimp/server/servertest"
+	"github.com/wimp-project/wimp/soap"
+	"github.com/wimp-project/wimp/store/sqlite/sqlitetest"
+)
+
+var bg = context.Background()
+
+// basicAuth sends HTTP Basic credentials with every request.
+type basicAuth struct{ user, password string }
+
+func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.SetBasicAuth(b.user, b.password)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func clients(base string, hc *http.Client) (*hosting.Client, *soap.Client) {
+	return &hosting.Client{SOAP: &soap.Client{HTTP: hc, URL: base + "/WorkflowHosting", Version: soap.V11}},
+		&soap.Client{HTTP: hc, URL: base + "/WorkflowControl", Version: soap.V12, Addressing: soap.WSA10}
+}
+
+func control(t *testing.T, c *soap.Client, op string, id uuid.UUID, reason string) error {
+	t.Helper()
+	o, ok := protocol.OpByName(op)
+	if !ok {
+		t.Fatalf("no operation %s", op)
+	}
+	cmd := protocol.Command{Op: o, InstanceID: id}
+	if reason != "" {
+		cmd.Reason = &reason
+	}
+	_, err := c.Call(bg, o.Action(), protocol.Encode(cmd))
+	return err
+}
+
+// Credentials nobody verifies are never taken for who asked: a request with HTTP Basic
+// "mallory" (whose password nothing checks) is recorded as anonymous, with its address.
+func TestUnverifiedCredentialsAreNotThePrincipal(t *testing.T) {
+	srv := servertest.Run(t, servertest.Options{})
+	hc := &http.Client{Transport: basicAuth{"mallory", "x"}}
+	hostingC, controlC := clients(srv.URL, hc)
+	id, err := hostingC.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
+		Inputs: map[string]any{"amount": 10, "submitter": "unit"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := control(t, controlC, "Suspend", id, "audit"); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := hostingC.TrackingRecords(bg, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, r := range recs {
+		if r.Name != "Created" && r.Name != "Suspended" {
+			continue
+		}
+		checked++
+		if !strings.HasPrefix(r.Principal, "anonymous@127.0.0.1:") || strings.Contains(r.Principal, "mallory") {
+			t.Errorf("%s record principal %q, want anonymous@127.0.0.1:PORT", r.Name, r.Principal)
+		}
+	}
+	if checked != 2 {
+		t.Fatalf("found %d of the Created and Suspended records in %+v", checked, recs)
+	}
+}
+
+// While the database cannot be written, an operation gets a Receiver fault within the write
+// timeout and changes nothing, and /healthz answers 503 saying why; both recover with it.
+func TestUnwritableStore(t *testing.T) {
+	srv := servertest.Run(t, servertest.Options{WriteTimeout: 200 * time.Millisecond})
+	hostingC, controlC := clients(srv.URL, http.DefaultClient)
+	id, err := hostingC.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
+		Inputs: map[string]any{"amount": 1500, "submitter": "unit"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock := sqlitetest.HoldWriteLock(t, srv.DB)
+
+	err = control(t, controlC, "Suspend", id, "while locked")
+	var f *soap.Fault
+	if !errors.As(err, &f) || f.Code != soap.Receiver || len(f.Subcodes) != 0 ||
+		!strings.Contains(f.Reason, "could not be committed") || !strings.Contains(f.Reason, "nothing was changed") {
+		t.Fatalf("Suspend while the database is locked: %v, want a Receiver fault saying nothing was changed", err)
+	}
+	healthz := func() (int, string) {
+		resp, err := http.Get(srv.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, body := healthz()
+		if code == http.StatusServiceUnavailable && strings.Contains(body, "timed out") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz while the database is locked: %d %q, want 503 saying the write timed out", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	unlock()
+	for {
+		code, body := healthz()
+		if code == http.StatusOK && strings.TrimSpace(body) == "ok" {
+			break
+		}
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatalf("/healthz after the lock was released: %d %q", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	inst, err := hostingC.GetInstance(bg, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.State != "Active" || inst.SuspensionReason != "" {
+		t.Fatalf("after the refused Suspend: %s %q, want Active and no reason", inst.State, inst.SuspensionReason)
+	}
+}
