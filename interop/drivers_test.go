@@ -15,8 +15,8 @@ import (
 )
 
 // fakeEndpoint is a scripted MS-WFIM endpoint: it answers each call with the
-// outcome scripted for the call's instance id, shaped as DESIGN §3 says wimp
-// shapes replies and faults, and records what it received. It checks the
+// outcome scripted for the call's instance id, shaped as docs/protocol.md (Faults)
+// says wimp shapes replies and faults, and records what it received. It checks the
 // drivers and the assertions on what clients report, independently of the
 // real server.
 type fakeEndpoint struct {

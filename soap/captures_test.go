@@ -34,7 +34,7 @@ func captureDir(t *testing.T) string {
 			return d
 		}
 	}
-	t.Skip("captures not found (set WIMP_CAPTURES)")
+	t.Fatalf("the repository's captures are missing: no %s/manifest.json", capturesDir)
 	return ""
 }
 

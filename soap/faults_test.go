@@ -21,7 +21,7 @@ var (
 	replyToNonAnon = `<a:ReplyTo xmlns:a="` + WSA10 + `"><a:Address>http://client.example/reply</a:Address></a:ReplyTo>`
 )
 
-// TestFaults: every refusal DESIGN §3 and the SOAP / WS-Addressing specs call for. The operation
+// TestFaults: every refusal docs/protocol.md (Faults) and the SOAP / WS-Addressing specs call for. The operation
 // must never run for these.
 func TestFaults(t *testing.T) {
 	run := wrapper("Run")

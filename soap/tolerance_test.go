@@ -23,7 +23,8 @@ func utf16Bytes(s string, bigEndian, bom bool) string {
 	return string(b)
 }
 
-// TestTolerance: DESIGN §3 "be liberal in what you accept" and the action resolution order.
+// TestTolerance: docs/protocol.md, Tolerance (be liberal in what you accept) and Actions (the
+// resolution order).
 // Every case must be answered 200 by the operation named in want.
 func TestTolerance(t *testing.T) {
 	run := wrapper("Run")

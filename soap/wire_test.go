@@ -118,7 +118,7 @@ func TestParseFaultForeign(t *testing.T) {
 	}
 }
 
-// TestReplyAddressing: DESIGN §3 WS-A reply headers, in the request's WS-A namespace.
+// TestReplyAddressing: docs/protocol.md, WS-Addressing: reply headers in the request's WS-A namespace.
 func TestReplyAddressing(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, ct string

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,8 +23,8 @@ var wantOps = []string{
 	"TransactedCancel", "TransactedRun", "TransactedSuspend", "TransactedTerminate", "Update", "TransactedUpdate",
 }
 
-// The embedded documents are the spec text; pin them so an accidental edit
-// shows up even where the spec notes are not at hand.
+// The embedded documents are the spec text; pin their checksums too, so an
+// edit of the documents and of testdata/MS-WFIM-section8.md together still shows.
 func TestSpecDocumentsPinned(t *testing.T) {
 	for name, c := range map[string]struct {
 		b   []byte
@@ -38,39 +37,24 @@ func TestSpecDocumentsPinned(t *testing.T) {
 	} {
 		s := sha256.Sum256(c.b)
 		if got := hex.EncodeToString(s[:]); got != c.sum {
-			t.Errorf("spec/%s: sha256 %s, want %s (the spec documents must stay exactly as in MS-WFIM §8)", name, got, c.sum)
+			t.Errorf("spec/%s: sha256 %s, want %s (the spec documents must stay exactly as the [MS-WFIM] text in testdata/MS-WFIM-section8.md)", name, got, c.sum)
 		}
 		parseDoc(t, c.b)
 	}
 }
 
-// findSpecNotes locates shared/spec/MS-WFIM.md, which lives beside the
-// repository (../shared) on developer machines and in CI.
-func findSpecNotes(t *testing.T) []byte {
-	t.Helper()
-	cands := []string{os.Getenv("WIMP_SPEC_NOTES")}
-	if dir, err := os.Getwd(); err == nil {
-		for d := dir; ; d = filepath.Dir(d) {
-			cands = append(cands, filepath.Join(d, "shared", "spec", "MS-WFIM.md"))
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
-	for _, c := range cands {
-		if c == "" {
-			continue
-		}
-		if b, err := os.ReadFile(c); err == nil {
-			return b
-		}
-	}
-	t.Skip("shared/spec/MS-WFIM.md not found beside the repository (set WIMP_SPEC_NOTES to its path)")
-	return nil
-}
+// specText is the repository's verbatim copy of the spec's WSDL and XSD
+// listings, under the headings 8.1–8.4.
+const specText = "testdata/MS-WFIM-section8.md"
 
+// TestSpecDocumentsEqualSpecText checks that each embedded document is, byte
+// for byte, the xml block under its heading in the spec text.
 func TestSpecDocumentsEqualSpecText(t *testing.T) {
-	notes := string(findSpecNotes(t))
+	b, err := os.ReadFile(specText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := string(b)
 	for heading, got := range map[string][]byte{
 		"### 8.1 ": SpecWSDL(),
 		"### 8.2 ": SpecWorkflowServicesSchema(),
@@ -79,7 +63,7 @@ func TestSpecDocumentsEqualSpecText(t *testing.T) {
 	} {
 		i := strings.Index(notes, "\n"+heading)
 		if i < 0 {
-			t.Fatalf("MS-WFIM.md has no heading %q", heading)
+			t.Fatalf("%s has no heading %q", specText, heading)
 		}
 		rest := notes[i:]
 		start := strings.Index(rest, "```xml\n")
@@ -88,9 +72,12 @@ func TestSpecDocumentsEqualSpecText(t *testing.T) {
 		}
 		rest = rest[start+len("```xml\n"):]
 		end := strings.Index(rest, "\n```")
+		if end < 0 {
+			t.Fatalf("%s: unterminated xml block", heading)
+		}
 		want := rest[:end+1]
 		if string(got) != want {
-			t.Errorf("embedded document for %q differs from the spec text", heading)
+			t.Errorf("embedded document for %q differs from the spec text in %s", heading, specText)
 		}
 	}
 }

@@ -41,7 +41,7 @@ func TestCommands(t *testing.T) {
 	m := getJSON()
 	for _, key := range []string{"id", "state", "completion", "suspensionReason", "bookmarks", "definition", "variables"} {
 		if _, ok := m[key]; !ok {
-			t.Errorf("get --json lacks %q (DESIGN §2): %v", key, m)
+			t.Errorf("get --json lacks %q (README.md, wimpctl get --json): %v", key, m)
 		}
 	}
 	if m["state"] != "Active" || m["variables"].(map[string]any)["reviewTimeout"] != nil {

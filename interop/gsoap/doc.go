@@ -9,7 +9,7 @@
 // (plus reason, id and identity variants) through the proxies of both the
 // SOAP 1.1 and the SOAP 1.2 binding, and checks what gSOAP reported (success,
 // or the fault's code and subcode) and the instance's state afterwards
-// (wimpctl get --json) against DESIGN §3.
+// (wimpctl get --json) against docs/protocol.md (State table, Faults).
 //
 // testdata/driver.cpp only reports: one JSON line per call with the proxy's return
 // value, the HTTP status, the reply's SOAP version and the fault fields as

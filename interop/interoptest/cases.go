@@ -176,7 +176,7 @@ func BuildCases(cl Client, binding string, ids Identities) []*Case {
 		upper("Active", "Update", Active, Want{State: "Active"}).Identity = &cur
 
 		// Other GUID forms .NET's Guid.Parse accepts, and ids that are not GUIDs
-		// (DESIGN §3: DeserializationFailed in WCF's dispatcher namespace; the
+		// (docs/protocol.md, Validation order: DeserializationFailed in WCF's dispatcher namespace; the
 		// all-zero GUID is never an instance).
 		forms := []struct {
 			name string

@@ -2,7 +2,7 @@ package interoptest
 
 import "testing"
 
-// The expectation table is DESIGN §3's; pin the parts the interop assertions rely
+// The expectation table is docs/protocol.md's State table; pin the parts the interop assertions rely
 // on so a change to it is deliberate.
 func TestExpectationTable(t *testing.T) {
 	for _, c := range []struct {

@@ -1,10 +1,11 @@
 // Package interoptest holds what the interop tests (interop, interop/gsoap,
-// interop/svcutil) share: DESIGN §3's expected outcome of every operation on an
-// instance in every state (Expect), the calls each client makes (BuildCases), the
-// wimp-server they run against with the wimpctl set-up and state checks (Server),
-// the outcome the drivers report and its comparison with the expectation (Outcome,
-// Check), the run of a whole client with its SUMMARY line (Run), and the C# driver
-// support compiled into both Mono drivers (CompileCSharp).
+// interop/svcutil) share: the expected outcome (docs/protocol.md, State table) of
+// every operation on an instance in every state (Expect), the calls each client
+// makes (BuildCases), the wimp-server they run against with the wimpctl set-up and
+// state checks (Server), the outcome the drivers report and its comparison with
+// the expectation (Outcome, Check), the run of a whole client with its SUMMARY
+// line (Run), and the C# driver support compiled into both Mono drivers
+// (CompileCSharp).
 //
 // Each client package keeps only what is its own: how to build and run its
 // driver, how its driver's input and output look, and the client's quirks.
@@ -129,7 +130,7 @@ func StateOf(s State) Want {
 	return Want{}
 }
 
-// Expect is DESIGN §3's state table for a well-formed call (valid id, a non-empty
+// Expect is docs/protocol.md's State table for a well-formed call (valid id, a non-empty
 // reason where one is required, the instance's current identity for Update).
 func Expect(op string, s State, reason string) Want {
 	unchanged := StateOf(s)

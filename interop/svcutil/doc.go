@@ -7,7 +7,8 @@
 // through the generated WorkflowInstanceManagementClient over BasicHttpBinding (SOAP 1.1) and
 // a SOAP 1.2 CustomBinding (the WSDL's two ports). The driver only reports what WCF saw: ok,
 // or the FaultException's code and subcode. The test sets the instances up with wimpctl,
-// asserts the outcome per DESIGN §3 and the instance's state afterwards (wimpctl get --json).
+// asserts the outcome per docs/protocol.md (State table) and the instance's state afterwards
+// (wimpctl get --json).
 //
 // Mono's svcutil specifics the test works with:
 //

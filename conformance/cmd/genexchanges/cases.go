@@ -5,7 +5,8 @@ import (
 	"strings"
 )
 
-// updateRules covers Update's identity rules (DESIGN §3) beyond the matrix's registered update.
+// updateRules covers Update's identity rules (docs/protocol.md, Update) beyond the matrix's
+// registered update.
 func updateRules() int {
 	n := 0
 	unregistered := &identity{"OrderProcessing", "Contoso.Workflows", "9.9.0.0"}
@@ -39,7 +40,7 @@ func updateRules() int {
 	return n
 }
 
-// validation covers the validation order of DESIGN §3: instanceId, then Suspend's reason.
+// validation covers docs/protocol.md, Validation order: instanceId, then Suspend's reason.
 func validation() int {
 	n := 0
 	deser := outcome{fault: "DeserializationFailed", faultNS: disp}
@@ -125,7 +126,8 @@ func validation() int {
 	return n
 }
 
-// wire covers the envelope rules of DESIGN §3 "Wire".
+// wire covers the envelope rules of docs/protocol.md: Wire, Actions, WS-Addressing,
+// mustUnderstand and Tolerance.
 func wire() int {
 	n := 0
 	run := opNamed("Run")

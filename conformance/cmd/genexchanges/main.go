@@ -1,10 +1,12 @@
 // Command genexchanges writes the conformance scenarios under testdata/exchanges from the
-// decisions of DESIGN §3, stated here independently of the server's code, and copies the
-// shared client captures (byte-exact, with their manifest) to testdata/captures:
+// protocol behaviour of docs/protocol.md, stated here independently of the server's code, and
+// copies the real client captures (byte-exact, with their manifest) to <out>/captures:
 //
-//	go run ./conformance/cmd/genexchanges [--captures ../shared/captures] [--out testdata]
+//	go run ./conformance/cmd/genexchanges [--captures testdata/captures] [--out testdata]
 //
-// Generated files are reviewed like any golden file before they are committed.
+// Run it from the repository root. With the defaults the captures are the repository's own copy
+// and are left where they are. Generated files are reviewed like any golden file before they are
+// committed; main_test.go fails when the committed files differ from what this program writes.
 package main
 
 import (
@@ -34,36 +36,48 @@ const (
 	msgID     = "urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e"
 )
 
-var out string
+var (
+	out      string // the testdata directory being written
+	writeErr error  // the first error of write
+)
 
 func main() {
-	captures := flag.String("captures", "../shared/captures", "directory of the shared client captures")
-	flag.StringVar(&out, "out", "testdata", "testdata directory to write to")
+	captures := flag.String("captures", filepath.Join("testdata", "captures"), "directory of the client captures (with manifest.json)")
+	outDir := flag.String("out", "testdata", "testdata directory to write to")
 	flag.Parse()
+	n, c, err := generate(*outDir, *captures)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "genexchanges:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("wrote %d scenarios (%d from captures)\n", n, c)
+}
+
+// generate rewrites outDir/exchanges and copies the captures to outDir/captures (unless they
+// are already there). It returns the number of scenarios written, of which c from captures.
+func generate(outDir, captures string) (n, c int, err error) {
+	out, writeErr = outDir, nil
 	if err := os.RemoveAll(filepath.Join(out, "exchanges")); err != nil {
-		fail(err)
+		return 0, 0, err
 	}
 	if err := os.MkdirAll(filepath.Join(out, "exchanges"), 0o755); err != nil {
-		fail(err)
+		return 0, 0, err
 	}
-	n := matrix()
+	n = matrix()
 	n += updateRules()
 	n += validation()
 	n += wire()
 	n += specExample()
-	c, err := fromCaptures(*captures)
-	if err != nil {
-		fail(err)
+	if c, err = fromCaptures(captures); err != nil {
+		return 0, 0, err
 	}
-	fmt.Printf("wrote %d scenarios (%d from captures)\n", n+c, c)
+	if writeErr != nil {
+		return 0, 0, writeErr
+	}
+	return n + c, c, nil
 }
 
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "genexchanges:", err)
-	os.Exit(1)
-}
-
-// op describes one MS-WFIM operation as DESIGN §3 and the spec's XSD have it.
+// op describes one MS-WFIM operation as docs/protocol.md (Operations) and the spec's XSD have it.
 type op struct {
 	name  string
 	kind  string // Run, Suspend, Unsuspend, Cancel, Terminate, Abandon, Update
@@ -94,7 +108,7 @@ var (
 	soap12      = binding{"soap12", true, ""}
 )
 
-// outcome is what DESIGN §3 prescribes: a fault subcode (or none) and the state after.
+// outcome is what docs/protocol.md prescribes: a fault subcode (or none) and the state after.
 type outcome struct {
 	fault      string // "" for success; a WorkflowServices subcode otherwise
 	after      string // STATE [completion=..] [reason=..] [version=..]
@@ -104,7 +118,7 @@ type outcome struct {
 	addressing bool // an addressing fault (WS-A fault action)
 }
 
-// table is DESIGN §3's state table for the instance conditions the suite sets up.
+// table is docs/protocol.md's State table for the instance conditions the suite sets up.
 func table(o op, state string) outcome {
 	completed := map[string]string{
 		"Closed": "Completed completion=Closed", "Canceled": "Completed completion=Canceled",
@@ -150,7 +164,7 @@ func matrix() int {
 		for _, state := range []string{"Active", "Suspended", "Closed", "Canceled", "Terminated", "Unknown"} {
 			for _, b := range []binding{soap11, soap12wsa10} {
 				write(fmt.Sprintf("matrix-%s-%s-%s", o.name, state, b.name),
-					fmt.Sprintf("%s on a%s instance over %s: DESIGN §3's state table.", o.name, article(state), b.name),
+					fmt.Sprintf("%s on a%s instance over %s: docs/protocol.md, State table.", o.name, article(state), b.name),
 					setupFor(state), request(b, o, body(o, idFor(state), reasonFor(o), updateTarget)), reply(b, o, table(o, state)), afterFor(state, table(o, state)))
 				n++
 			}
@@ -353,12 +367,12 @@ func write(name, description, setup, req, rep, after string) {
 	if after != "" {
 		b.WriteString("-- after --\n" + after + "\n")
 	}
-	if err := os.WriteFile(filepath.Join(out, "exchanges", name+".txt"), []byte(b.String()), 0o644); err != nil {
-		fail(err)
+	if err := os.WriteFile(filepath.Join(out, "exchanges", name+".txt"), []byte(b.String()), 0o644); err != nil && writeErr == nil {
+		writeErr = err
 	}
 }
 
-// manifestEntry is one case of the shared captures' manifest.json.
+// manifestEntry is one case of the captures' manifest.json.
 type manifestEntry struct {
 	Client, Binding, Case, Op, InstanceID string
 	RequestFile                           string  `json:"request_file"`
@@ -367,8 +381,9 @@ type manifestEntry struct {
 	Arg                                   any     `json:"arg"`
 }
 
-// fromCaptures copies each capture and writes a scenario with the instance in the state the
-// case needs and the reply DESIGN §3 prescribes.
+// fromCaptures copies each capture to out/captures (unless dir is that directory) and writes a
+// scenario with the instance in the state the case needs and the reply docs/protocol.md
+// prescribes.
 func fromCaptures(dir string) (int, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
@@ -378,29 +393,27 @@ func fromCaptures(dir string) (int, error) {
 	if err := json.Unmarshal(data, &cases); err != nil {
 		return 0, err
 	}
+	dstDir := filepath.Join(out, "captures")
+	inPlace := sameDir(dir, dstDir)
+	copyFile := func(rel string) error {
+		b, err := os.ReadFile(filepath.Join(dir, rel))
+		if err != nil || inPlace {
+			return err
+		}
+		dst := filepath.Join(dstDir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	}
 	for _, f := range []string{"manifest.json", "README.md"} {
-		b, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			return 0, err
-		}
-		if err := os.MkdirAll(filepath.Join(out, "captures"), 0o755); err != nil {
-			return 0, err
-		}
-		if err := os.WriteFile(filepath.Join(out, "captures", f), b, 0o644); err != nil {
+		if err := copyFile(f); err != nil {
 			return 0, err
 		}
 	}
 	sort.Slice(cases, func(i, j int) bool { return cases[i].RequestFile < cases[j].RequestFile })
 	for _, c := range cases {
-		raw, err := os.ReadFile(filepath.Join(dir, c.RequestFile))
-		if err != nil {
-			return 0, err
-		}
-		dst := filepath.Join(out, "captures", c.RequestFile)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return 0, err
-		}
-		if err := os.WriteFile(dst, raw, 0o644); err != nil {
+		if err := copyFile(c.RequestFile); err != nil {
 			return 0, err
 		}
 		o := opNamed(c.Op)
@@ -445,6 +458,13 @@ func fromCaptures(dir string) (int, error) {
 		write(name, desc, setup, "file: ../captures/"+c.RequestFile+"\n", reply(b, o, oc), after)
 	}
 	return len(cases), nil
+}
+
+// sameDir reports whether a and b name the same existing directory.
+func sameDir(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 func opNamed(name string) op {
