@@ -19,7 +19,7 @@ func cleanupRan(recs []record) bool {
 // Cancel runs cancellation — CancellationDemo's CancellationScope handler sets cleanedUp and
 // status — and completes the instance Canceled; later operations answer InstanceCompleted.
 // Terminate runs no handler and completes it Terminated with the reason; later operations
-// answer InstanceTerminated. Both from Active and from Suspended (DESIGN §3 state table).
+// answer InstanceTerminated. Both from Active and from Suspended (docs/protocol.md, State table).
 func TestCancelRunsHandlersTerminateDoesNot(t *testing.T) {
 	s := startServer(t)
 	for _, suspendFirst := range []bool{false, true} {
@@ -169,7 +169,7 @@ func TestUnsuspendRetriesFromCheckpoint(t *testing.T) {
 
 	s.ok("unsuspend", id) // still down: the retry fails again
 	if time.Now().After(failUntil) {
-		t.Skip("the machine is too slow: the first retry came after the service was back")
+		t.Fatalf("set-up too slow: the first retry ended after %s, when the service was back: the case did not happen", failUntil)
 	}
 	inst = s.get(id)
 	if inst.State != "Suspended" || inst.SuspensionException != "ServiceUnavailable" {

@@ -182,7 +182,7 @@ func (s *server) create(def string, args ...string) string {
 	return out
 }
 
-// instance is `wimpctl get --json` (DESIGN §2).
+// instance is `wimpctl get --json` (README, "Try it end to end").
 type instance struct {
 	ID                  string   `json:"id"`
 	State               string   `json:"state"`
