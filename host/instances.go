@@ -122,7 +122,7 @@ func (h *Host) ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string
 		}
 		switch {
 		case errors.Is(err, engine.ErrBookmarkNotFound):
-			return refuse(ErrBookmarkNotFound, id, op, fmt.Sprintf("the instance has no bookmark %q (it has: %s)", bookmark, has))
+			return refuse(ErrBookmarkNotFound, id, op, fmt.Sprintf("no bookmark %q (it has: %s)", bookmark, has))
 		case errors.Is(err, engine.ErrInvalidPayload):
 			return refuse(ErrInvalidInput, id, op, err.Error())
 		}

@@ -25,18 +25,16 @@ func (h *Host) Manage(ctx context.Context, cmd Command) error {
 		return unavailable(cmd.Instance, cmd.Operation, err)
 	}
 	cond.CanUpdate = func(to workflow.Identity) error { return h.canUpdate(cond.Identity, to) }
+	if cmd.Rules == nil {
+		return fmt.Errorf("host: command %s has no rules", cmd.Operation)
+	}
 	d := cmd.Rules(cond)
 	if d.Refuse != nil {
 		return &Error{Kind: d.Refuse, Instance: cmd.Instance, Operation: cmd.Operation, Completion: cond.Completion, Detail: d.Why}
 	}
 	// Once decided, the operation runs to its end even if the caller goes away: it either
 	// commits or leaves nothing behind.
-	err := h.apply(context.WithoutCancel(ctx), s, cmd, d, PrincipalFrom(ctx).String())
-	var he *Error
-	if errors.As(err, &he) && he.Operation == "" {
-		he.Operation = cmd.Operation
-	}
-	return err
+	return withOperation(h.apply(context.WithoutCancel(ctx), s, cmd, d, PrincipalFrom(ctx).String()), cmd.Operation)
 }
 
 // apply carries out a decided effect on the locked slot.

@@ -58,6 +58,7 @@ func (s *Store) Register(ctx context.Context, o store.Owner, ttl time.Duration) 
 		return fmt.Errorf("%w: empty owner id", store.ErrInvalid)
 	}
 	return s.submit(ctx, &request{apply: func(t *tx) error {
+		t.live = nil
 		return execOne(t.ctx, t.w.register, fmt.Errorf("%w: %s", store.ErrOwnerExists, o.ID),
 			o.ID, o.Node, o.Info, toMS(t.now), toMS(t.now.Add(ttl)))
 	}})
@@ -66,6 +67,7 @@ func (s *Store) Register(ctx context.Context, o store.Owner, ttl time.Duration) 
 // Renew extends a live owner's registration to now+ttl.
 func (s *Store) Renew(ctx context.Context, owner string, ttl time.Duration) error {
 	return s.submit(ctx, &request{apply: func(t *tx) error {
+		t.live = nil
 		return execOne(t.ctx, t.w.renew, fmt.Errorf("%w: the registration of owner %q lapsed", store.ErrLeaseLost, owner),
 			toMS(t.now.Add(ttl)), owner, toMS(t.now))
 	}})
@@ -74,6 +76,7 @@ func (s *Store) Renew(ctx context.Context, owner string, ttl time.Duration) erro
 // Unregister releases the owner's leases and ends its registration (the id stays used).
 func (s *Store) Unregister(ctx context.Context, owner string) error {
 	return s.submit(ctx, &request{apply: func(t *tx) error {
+		t.live = nil
 		if _, err := t.w.releaseAll.ExecContext(t.ctx, owner); err != nil {
 			return err
 		}
@@ -413,9 +416,10 @@ func (w *writer) close() error {
 
 // tx is one request's view of the batch's transaction.
 type tx struct {
-	ctx context.Context
-	w   *writer
-	now time.Time // the store's clock: owners' expiry and default times
+	ctx  context.Context
+	w    *writer
+	now  time.Time       // the store's clock: owners' expiry and default times
+	live map[string]bool // owners' liveness as looked up in this transaction
 }
 
 // tryBatch applies batch in one transaction. Per-request failures (ErrConflict, ...) are put in
@@ -524,11 +528,19 @@ func (c storedLease) grant(owner string) store.Lease {
 	return store.Lease{Owner: owner, Token: c.lease.Token + 1}
 }
 
-// ownerLive fails with ErrLeaseLost unless owner's registration is live.
+// ownerLive fails with ErrLeaseLost unless owner's registration is live. Within one
+// transaction (one store time) the answer is looked up once per owner; requests that change
+// registrations drop what was looked up.
 func (t *tx) ownerLive(owner string) error {
-	var live bool
-	if err := t.w.ownerLive.QueryRowContext(t.ctx, owner, toMS(t.now)).Scan(&live); err != nil {
-		return err
+	live, ok := t.live[owner]
+	if !ok {
+		if err := t.w.ownerLive.QueryRowContext(t.ctx, owner, toMS(t.now)).Scan(&live); err != nil {
+			return err
+		}
+		if t.live == nil {
+			t.live = map[string]bool{}
+		}
+		t.live[owner] = live
 	}
 	if !live {
 		return fmt.Errorf("%w: owner %q is not registered or its registration lapsed", store.ErrLeaseLost, owner)
