@@ -54,7 +54,7 @@ func (h *Host) load(s *slot) error {
 		return fmt.Errorf("instance %s cannot be loaded: %w", s.id, err)
 	}
 	h.setLive(s, wf)
-	s.dirty, s.work = false, 0
+	s.dirty, s.work, s.saved = false, 0, time.Now() // loaded as persisted
 	return nil
 }
 

@@ -79,7 +79,7 @@ func (h *Host) Create(ctx context.Context, req CreateRequest) (uuid.UUID, error)
 	}
 	created := h.record(s, workflow.InstanceRecord, "Created", "", PrincipalFrom(ctx).String())
 	created.Data = fmt.Sprintf(`{"definition":%q}`, def.Identity.String())
-	s.rec, s.fresh, s.pending = row, true, []workflow.Record{created}
+	s.rec, s.fresh, s.pending, s.saved = row, true, []workflow.Record{created}, time.Now()
 	h.setLive(s, wf)
 	if err := h.run(ctx, s); err != nil {
 		// A later commit of a long first run can fail after the instance was inserted: then it

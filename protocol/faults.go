@@ -43,14 +43,14 @@ func UpdateFailed(id uuid.UUID, why string) *soap.Fault {
 	return contractFault("UpdateFailed", fmt.Sprintf("Workflow instance '%s' could not be updated: %s.", id, why))
 }
 
-// Unavailable is the Receiver fault for a change the host could not make durable: nothing was
-// changed and the client may retry (the store timed out, failed, or another node holds the
-// instance).
+// Unavailable is the Receiver fault for a request the host could not complete with the store
+// (a write timed out or failed, a read failed, another node holds the instance): nothing was
+// changed and the client may retry.
 func Unavailable(err error) *soap.Fault {
-	msg := "The change could not be committed, so nothing was changed; retry later."
+	msg := "The workflow store could not complete the request; nothing was changed. Retry later."
 	var he *host.Error
 	if errors.As(err, &he) && he.Cause != nil {
-		msg = fmt.Sprintf("The change could not be committed (%v), so nothing was changed; retry later.", he.Cause)
+		msg = fmt.Sprintf("The workflow store could not complete the request (%v); nothing was changed. Retry later.", he.Cause)
 	}
 	return soap.NewFault(soap.Receiver, msg)
 }

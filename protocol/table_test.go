@@ -191,7 +191,7 @@ func TestFaultMapping(t *testing.T) {
 		{he(host.ErrCompleted, workflow.Faulted), soap.Sender, "InstanceTerminated", "The operation 'TransactedRun' could not be performed on workflow instance '3f2504e0-4f89-41d3-9a0c-0305e82c3301' because it has been terminated."},
 		{he(host.ErrUpdateRefused, ""), soap.Sender, "UpdateFailed", "Workflow instance '3f2504e0-4f89-41d3-9a0c-0305e82c3301' could not be updated: why."},
 		{&host.Error{Kind: host.ErrUnavailable, Instance: testID, Cause: errors.New("store: write timed out")}, soap.Receiver, "(none)",
-			"The change could not be committed (store: write timed out), so nothing was changed; retry later."},
+			"The workflow store could not complete the request (store: write timed out); nothing was changed. Retry later."},
 	} {
 		var f *soap.Fault
 		if !errors.As(Fault(tc.err), &f) {
