@@ -117,6 +117,7 @@ func (h *Host) commit(ctx context.Context, s *slot, row *store.Instance, recs []
 		return h.storeError(s, err)
 	}
 	s.rec, s.fresh, s.staged, s.dirty, s.pending, s.saved = row, false, false, false, nil, time.Now()
+	h.retries.succeeded(s.id) // the store takes this instance's writes again
 	if !keep {
 		h.setLive(s, nil)
 	}
@@ -146,6 +147,7 @@ func (h *Host) commitTrack(ctx context.Context, s *slot, recs []workflow.Record,
 		row.Lease = in.Lease
 		s.rec = &row
 	}
+	h.retries.succeeded(s.id)
 	if !keep {
 		h.setLive(s, nil)
 	}

@@ -28,7 +28,8 @@ func retryDelay(failures int) time.Duration {
 }
 
 // retries holds the back-off of instances whose execution could not be committed (the store
-// failing): nothing durable records it, so it is kept here until an execution succeeds.
+// failing): nothing durable records it, so it is kept here until a commit of the instance
+// succeeds.
 type retries struct {
 	mu sync.Mutex
 	m  map[uuid.UUID]retry
@@ -176,9 +177,7 @@ func (h *Host) fire(c store.Claimed) (at time.Time, done bool) {
 		if !errors.Is(err, context.Canceled) {
 			h.executionFailed(c.ID, err)
 		}
-		return time.Time{}, true
 	}
-	h.retries.succeeded(c.ID)
 	return time.Time{}, true
 }
 
@@ -259,8 +258,6 @@ func (h *Host) recoverOne(ctx context.Context, c store.Claimed) (ran bool) {
 		if !errors.Is(err, context.Canceled) {
 			h.executionFailed(c.ID, err)
 		}
-		return true
 	}
-	h.retries.succeeded(c.ID)
 	return true
 }

@@ -54,7 +54,7 @@ type Owner struct {
 	ID   string
 	Node string    // the node it runs on, e.g. "host:8080"
 	Info string    // e.g. "pid 1234, listening on 127.0.0.1:8080"
-	Seen time.Time // set by Owners: when its registration expires (or expired)
+	Expiry time.Time // read back by Owners: when its registration expires
 }
 
 func (o Owner) String() string {

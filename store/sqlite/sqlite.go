@@ -487,7 +487,7 @@ func readOwners(ctx context.Context, db *sql.DB, now time.Time) ([]store.Owner, 
 		if err := rows.Scan(&o.ID, &o.Node, &o.Info, &exp); err != nil {
 			return nil, err
 		}
-		o.Seen = fromMS(exp)
+		o.Expiry = fromMS(exp)
 		out = append(out, o)
 	}
 	return out, rows.Err()

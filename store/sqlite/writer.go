@@ -553,7 +553,7 @@ func (t *tx) leased(id uuid.UUID, holder string) error {
 	o := store.Owner{ID: holder}
 	var exp int64
 	if err := t.w.ownerRow.QueryRowContext(t.ctx, holder).Scan(&o.ID, &o.Node, &o.Info, &exp); err == nil {
-		o.Seen = fromMS(exp)
+		o.Expiry = fromMS(exp)
 	}
 	return &store.LeaseError{Instance: id, Holder: o}
 }

@@ -67,7 +67,7 @@ func testRegistration(t *testing.T, s store.Store, clk *clock) {
 	if err != nil || len(owners) != 1 {
 		t.Fatalf("Owners = %v, %v", owners, err)
 	}
-	if o := owners[0]; o.ID != "a" || o.Node != "node-a" || o.Info != "pid 42" || !sameTime(o.Seen, clk.now().Add(ttl)) {
+	if o := owners[0]; o.ID != "a" || o.Node != "node-a" || o.Info != "pid 42" || !sameTime(o.Expiry, clk.now().Add(ttl)) {
 		t.Fatalf("Owners[0] = %+v, want a on node-a, pid 42, expiring at %v", o, clk.now().Add(ttl))
 	}
 	clk.advance(ttl - time.Second)
