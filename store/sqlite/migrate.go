@@ -14,9 +14,9 @@ import (
 	"time"
 )
 
-// ErrSchemaTooNew is returned by OpenSQLite when the database was migrated by a newer binary
+// ErrSchemaTooNew is returned by Open when the database was migrated by a newer binary
 // (its schema_migrations holds a version this binary does not know).
-var ErrSchemaTooNew = errors.New("store: database schema is newer than this binary supports")
+var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this binary supports")
 
 //go:embed migrations/*.sql
 var embeddedMigrations embed.FS
