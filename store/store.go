@@ -51,9 +51,9 @@ func (e *LeaseError) Unwrap() error { return ErrLeased }
 // Owner is a lease holder: one host process. ID is unique per process start (an owner whose
 // registration lapsed never comes back under the same id); Node and Info are for people.
 type Owner struct {
-	ID   string
-	Node string    // the node it runs on, e.g. "host:8080"
-	Info string    // e.g. "pid 1234, listening on 127.0.0.1:8080"
+	ID     string
+	Node   string    // the node it runs on, e.g. "host:8080"
+	Info   string    // e.g. "pid 1234, listening on 127.0.0.1:8080"
 	Expiry time.Time // read back by Owners: when its registration expires
 }
 
