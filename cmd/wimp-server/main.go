@@ -4,10 +4,10 @@
 //
 //	wimp-server [--listen 127.0.0.1:8080] [--db ./wimp.db] [--definitions DIR] [--unload-after 1m]
 //	            [--max-body 65536] [--unhandled-exception AbandonAndSuspend] [--log-level info]
-//	            [--write-timeout 5s] [--max-work-items 100000]
+//	            [--commit-timeout 5s] [--max-work-items 100000]
 //
 // Every flag falls back to an environment variable: WIMP_LISTEN, WIMP_DB, WIMP_DEFINITIONS,
-// WIMP_UNLOAD_AFTER, WIMP_MAX_BODY, WIMP_UNHANDLED_EXCEPTION, WIMP_LOG_LEVEL, WIMP_WRITE_TIMEOUT,
+// WIMP_UNLOAD_AFTER, WIMP_MAX_BODY, WIMP_UNHANDLED_EXCEPTION, WIMP_LOG_LEVEL, WIMP_COMMIT_TIMEOUT,
 // WIMP_MAX_WORK_ITEMS.
 package main
 
@@ -33,7 +33,7 @@ import (
 
 type config struct {
 	listen, db, definitions, policy, logLevel string
-	unloadAfter, writeTimeout                 time.Duration
+	unloadAfter, commitTimeout                time.Duration
 	maxBody                                   int64
 	maxWorkItems                              int
 }
@@ -64,11 +64,11 @@ func parseFlags(args []string) (config, error) {
 		return c, fmt.Errorf("WIMP_MAX_BODY: %w", err)
 	}
 	fs.Int64Var(&c.maxBody, "max-body", maxBody, "largest accepted SOAP request body in bytes")
-	writeTimeout, err := time.ParseDuration(env("WIMP_WRITE_TIMEOUT", "5s"))
+	commitTimeout, err := time.ParseDuration(env("WIMP_COMMIT_TIMEOUT", "5s"))
 	if err != nil {
-		return c, fmt.Errorf("WIMP_WRITE_TIMEOUT: %w", err)
+		return c, fmt.Errorf("WIMP_COMMIT_TIMEOUT: %w", err)
 	}
-	fs.DurationVar(&c.writeTimeout, "write-timeout", writeTimeout,
+	fs.DurationVar(&c.commitTimeout, "commit-timeout", commitTimeout,
 		"how long a change may wait for the database before it fails, unapplied, with a Receiver fault")
 	maxWork, err := strconv.Atoi(env("WIMP_MAX_WORK_ITEMS", "100000"))
 	if err != nil {
@@ -88,8 +88,8 @@ func parseFlags(args []string) (config, error) {
 	if c.unloadAfter < 0 {
 		return c, errors.New("--unload-after must not be negative")
 	}
-	if c.writeTimeout <= 0 {
-		return c, errors.New("--write-timeout must be positive")
+	if c.commitTimeout <= 0 {
+		return c, errors.New("--commit-timeout must be positive")
 	}
 	if c.maxWorkItems <= 0 {
 		return c, errors.New("--max-work-items must be positive")
@@ -130,7 +130,7 @@ func run(args []string) error {
 		return err
 	}
 	defer ln.Close()
-	st, err := sqlite.Open(ctx, c.db, sqlite.WithWriteTimeout(c.writeTimeout))
+	st, err := sqlite.Open(ctx, c.db, sqlite.WithWriteTimeout(c.commitTimeout))
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", c.db, err)
 	}
