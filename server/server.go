@@ -69,7 +69,22 @@ func New(h *host.Host, maxBody int64, log *slog.Logger) http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { m.write(w, h) })
-	return withPrincipal(mux)
+	return closeAfterTransferEncoding(withPrincipal(mux))
+}
+
+// closeAfterTransferEncoding closes the connection after answering a request framed with
+// Transfer-Encoding. A request that also carried a Content-Length (which net/http drops, using
+// the chunked framing) is ambiguous, and RFC 9112 §6.1 requires closing the connection after
+// it: otherwise bytes after the chunked body would be read as another request (smuggling). Since
+// the dropped header cannot be seen here, every Transfer-Encoding request closes its connection;
+// SOAP clients almost always send Content-Length, so keep-alive is rarely lost.
+func closeAfterTransferEncoding(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // withPrincipal puts the request's principal into its context, where the contracts and the

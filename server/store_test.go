@@ -140,3 +140,12 @@ func TestUnwritableStore(t *testing.T) {
 		t.Fatalf("after the refused Suspend: %s %q, want Active and no reason", inst.State, inst.SuspensionReason)
 	}
 }
+
+func mustParse(t *testing.T, s string) uuid.UUID {
+	t.Helper()
+	id, err := uuid.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

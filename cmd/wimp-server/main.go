@@ -5,10 +5,10 @@
 //	wimp-server [--listen 127.0.0.1:8080] [--db ./wimp.db] [--definitions DIR] [--unload-after 1m]
 //	            [--max-body 65536] [--unhandled-exception AbandonAndSuspend] [--log-level info]
 //	            [--commit-timeout 5s] [--max-work-items 100000]
+//	            [--read-header-timeout 10s] [--read-timeout 1m] [--write-timeout 1m] [--idle-timeout 2m]
+//	            [--shutdown-timeout 10s] [--max-header-bytes 65536] [--max-connections 1024]
 //
-// Every flag falls back to an environment variable: WIMP_LISTEN, WIMP_DB, WIMP_DEFINITIONS,
-// WIMP_UNLOAD_AFTER, WIMP_MAX_BODY, WIMP_UNHANDLED_EXCEPTION, WIMP_LOG_LEVEL, WIMP_COMMIT_TIMEOUT,
-// WIMP_MAX_WORK_ITEMS.
+// Every flag falls back to an environment variable named after it: --max-body is WIMP_MAX_BODY.
 package main
 
 import (
@@ -22,8 +22,11 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/netutil"
 
 	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/host"
@@ -36,6 +39,13 @@ type config struct {
 	unloadAfter, commitTimeout                time.Duration
 	maxBody                                   int64
 	maxWorkItems                              int
+	http                                      httpLimits
+}
+
+// httpLimits bound what one client can hold of the server.
+type httpLimits struct {
+	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout, shutdownTimeout time.Duration
+	maxHeaderBytes, maxConnections                                             int64
 }
 
 func main() {
@@ -45,63 +55,84 @@ func main() {
 	}
 }
 
+// envName is the environment variable a flag falls back to: --max-body is WIMP_MAX_BODY.
+func envName(flagName string) string {
+	return "WIMP_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
 func parseFlags(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("wimp-server", flag.ContinueOnError)
-	fs.StringVar(&c.listen, "listen", env("WIMP_LISTEN", "127.0.0.1:8080"), "address to listen on (port 0 picks a free one)")
-	fs.StringVar(&c.db, "db", env("WIMP_DB", "./wimp.db"), "SQLite database file")
-	fs.StringVar(&c.definitions, "definitions", env("WIMP_DEFINITIONS", ""), "directory of extra workflow definitions (*.xml)")
-	fs.StringVar(&c.policy, "unhandled-exception", env("WIMP_UNHANDLED_EXCEPTION", string(host.AbandonAndSuspend)),
+	var envErrs []error
+	def := func(name, value string) string {
+		if v, ok := os.LookupEnv(envName(name)); ok {
+			return v
+		}
+		return value
+	}
+	str := func(p *string, name, value, usage string) { fs.StringVar(p, name, def(name, value), usage) }
+	// Numbers and durations are checked against a minimum once parsed: 1 means positive.
+	type bound struct {
+		name    string
+		value   func() int64
+		minimum int64
+	}
+	var bounds []bound
+	dur := func(p *time.Duration, name, value string, minimum int64, usage string) {
+		d, err := time.ParseDuration(def(name, value))
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("%s: %w", envName(name), err))
+		}
+		fs.DurationVar(p, name, d, usage)
+		bounds = append(bounds, bound{name, func() int64 { return int64(*p) }, minimum})
+	}
+	num := func(p *int64, name, value string, usage string) {
+		n, err := strconv.ParseInt(def(name, value), 10, 64)
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("%s: %w", envName(name), err))
+		}
+		fs.Int64Var(p, name, n, usage)
+		bounds = append(bounds, bound{name, func() int64 { return *p }, 1})
+	}
+	var maxWork int64
+	str(&c.listen, "listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
+	str(&c.db, "db", "./wimp.db", "SQLite database file")
+	str(&c.definitions, "definitions", "", "directory of extra workflow definitions (*.xml)")
+	str(&c.policy, "unhandled-exception", string(host.AbandonAndSuspend),
 		"policy for unhandled workflow exceptions: AbandonAndSuspend, Terminate, Cancel or Abandon")
-	fs.StringVar(&c.logLevel, "log-level", env("WIMP_LOG_LEVEL", "info"), "debug, info, warn or error")
-	unload, err := time.ParseDuration(env("WIMP_UNLOAD_AFTER", "1m"))
-	if err != nil {
-		return c, fmt.Errorf("WIMP_UNLOAD_AFTER: %w", err)
-	}
-	fs.DurationVar(&c.unloadAfter, "unload-after", unload, "idle time before an instance is unloaded from memory (0: at once)")
-	maxBody, err := strconv.ParseInt(env("WIMP_MAX_BODY", "65536"), 10, 64)
-	if err != nil {
-		return c, fmt.Errorf("WIMP_MAX_BODY: %w", err)
-	}
-	fs.Int64Var(&c.maxBody, "max-body", maxBody, "largest accepted SOAP request body in bytes")
-	commitTimeout, err := time.ParseDuration(env("WIMP_COMMIT_TIMEOUT", "5s"))
-	if err != nil {
-		return c, fmt.Errorf("WIMP_COMMIT_TIMEOUT: %w", err)
-	}
-	fs.DurationVar(&c.commitTimeout, "commit-timeout", commitTimeout,
+	str(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	dur(&c.unloadAfter, "unload-after", "1m", 0, "idle time before an instance is unloaded from memory (0: at once)")
+	num(&c.maxBody, "max-body", "65536", "largest accepted SOAP request body in bytes")
+	dur(&c.commitTimeout, "commit-timeout", "5s", 1,
 		"how long a change may wait for the database before it fails, unapplied, with a Receiver fault")
-	maxWork, err := strconv.Atoi(env("WIMP_MAX_WORK_ITEMS", "100000"))
-	if err != nil {
-		return c, fmt.Errorf("WIMP_MAX_WORK_ITEMS: %w", err)
-	}
-	fs.IntVar(&c.maxWorkItems, "max-work-items", maxWork,
+	num(&maxWork, "max-work-items", "100000",
 		"work items an instance may run without becoming idle before it is suspended (a definition's MaxWorkItems overrides it)")
+	dur(&c.http.readHeaderTimeout, "read-header-timeout", "10s", 1, "time allowed to read a request's headers")
+	dur(&c.http.readTimeout, "read-timeout", "1m", 1, "time allowed to read a whole request, body included")
+	dur(&c.http.writeTimeout, "write-timeout", "1m", 1, "time allowed from the end of a request's headers to the end of its reply")
+	dur(&c.http.idleTimeout, "idle-timeout", "2m", 1, "how long a keep-alive connection may wait for its next request")
+	dur(&c.http.shutdownTimeout, "shutdown-timeout", "10s", 1, "how long a shutdown waits for requests in progress before closing their connections")
+	num(&c.http.maxHeaderBytes, "max-header-bytes", "65536", "largest accepted request head (request line and headers) in bytes")
+	num(&c.http.maxConnections, "max-connections", "1024", "connections served at once; more wait to be accepted")
+	if err := errors.Join(envErrs...); err != nil {
+		return c, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if c.maxBody <= 0 {
-		return c, errors.New("--max-body must be positive")
+	for _, b := range bounds {
+		switch {
+		case b.value() < b.minimum && b.minimum > 0:
+			return c, fmt.Errorf("--%s must be positive", b.name)
+		case b.value() < b.minimum:
+			return c, fmt.Errorf("--%s must not be negative", b.name)
+		}
 	}
-	if c.unloadAfter < 0 {
-		return c, errors.New("--unload-after must not be negative")
-	}
-	if c.commitTimeout <= 0 {
-		return c, errors.New("--commit-timeout must be positive")
-	}
-	if c.maxWorkItems <= 0 {
-		return c, errors.New("--max-work-items must be positive")
-	}
+	c.maxWorkItems = int(maxWork)
 	return c, nil
-}
-
-func env(key, def string) string {
-	if v, ok := os.LookupEnv(key); ok {
-		return v
-	}
-	return def
 }
 
 func run(args []string) error {
@@ -153,21 +184,29 @@ func run(args []string) error {
 
 	srv := &http.Server{
 		Handler:           server.New(h, c.maxBody, log),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute, // a request body trickled byte by byte cannot hold a connection forever
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: c.http.readHeaderTimeout,
+		ReadTimeout:       c.http.readTimeout,  // a request body trickled byte by byte cannot hold a connection forever
+		WriteTimeout:      c.http.writeTimeout, // nor a client that never reads its reply
+		IdleTimeout:       c.http.idleTimeout,
+		MaxHeaderBytes:    int(c.http.maxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "url", "http://"+ln.Addr().String(), "db", c.db, "definitions", len(defs.All()))
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(netutil.LimitListener(ln, int(c.http.maxConnections))) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	log.Info("shutting down", "deadline", c.http.shutdownTimeout)
+	shutdown, cancel := context.WithTimeout(context.Background(), c.http.shutdownTimeout)
 	defer cancel()
-	return srv.Shutdown(shutdown)
+	if err := srv.Shutdown(shutdown); err != nil {
+		// Requests still running at the deadline lose their connection before any reply: what
+		// they did not commit is not acknowledged. The shutdown itself succeeded.
+		log.Warn("closing the connections still open at the shutdown deadline", "err", err)
+		_ = srv.Close()
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The server refuses to start on an invalid definition, naming the file, the line and the problem.
@@ -38,10 +39,33 @@ func TestRejectsBadFlags(t *testing.T) {
 		{"--unload-after", "-1s"},
 		{"--unhandled-exception", "Ignore"},
 		{"--log-level", "loud"},
+		{"--write-timeout", "0s"},
+		{"--read-header-timeout", "-1s"},
+		{"--max-connections", "0"},
+		{"--max-header-bytes", "-5"},
 		{"extra"},
 	} {
 		if err := run(append(args, "--db", filepath.Join(t.TempDir(), "x.db"), "--listen", "127.0.0.1:0")); err == nil {
 			t.Errorf("run(%v) succeeded", args)
 		}
+	}
+}
+
+// Flags fall back to WIMP_* variables named after them; a variable that does not parse is an
+// error naming it.
+func TestFlagsFromEnvironment(t *testing.T) {
+	t.Setenv("WIMP_MAX_CONNECTIONS", "7")
+	t.Setenv("WIMP_SHUTDOWN_TIMEOUT", "3s")
+	c, err := parseFlags([]string{"--read-timeout", "30s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.http.maxConnections != 7 || c.http.shutdownTimeout != 3*time.Second || c.http.readTimeout != 30*time.Second ||
+		c.http.writeTimeout != time.Minute || c.http.maxHeaderBytes != 65536 || c.commitTimeout != 5*time.Second {
+		t.Fatalf("limits %+v, commit timeout %v", c.http, c.commitTimeout)
+	}
+	t.Setenv("WIMP_IDLE_TIMEOUT", "forever")
+	if _, err := parseFlags(nil); err == nil || !strings.Contains(err.Error(), "WIMP_IDLE_TIMEOUT") {
+		t.Fatalf("an unparsable WIMP_IDLE_TIMEOUT: %v", err)
 	}
 }

@@ -147,6 +147,9 @@ func (p *Process) Stop() {
 	}
 }
 
+// Signal sends sig to the server.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
 // Kill kills the server with SIGKILL (no shutdown code runs) and waits for it.
 func (p *Process) Kill() error {
 	err := p.cmd.Process.Signal(syscall.SIGKILL)
