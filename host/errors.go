@@ -3,9 +3,11 @@ package host
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/store"
 	"github.com/wimp-project/wimp/workflow"
 )
 
@@ -63,7 +65,55 @@ func refuse(kind error, id uuid.UUID, op, detail string) *Error {
 	return &Error{Kind: kind, Instance: id, Operation: op, Detail: detail}
 }
 
-// unavailable wraps a store failure: nothing of the operation was applied.
-func unavailable(id uuid.UUID, op string, cause error) *Error {
+// unavailable wraps a store failure (nothing of the operation was applied), counts it and logs
+// it: the operator sees the cause, the client a Receiver fault.
+func (h *Host) unavailable(id uuid.UUID, op string, cause error) *Error {
+	kind := storeErrorKind(cause)
+	h.storeErrors.inc(kind)
+	h.log.Warn("the store could not complete an operation", "kind", kind, "id", id, "operation", op, "err", cause)
 	return &Error{Kind: ErrUnavailable, Instance: id, Operation: op, Cause: cause}
 }
+
+// storeErrorKind classifies a store failure for the metric: timeout, lease (another node holds
+// the instance, or this node's lease lapsed), conflict, closed, or other (I/O errors, full disk).
+func storeErrorKind(err error) string {
+	switch {
+	case errors.Is(err, store.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, store.ErrLeased), errors.Is(err, store.ErrLeaseLost):
+		return "lease"
+	case errors.Is(err, store.ErrConflict):
+		return "conflict"
+	case errors.Is(err, store.ErrClosed):
+		return "closed"
+	}
+	return "other"
+}
+
+// counters counts events by kind.
+type counters struct {
+	mu sync.Mutex
+	m  map[string]uint64
+}
+
+func (c *counters) inc(kind string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]uint64{}
+	}
+	c.m[kind]++
+}
+
+func (c *counters) snapshot() map[string]uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]uint64, len(c.m))
+	for k, v := range c.m {
+		out[k] = v
+	}
+	return out
+}
+
+// StoreErrors counts, by kind, the operations the store could not complete since start.
+func (h *Host) StoreErrors() map[string]uint64 { return h.storeErrors.snapshot() }

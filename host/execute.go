@@ -34,11 +34,11 @@ func (h *Host) readRow(ctx context.Context, s *slot) error {
 }
 
 // rowError is readRow's error as the host reports it.
-func rowError(s *slot, op string, err error) error {
+func (h *Host) rowError(s *slot, op string, err error) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return refuse(ErrNotFound, s.id, op, "")
 	}
-	return unavailable(s.id, op, err)
+	return h.unavailable(s.id, op, err)
 }
 
 // load restores the live runtime from the last persisted image.
@@ -162,7 +162,7 @@ func (h *Host) storeError(s *slot, err error) error {
 	case errors.Is(err, store.ErrExists):
 		return refuse(ErrExists, s.id, "", "")
 	}
-	return unavailable(s.id, "", err)
+	return h.unavailable(s.id, "", err)
 }
 
 // snapshotInto copies the runtime's persistable state into row.
@@ -216,7 +216,7 @@ func (h *Host) record(s *slot, kind workflow.RecordKind, name, reason, principal
 // It must be called with the instance lock held.
 func (h *Host) run(ctx context.Context, s *slot) error {
 	if err := h.readRow(ctx, s); err != nil {
-		return rowError(s, "", err)
+		return h.rowError(s, "", err)
 	}
 	if s.rec.State != workflow.Active {
 		return nil

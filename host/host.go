@@ -89,10 +89,11 @@ type Host struct {
 	slots  map[uuid.UUID]*slot
 	loaded atomic.Int64 // slots with a live runtime
 
-	owner   atomic.Pointer[string] // the current owner registration id
-	renewMu sync.Mutex             // one renewal at a time
-	health  healthState
-	retries retries
+	owner       atomic.Pointer[string] // the current owner registration id
+	renewMu     sync.Mutex             // one renewal at a time
+	health      healthState
+	retries     retries
+	storeErrors counters // failures behind ErrUnavailable, by kind
 
 	wake    chan struct{} // nudges the timer loop when a timer may be earlier than it thinks
 	recover chan struct{} // nudges the recovery loop after a failed background commit

@@ -66,7 +66,7 @@ func (h *Host) Create(ctx context.Context, req CreateRequest) (uuid.UUID, error)
 	case err == nil:
 		return uuid.Nil, refuse(ErrExists, id, op, "")
 	case !errors.Is(err, store.ErrNotFound):
-		return uuid.Nil, unavailable(id, op, err)
+		return uuid.Nil, h.unavailable(id, op, err)
 	}
 	wf, err := engine.Start(def, id, req.Inputs, h.now())
 	if err != nil {
@@ -101,7 +101,7 @@ func (h *Host) ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string
 	defer h.release(s)
 	ctx = context.WithoutCancel(ctx) // once started, the resumption commits or leaves nothing
 	if err := h.readRow(ctx, s); err != nil {
-		return rowError(s, op, err)
+		return h.rowError(s, op, err)
 	}
 	switch s.rec.State {
 	case workflow.Suspended:
@@ -157,7 +157,7 @@ func (h *Host) Get(ctx context.Context, id uuid.UUID) (*Instance, error) {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, refuse(ErrNotFound, id, "GetInstance", "")
 	case err != nil:
-		return nil, unavailable(id, "GetInstance", err)
+		return nil, h.unavailable(id, "GetInstance", err)
 	}
 	return view(r), nil
 }
@@ -167,7 +167,7 @@ func (h *Host) Get(ctx context.Context, id uuid.UUID) (*Instance, error) {
 func (h *Host) List(ctx context.Context, state workflow.State, limit int) ([]*Instance, error) {
 	rows, err := h.store.List(ctx, store.Query{State: state, Limit: limit})
 	if err != nil {
-		return nil, unavailable(uuid.Nil, "ListInstances", err)
+		return nil, h.unavailable(uuid.Nil, "ListInstances", err)
 	}
 	out := make([]*Instance, len(rows))
 	for i, r := range rows {
@@ -180,7 +180,7 @@ func (h *Host) List(ctx context.Context, state workflow.State, limit int) ([]*In
 func (h *Host) Records(ctx context.Context, id uuid.UUID, after int64) ([]workflow.Record, error) {
 	recs, err := h.store.Records(ctx, id, after)
 	if err != nil {
-		return nil, unavailable(id, "GetTrackingRecords", err)
+		return nil, h.unavailable(id, "GetTrackingRecords", err)
 	}
 	return recs, nil
 }

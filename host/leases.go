@@ -74,6 +74,7 @@ func (h *Host) renew(ctx context.Context) error {
 	}
 	h.health.set(now, err)
 	if err != nil {
+		h.storeErrors.inc(storeErrorKind(err))
 		if _, ok, _ := h.health.get(); now.Sub(ok) >= h.cfg.Lease {
 			h.relinquish()
 		}

@@ -22,7 +22,7 @@ func (h *Host) Manage(ctx context.Context, cmd Command) error {
 	case err == nil:
 		cond = Condition{Exists: true, State: s.rec.State, Completion: s.rec.Completion, Identity: s.rec.Definition}
 	case !errors.Is(err, store.ErrNotFound):
-		return unavailable(cmd.Instance, cmd.Operation, err)
+		return h.unavailable(cmd.Instance, cmd.Operation, err)
 	}
 	cond.CanUpdate = func(to workflow.Identity) error { return h.canUpdate(cond.Identity, to) }
 	if cmd.Rules == nil {
@@ -99,7 +99,7 @@ func (h *Host) apply(ctx context.Context, s *slot, cmd Command, d Decision, prin
 		}
 		// As in WF4, the last persisted point becomes runnable again if it was executing.
 		if err := h.readRow(ctx, s); err != nil {
-			return rowError(s, "", err)
+			return h.rowError(s, "", err)
 		}
 		if wasLoaded && s.rec.State == workflow.Active && s.rec.ExecutionStatus == "Executing" {
 			h.background(s.id, func(s *slot) error { return h.run(h.ctx, s) })

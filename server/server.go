@@ -204,6 +204,16 @@ func (m *metrics) write(w http.ResponseWriter, h *host.Host) {
 	var b strings.Builder
 	m.requests.write(&b, "wimp_http_requests_total", "HTTP requests by endpoint and status code.", "endpoint", "code")
 	m.operations.write(&b, "wimp_operations_total", "MS-WFIM operations by operation and outcome (ok or the fault subcode).", "operation", "outcome")
+	fmt.Fprintf(&b, "# HELP wimp_store_errors_total Operations and lease renewals the store could not complete, by kind (timeout, lease, conflict, closed, other).\n# TYPE wimp_store_errors_total counter\n")
+	errs := h.StoreErrors()
+	kinds := make([]string, 0, len(errs))
+	for k := range errs {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		fmt.Fprintf(&b, "wimp_store_errors_total{kind=%q} %d\n", k, errs[k])
+	}
 	fmt.Fprintf(&b, "# HELP wimp_instances_loaded Workflow instances held in memory.\n# TYPE wimp_instances_loaded gauge\nwimp_instances_loaded %d\n", h.Loaded())
 	fmt.Fprintf(&b, "# HELP wimp_uptime_seconds Seconds since the server started.\n# TYPE wimp_uptime_seconds gauge\nwimp_uptime_seconds %.0f\n", time.Since(m.start).Seconds())
 	// Go runtime memory through runtime/metrics: no stop-the-world, no forced GC. The live heap

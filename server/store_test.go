@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,15 @@ func TestUnwritableStore(t *testing.T) {
 			t.Fatalf("/healthz after the lock was released: %d %q", code, body)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`(?m)^wimp_store_errors_total\{kind="timeout"\} [1-9]`).Match(metrics) {
+		t.Errorf("/metrics does not count the timed-out writes:\n%s", metrics)
 	}
 	inst, err := hostingC.GetInstance(bg, id)
 	if err != nil {

@@ -249,3 +249,22 @@ func MissingClient(t testing.TB, what, aptPackages string) {
 	}
 	t.Skipf("%s (set %s=1 to make this a failure)", msg, RequireInteropEnv)
 }
+
+// RequireRootEnv is the environment variable that turns a test needing root (to mount a
+// filesystem, to make a file immutable) into a failure instead of a skip when it cannot have
+// it (CI runs as root and sets it to 1).
+const RequireRootEnv = "WIMP_REQUIRE_ROOT"
+
+// NeedsRoot ends a test that needs root privileges for what when it is not running as root,
+// or when the privileged step failed (err): it skips, or fails when WIMP_REQUIRE_ROOT=1.
+func NeedsRoot(t testing.TB, what string, err error) {
+	t.Helper()
+	msg := fmt.Sprintf("%s needs root", what)
+	if err != nil {
+		msg = fmt.Sprintf("%s failed: %v", what, err)
+	}
+	if os.Getenv(RequireRootEnv) == "1" {
+		t.Fatalf("%s (%s=1: this is a failure)", msg, RequireRootEnv)
+	}
+	t.Skipf("%s (set %s=1 to make this a failure)", msg, RequireRootEnv)
+}

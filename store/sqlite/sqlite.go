@@ -28,6 +28,10 @@ import (
 // single-node backend, and two hosts on one file would execute the same instances.
 var ErrInUse = errors.New("database in use")
 
+// ErrUnwritable is returned by Open when the database cannot be written (a read-only or
+// immutable file or directory, a full disk, an I/O error): a host could not keep anything.
+var ErrUnwritable = errors.New("database cannot be written")
+
 // Store is the SQLite backend of store.Store.
 //
 // The database runs in WAL mode with synchronous=FULL, so a commit is durable once it returns.
@@ -192,7 +196,8 @@ func open(ctx context.Context, path string, ms []migration, opts ...Option) (_ *
 		return nil, err
 	}
 	if err = freeDeadOwners(ctx, s.wconn); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %s: %v (wimp-server must write its database: check the file's and directory's permissions and flags, and the disk)",
+			ErrUnwritable, path, err)
 	}
 	if s.w, err = newWriter(ctx, s.wconn); err != nil {
 		return nil, err
@@ -214,7 +219,8 @@ func open(ctx context.Context, path string, ms []migration, opts ...Option) (_ *
 }
 
 // freeDeadOwners forgets every owner registered in the file and frees their leases: this
-// process holds the file's lock, so whoever registered them has exited.
+// process holds the file's lock, so whoever registered them has exited. It is also Open's
+// first write, so an unwritable database is found here.
 func freeDeadOwners(ctx context.Context, conn *sql.Conn) error {
 	return retry(ctx, func() error {
 		if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
@@ -229,7 +235,7 @@ func freeDeadOwners(ctx context.Context, conn *sql.Conn) error {
 		}
 		if err != nil {
 			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
-			return fmt.Errorf("sqlite: freeing the leases of earlier processes: %w", err)
+			return err
 		}
 		return nil
 	})

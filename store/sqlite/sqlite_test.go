@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/internal/testserver"
 	"github.com/wimp-project/wimp/store"
 	"github.com/wimp-project/wimp/store/sqlite"
 	"github.com/wimp-project/wimp/store/sqlite/sqlitetest"
@@ -496,5 +497,24 @@ func TestWriteTimeout(t *testing.T) {
 	}
 	if st := s.Stats(); st.TimedOut != uint64(len(errs)) {
 		t.Errorf("Stats.TimedOut = %d, want %d", st.TimedOut, len(errs))
+	}
+}
+
+// A database that cannot be written is refused at Open with ErrUnwritable and a message that
+// says what to check. The file is made immutable (chattr +i) as root, read-only otherwise.
+func TestOpenRefusesUnwritableDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wimp.db")
+	openAt(t, path).Close()
+	if os.Geteuid() == 0 {
+		if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+			testserver.NeedsRoot(t, "chattr +i", fmt.Errorf("%v: %s", err, out))
+		}
+		t.Cleanup(func() { exec.Command("chattr", "-i", path).Run() })
+	} else if err := os.Chmod(path, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sqlite.Open(bg, path)
+	if !errors.Is(err, sqlite.ErrUnwritable) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "permissions") {
+		t.Fatalf("Open of an unwritable database: %v, want ErrUnwritable naming the file and what to check", err)
 	}
 }
