@@ -109,8 +109,8 @@ func parseReply(t testing.TB, w *httptest.ResponseRecorder) reply {
 		}
 		r.fault = f
 	}
-	if bytes.HasPrefix(raw, []byte("<?xml")) {
-		t.Errorf("reply starts with an XML declaration")
+	if !bytes.HasPrefix(raw, []byte(`<?xml version="1.0" encoding="utf-8"?><`)) {
+		t.Errorf("reply does not start with the XML declaration and then the envelope:\n%s", raw)
 	}
 	return r
 }

@@ -1,6 +1,8 @@
 package soap
 
 import (
+	"bytes"
+
 	"github.com/beevik/etree"
 )
 
@@ -69,13 +71,21 @@ func (m *Message) Element() *etree.Element {
 	return env
 }
 
-// Marshal writes the envelope: no XML declaration, UTF-8.
+// XMLDeclaration begins every envelope Marshal writes. WCF writes none and no client
+// needs it absent, but soap4r on REXML (Ruby) drops the first three bytes of a reply
+// whose Content-Type names a charset: without a declaration those are the start of the
+// root tag and the reply cannot be read (DESIGN-NOTES.md, Wire decisions).
+const XMLDeclaration = `<?xml version="1.0" encoding="utf-8"?>`
+
+// Marshal writes the envelope in UTF-8, after XMLDeclaration.
 func (m *Message) Marshal() []byte {
 	doc := etree.NewDocument()
 	doc.WriteSettings = etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: true}
 	doc.SetRoot(m.Element())
-	b, _ := doc.WriteToBytes() // writing to a buffer cannot fail
-	return b
+	var b bytes.Buffer
+	b.WriteString(XMLDeclaration)
+	_, _ = doc.WriteTo(&b) // writing to a buffer cannot fail
+	return b.Bytes()
 }
 
 // detach returns a parentless copy of e that still means the same: namespace declarations

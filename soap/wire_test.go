@@ -1,6 +1,7 @@
 package soap
 
 import (
+	"encoding/xml"
 	"strings"
 	"testing"
 
@@ -8,11 +9,11 @@ import (
 )
 
 // TestFaultWire compares fault envelopes byte for byte with MS-WFIM §7.3 (xml:lang "en", no
-// whitespace between elements, since wimp does not indent).
+// whitespace between elements, since wimp does not indent), after the XML declaration.
 func TestFaultWire(t *testing.T) {
 	f := NewFault(Sender, "(implementation text)", qNotFound)
 	got12 := string(FaultMessage(V12, WSA10, "urn:uuid:8afb36d3-9a6e-47df-9313-f005242ea3ed", f).Marshal())
-	want12 := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing">` +
+	want12 := `<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing">` +
 		`<s:Header>` +
 		`<a:Action s:mustUnderstand="1">http://www.w3.org/2005/08/addressing/soap/fault</a:Action>` +
 		`<a:RelatesTo>urn:uuid:8afb36d3-9a6e-47df-9313-f005242ea3ed</a:RelatesTo>` +
@@ -24,7 +25,7 @@ func TestFaultWire(t *testing.T) {
 		t.Errorf("SOAP 1.2 fault:\n got %s\nwant %s", got12, want12)
 	}
 	got11 := string(FaultMessage(V11, "", "", f).Marshal())
-	want11 := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault>` +
+	want11 := `<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault>` +
 		`<faultcode xmlns:a="http://schemas.datacontract.org/2008/10/WorkflowServices">a:InstanceNotFound</faultcode>` +
 		`<faultstring xml:lang="en">(implementation text)</faultstring>` +
 		`</s:Fault></s:Body></s:Envelope>`
@@ -175,5 +176,25 @@ func TestMessageDetach(t *testing.T) {
 	}
 	if x.Parent() != doc.Root() {
 		t.Errorf("Marshal moved the caller's element")
+	}
+}
+
+// TestMarshalDeclaration: every envelope starts with XMLDeclaration, once, directly followed
+// by the Envelope, and Go's encoding/xml (gowsdl's parser) and ParseEnvelope read it.
+func TestMarshalDeclaration(t *testing.T) {
+	for _, v := range []Version{V11, V12} {
+		b := FaultMessage(v, WSA10, "urn:uuid:1", NewFault(Sender, "r")).Marshal()
+		if !strings.HasPrefix(string(b), `<?xml version="1.0" encoding="utf-8"?><s:Envelope `) || strings.Count(string(b), "<?xml") != 1 {
+			t.Errorf("SOAP %d: %s", v, b)
+		}
+		var env struct {
+			XMLName xml.Name
+		}
+		if err := xml.Unmarshal(b, &env); err != nil || env.XMLName.Space != v.Namespace() || env.XMLName.Local != "Envelope" {
+			t.Errorf("SOAP %d: encoding/xml read %v, %v", v, env.XMLName, err)
+		}
+		if _, got, err := ParseEnvelope(b, ""); err != nil || got != v {
+			t.Errorf("SOAP %d: ParseEnvelope: version %d, %v", v, got, err)
+		}
 	}
 }

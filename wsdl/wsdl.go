@@ -7,7 +7,7 @@
 //   - its messages, portType and SOAP 1.1 binding unchanged (byte for byte),
 //   - a wsdl:types section that imports the three schema documents with
 //     schemaLocation="{serviceURL}?xsd=xsdN", as WCF does (?singleWsdl inlines
-//     them instead),
+//     them instead, each after the schemas it imports: see SingleWSDL),
 //   - a SOAP 1.2 binding of the same portType (Soap12Binding_IWorkflowInstanceManagement),
 //   - a wsdl:service "WorkflowControlService" with one port per binding whose
 //     address is the service URL the caller passes in.
@@ -296,17 +296,25 @@ func WSDL(serviceURL string) []byte {
 	return []byte(b.String())
 }
 
+// singleWSDLOrder is the order of the inlined schemas in ?singleWsdl: each one after
+// the schemas it imports. Their imports carry no schemaLocation, and a strict importer
+// (JAX-WS's wsimport) resolves such an import only to a schema it has already read:
+// with WorkflowServices first it warns src-resolve for q1:guid and q2:WorkflowIdentity.
+var singleWSDLOrder = []string{"xsd1", "xsd2", "xsd0"}
+
 // SingleWSDL returns the control endpoint's WSDL as served at
 // {serviceURL}?singleWsdl: like WSDL, but with the three schemas inlined in
-// wsdl:types instead of imported by location.
+// wsdl:types instead of imported by location, Serialization and System.Activities
+// before WorkflowServices, which imports both.
 func SingleWSDL(serviceURL string) []byte {
 	p := mustParts()
+	inner := map[string]string{"xsd0": p.xsd0Inner, "xsd1": p.xsd1Inner, "xsd2": p.xsd2Inner}
 	var b strings.Builder
 	b.WriteString(p.head)
 	b.WriteString(typesOpen + "\n")
-	b.WriteString(p.xsd0Inner)
-	b.WriteString(p.xsd1Inner)
-	b.WriteString(p.xsd2Inner)
+	for _, name := range singleWSDLOrder {
+		b.WriteString(inner[name])
+	}
 	b.WriteString("  " + typesClose)
 	b.WriteString(p.body)
 	b.WriteString(p.soap12)

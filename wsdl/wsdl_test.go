@@ -356,8 +356,9 @@ func TestSchemaSetResolvesSingleWSDL(t *testing.T) {
 	for _, p := range append(set.problems(t), set.partProblems(t, defs)...) {
 		t.Error(p)
 	}
-	// The inlined schemas are the served ones without their locations.
-	for i, name := range SchemaNames() {
+	// The inlined schemas are the served ones without their locations, each after the
+	// schemas it imports: Serialization (xsd1), System.Activities (xsd2), WorkflowServices (xsd0).
+	for i, name := range []string{"xsd1", "xsd2", "xsd0"} {
 		x, _ := XSD(name, testURL)
 		want := parseDoc(t, x).Root()
 		for _, imp := range kids(want, NSXSD, "import") {
@@ -366,6 +367,18 @@ func TestSchemaSetResolvesSingleWSDL(t *testing.T) {
 		if canonical(t, schemas[i]) != canonical(t, want) {
 			t.Errorf("inline schema %d differs from ?xsd=%s", i, name)
 		}
+	}
+	// A strict importer resolves an import without schemaLocation only to a schema it
+	// has already read: every imported namespace must be inlined before its importer.
+	seen := map[string]bool{}
+	for i, sc := range schemas {
+		for _, imp := range kids(sc, NSXSD, "import") {
+			if ns := imp.SelectAttrValue("namespace", ""); !seen[ns] {
+				t.Errorf("inline schema %d (%s) imports %s, which is not inlined before it",
+					i, sc.SelectAttrValue("targetNamespace", ""), ns)
+			}
+		}
+		seen[sc.SelectAttrValue("targetNamespace", "")] = true
 	}
 }
 
