@@ -1,30 +1,181 @@
 package hosting
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
+	"github.com/google/uuid"
+
+	"github.com/wimp-project/wimp/host"
+	"github.com/wimp-project/wimp/soap"
+	"github.com/wimp-project/wimp/workflow"
 )
 
-// FuzzRequest feeds arbitrary body wrappers through the argument decoding every operation
-// uses: it must return values or errors, never panic.
+// fakeHost answers every call with success and counts the calls that would change something.
+type fakeHost struct {
+	mu      sync.Mutex
+	changes int
+}
+
+func (h *fakeHost) changed() {
+	h.mu.Lock()
+	h.changes++
+	h.mu.Unlock()
+}
+
+func (h *fakeHost) Create(context.Context, host.CreateRequest) (uuid.UUID, error) {
+	h.changed()
+	return uuid.MustParse("3f2504e0-4f89-41d3-9a0c-0305e82c3301"), nil
+}
+
+func (h *fakeHost) ResumeBookmark(context.Context, uuid.UUID, string, any) error {
+	h.changed()
+	return nil
+}
+
+func (h *fakeHost) Get(_ context.Context, id uuid.UUID) (*host.Instance, error) {
+	return &host.Instance{ID: id, State: workflow.Active, Created: time.Unix(0, 0), Updated: time.Unix(0, 0)}, nil
+}
+
+func (h *fakeHost) List(context.Context, workflow.State, int) ([]*host.Instance, error) {
+	return nil, nil
+}
+
+func (h *fakeHost) Records(context.Context, uuid.UUID, int64) ([]workflow.Record, error) {
+	return nil, nil
+}
+
+// FuzzRequest sends arbitrary requests through a soap.Endpoint serving the hosting operations
+// (envelope parsing, argument decoding, every operation) to a host that always succeeds: the
+// endpoint must never panic, must answer a plain HTTP error, a reply or a fault, and a request
+// answered with a fault or an HTTP error must not have reached Create or ResumeBookmark. Seeds:
+// valid requests and one of every malformed class (HostileRequests).
 func FuzzRequest(f *testing.F) {
-	f.Add("Create", `<Create xmlns="`+NS+`"><definition>Hello</definition><inputs><input><name>n</name><value>"x"</value></input></inputs></Create>`)
-	f.Add("ResumeBookmark", `<ResumeBookmark xmlns="`+NS+`"><instanceId>{3f2504e0-4f89-41d3-9a0c-0305e82c3301}</instanceId><bookmark>B</bookmark><payload>{"a":[1,2]}</payload></ResumeBookmark>`)
-	f.Fuzz(func(t *testing.T, op, body string) {
-		doc := etree.NewDocument()
-		if doc.ReadFromString(body) != nil || doc.Root() == nil {
-			return
+	const id = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+	env := func(body string) string {
+		return `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>` + body + `</s:Body></s:Envelope>`
+	}
+	f.Add("text/xml", Action(OpCreate), env(`<Create xmlns="`+NS+`"><definition>Hello</definition><inputs><input><name>n</name><value>"x"</value></input></inputs></Create>`))
+	f.Add("text/xml", Action(OpResumeBookmark), env(`<ResumeBookmark xmlns="`+NS+`"><instanceId>{`+id+`}</instanceId><bookmark>B</bookmark><payload>{"a":[1,2]}</payload></ResumeBookmark>`))
+	f.Add("text/xml", "", env(`<ListInstances xmlns="`+NS+`"><state>Active</state><limit>3</limit></ListInstances>`))
+	f.Add("text/xml", "", env(`<GetTrackingRecords xmlns="`+NS+`"><instanceId>`+id+`</instanceId><after>2</after></GetTrackingRecords>`))
+	for _, c := range HostileRequests(id) {
+		f.Add(c.ContentType, c.SOAPAction, c.Body)
+	}
+	fh := &fakeHost{}
+	ep := &soap.Endpoint{Operations: Operations(fh), Logger: slog.New(slog.DiscardHandler)}
+	f.Fuzz(func(t *testing.T, contentType, soapAction, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/WorkflowHosting", strings.NewReader(body))
+		req.Header.Set("Content-Type", strings.ToValidUTF8(contentType, ""))
+		if soapAction != "" {
+			req.Header.Set("SOAPAction", strings.ToValidUTF8(soapAction, ""))
 		}
-		a, err := readArgs(op, doc.Root())
-		if err != nil {
-			return
+		fh.mu.Lock()
+		before := fh.changes
+		fh.mu.Unlock()
+		w := httptest.NewRecorder()
+		ep.ServeHTTP(w, req)
+		fh.mu.Lock()
+		changes := fh.changes - before
+		fh.mu.Unlock()
+		if changes > 1 {
+			t.Fatalf("one request made %d changes", changes)
 		}
-		_, _ = a.instanceID()
-		for name := range a.elems {
-			if v, err := decodeJSON(a.text(name)); err == nil {
-				_ = normalizeNumbers(v)
-			}
+		switch {
+		case w.Code == http.StatusOK:
+			return
+		case w.Code == http.StatusInternalServerError && bytes.Contains(w.Body.Bytes(), []byte("Fault")):
+		case w.Code >= 400 && w.Code < 500:
+		default:
+			t.Fatalf("HTTP %d: %s", w.Code, w.Body.Bytes())
+		}
+		if changes != 0 {
+			t.Fatalf("a refused request (HTTP %d) reached the host: %s", w.Code, w.Body.Bytes())
 		}
 	})
+}
+
+// TestHostileRequestsEndpoint: every HostileRequests case is refused with the fault it names,
+// and never reaches the host.
+func TestHostileRequestsEndpoint(t *testing.T) {
+	fh := &fakeHost{}
+	ep := &soap.Endpoint{Operations: Operations(fh), Logger: slog.New(slog.DiscardHandler)}
+	for _, c := range HostileRequests("3f2504e0-4f89-41d3-9a0c-0305e82c3301") {
+		t.Run(c.Name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/WorkflowHosting", strings.NewReader(c.Body))
+			req.Header.Set("Content-Type", c.ContentType)
+			if c.SOAPAction != "" {
+				req.Header.Set("SOAPAction", `"`+c.SOAPAction+`"`)
+			}
+			before := fh.changes
+			w := httptest.NewRecorder()
+			ep.ServeHTTP(w, req)
+			if fh.changes != before {
+				t.Errorf("the request reached the host")
+			}
+			CheckHostileFault(t, c, w.Code, w.Header().Get("Content-Type"), w.Body.Bytes())
+		})
+	}
+}
+
+// CheckHostileFault asserts an HTTP 500 SOAP fault of the kind c names.
+func CheckHostileFault(t *testing.T, c HostileCase, status int, ct string, body []byte) {
+	t.Helper()
+	if status != http.StatusInternalServerError {
+		t.Fatalf("HTTP %d, want 500 with a fault: %s", status, body)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(body); err != nil {
+		t.Fatalf("reply unreadable: %v", err)
+	}
+	want12 := strings.HasPrefix(ct, "application/soap+xml")
+	if strings.HasPrefix(c.ContentType, "application/soap+xml") != want12 {
+		t.Errorf("reply Content-Type %q for a request sent as %q", ct, c.ContentType)
+	}
+	code := ""
+	sub := ""
+	if e := doc.FindElement("//faultcode"); e != nil { // SOAP 1.1: the first subcode or the code
+		code = e.Text()
+		sub = code
+	}
+	if e := doc.FindElement("//Code/Value"); e != nil {
+		code = e.Text()
+		if s := doc.FindElement("//Code/Subcode/Value"); s != nil {
+			sub = s.Text()
+		} else {
+			sub = ""
+		}
+	}
+	reason := ""
+	for _, path := range []string{"//faultstring", "//Reason/Text"} {
+		if e := doc.FindElement(path); e != nil {
+			reason = e.Text()
+		}
+	}
+	if !strings.Contains(reason, c.Reason) {
+		t.Errorf("reason %q does not say %q", reason, c.Reason)
+	}
+	local := func(q string) string { return q[strings.LastIndex(q, ":")+1:] }
+	switch c.Subcode {
+	case "":
+		if local(code) != "Client" && local(code) != "Sender" || (want12 && sub != "") {
+			t.Errorf("want a Sender fault without subcode, got %q / %q: %s", code, sub, body)
+		}
+	case "MustUnderstand":
+		if local(code) != "MustUnderstand" {
+			t.Errorf("want a MustUnderstand fault, got %q: %s", code, body)
+		}
+	default:
+		if local(sub) != c.Subcode {
+			t.Errorf("want subcode %s, got %q / %q: %s", c.Subcode, code, sub, body)
+		}
+	}
 }

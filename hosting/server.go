@@ -65,7 +65,15 @@ func Operations(h Host) []soap.Operation {
 }
 
 func create(ctx context.Context, h Host, a *args) (*etree.Element, error) {
-	req := host.CreateRequest{Definition: a.text("definition"), Version: a.text("version"), Inputs: map[string]any{}}
+	definition, err := a.text("definition")
+	if err != nil {
+		return nil, err
+	}
+	version, err := a.text("version")
+	if err != nil {
+		return nil, err
+	}
+	req := host.CreateRequest{Definition: definition, Version: version, Inputs: map[string]any{}}
 	if req.Definition == "" {
 		return nil, argFault("definition is required")
 	}
@@ -85,11 +93,21 @@ func create(ctx context.Context, h Host, a *args) (*etree.Element, error) {
 			if e.Tag != "input" {
 				continue
 			}
-			name := childText(e, "name")
+			name, err := argText(e, "name")
+			if err != nil {
+				return nil, err
+			}
 			if name == "" {
 				return nil, argFault("every input needs a name")
 			}
-			v, err := decodeJSON(childText(e, "value"))
+			if _, dup := req.Inputs[name]; dup {
+				return nil, argFault(fmt.Sprintf("input %q is given more than once", name))
+			}
+			value, err := argText(e, "value")
+			if err != nil {
+				return nil, err
+			}
+			v, err := decodeJSON(value)
 			if err != nil {
 				return nil, argFault(fmt.Sprintf("input %q: %v", name, err))
 			}
@@ -112,12 +130,19 @@ func resumeBookmark(ctx context.Context, h Host, a *args) (*etree.Element, error
 	if err != nil {
 		return nil, err
 	}
-	name := strings.TrimSpace(a.text("bookmark"))
-	if name == "" {
+	name, err := a.text("bookmark")
+	if err != nil {
+		return nil, err
+	}
+	if name = strings.TrimSpace(name); name == "" {
 		return nil, argFault("bookmark is required")
 	}
+	p, err := a.text("payload")
+	if err != nil {
+		return nil, err
+	}
 	var payload any
-	if p := a.text("payload"); strings.TrimSpace(p) != "" {
+	if strings.TrimSpace(p) != "" {
 		if payload, err = decodeJSON(p); err != nil {
 			return nil, argFault("payload: " + err.Error())
 		}
@@ -143,12 +168,20 @@ func getInstance(ctx context.Context, h Host, a *args) (*etree.Element, error) {
 }
 
 func listInstances(ctx context.Context, h Host, a *args) (*etree.Element, error) {
-	state := workflow.State(a.text("state"))
+	st, err := a.text("state")
+	if err != nil {
+		return nil, err
+	}
+	state := workflow.State(st)
 	if state != "" && !state.Valid() {
 		return nil, argFault(fmt.Sprintf("state %q is not Active, Suspended or Completed", state))
 	}
 	limit := 0
-	if s := a.text("limit"); s != "" {
+	s, err := a.text("limit")
+	if err != nil {
+		return nil, err
+	}
+	if s != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 0 {
 			return nil, argFault(fmt.Sprintf("limit %q is not a non-negative integer", s))
@@ -172,7 +205,11 @@ func getTrackingRecords(ctx context.Context, h Host, a *args) (*etree.Element, e
 		return nil, err
 	}
 	var after int64
-	if s := a.text("after"); s != "" {
+	s, err := a.text("after")
+	if err != nil {
+		return nil, err
+	}
+	if s != "" {
 		if after, err = strconv.ParseInt(strings.TrimSpace(s), 10, 64); err != nil {
 			return nil, argFault(fmt.Sprintf("after %q is not an integer", s))
 		}
@@ -248,18 +285,28 @@ func readArgs(op string, body *etree.Element) (*args, error) {
 	return a, nil
 }
 
-// text is the trimmed-free text of a simple child, "" when absent or nil.
-func (a *args) text(name string) string {
-	e := a.elems[name]
+// text is the untrimmed text of a simple child, "" when absent or nil. A value that holds an
+// element instead of text is an InvalidArgument fault, never taken for an absent value.
+func (a *args) text(name string) (string, error) {
+	return simpleText(a.elems[name], name)
+}
+
+func simpleText(e *etree.Element, name string) (string, error) {
 	if e == nil || soap.IsNil(e) {
-		return ""
+		return "", nil
 	}
-	s, _ := soap.TextContent(e)
-	return s
+	s, err := soap.TextContent(e)
+	if err != nil {
+		return "", argFault(fmt.Sprintf("%s must be text: %v", name, err))
+	}
+	return s, nil
 }
 
 func (a *args) instanceID() (uuid.UUID, error) {
-	s := a.text("instanceId")
+	s, err := a.text("instanceId")
+	if err != nil {
+		return uuid.Nil, err
+	}
 	id, err := protocol.ParseGUID(s)
 	if err != nil {
 		return uuid.Nil, argFault(fmt.Sprintf("instanceId %q is not a GUID: %v", s, err))
@@ -275,6 +322,23 @@ func childText(e *etree.Element, name string) string {
 		}
 	}
 	return ""
+}
+
+// argText is the text of a request element's child element name (matched by local name, as
+// childText), as args.text: one that holds an element, or occurs twice, is an InvalidArgument
+// fault rather than an absent value or a silent choice.
+func argText(e *etree.Element, name string) (string, error) {
+	var found *etree.Element
+	for _, c := range e.ChildElements() {
+		if c.Tag != name {
+			continue
+		}
+		if found != nil {
+			return "", argFault(fmt.Sprintf("%s: element '%s' occurs more than once", e.Tag, name))
+		}
+		found = c
+	}
+	return simpleText(found, e.Tag+"/"+name)
 }
 
 func decodeJSON(s string) (any, error) {

@@ -25,6 +25,66 @@ func FuzzControlEndpoint(f *testing.F) {
 	}
 	f.Add("application/soap+xml", "", `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing"><s:Header><a:Action s:mustUnderstand="1">`+ns+`/IWorkflowInstanceManagement/Run</a:Action><a:MessageID>urn:x</a:MessageID></s:Header><s:Body><Run xmlns="`+ns+`"><instanceId>`+id+`</instanceId></Run></s:Body></s:Envelope>`)
 
+	// One request of every malformed class (XML 1.0, Namespaces in XML 1.0, SOAP 1.1/1.2 envelope
+	// structure, the parser limits, mustUnderstand roles): each must be refused and change nothing.
+	env11 := func(header, body string) string {
+		h := ""
+		if header != "" {
+			h = "<s:Header>" + header + "</s:Header>"
+		}
+		return `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">` + h + `<s:Body>` + body + `</s:Body></s:Envelope>`
+	}
+	env12 := func(header, body string) string {
+		h := ""
+		if header != "" {
+			h = "<s:Header>" + header + "</s:Header>"
+		}
+		return `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">` + h + `<s:Body>` + body + `</s:Body></s:Envelope>`
+	}
+	term := func(attrs, reason string) string {
+		return `<Terminate xmlns="` + ns + `"` + attrs + `><instanceId>` + id + `</instanceId><reason>` + reason + `</reason></Terminate>`
+	}
+	tterm := `<TransactedTerminate xmlns="` + ns + `"><instanceId>` + id + `</instanceId><reason>r</reason></TransactedTerminate>`
+	sa := `"` + ns + `/IWorkflowInstanceManagement/Terminate"`
+	for _, body := range []string{
+		env11("", term(` a="1" a="2"`, "r")),
+		env11("", term(` xmlns:p="urn:p" xmlns:q="urn:p" p:a="1" q:a="2"`, "r")),
+		`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:s="urn:x"><s:Body>` + term("", "r") + `</s:Body></s:Envelope>`,
+		`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>` + term("", "r") + `</s:Body><s:Header/></s:Envelope>`,
+		env11("", term("", "r")+term("", "r")),
+		env11("", term("", "&#xD800;")),
+		env11("", term("", "&#0;")),
+		env11("", term("", "&#x1;")),
+		env11("", term("", "&#xFFFE;")),
+		env11("", term("", "\x01")),
+		`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">x<s:Body>` + term("", "r") + `</s:Body></s:Envelope>`,
+		env11("x", term("", "r")),
+		env11("", term("", "r")+"x"),
+		env11("", term(` xmlns:p=""`, "r")),
+		env11("", term(` xmlns:xml="urn:x"`, "r")),
+		env11("", term(` xmlns:xmlns="urn:x"`, "r")),
+		env11("", term(` xmlns:x="http://www.w3.org/XML/1998/namespace"`, "r")),
+		env11("", "<?pi x?>"+term("", "r")),
+		env11("<Trace>1</Trace>", term("", "r")),
+		env11("", strings.Replace(term("", "r"), "<reason>", strings.Repeat("<x>", 62)+strings.Repeat("</x>", 62)+"<reason>", 1)),
+		env11(`<h xmlns="urn:h">`+strings.Repeat("<b/>", 8192)+`</h>`, term("", "r")),
+		env11(`<x:A s:mustUnderstand="2" xmlns:x="urn:x"/>`, term("", "r")),
+	} {
+		f.Add("text/xml; charset=utf-8", sa, body)
+	}
+	utf16 := []byte{0xFF, 0xFE} // UTF-16LE with a high surrogate that no low one follows
+	for i, c := range []byte(env11("", term("", "r"))) {
+		if i == 40 {
+			utf16 = append(utf16, 0x00, 0xD8)
+		}
+		utf16 = append(utf16, c, 0)
+	}
+	f.Add("text/xml; charset=utf-16", sa, string(utf16))
+	for _, role := range []string{"next", "ultimateReceiver", "none"} {
+		f.Add("application/soap+xml; charset=utf-8", "", env12(`<c:CoordinationContext s:mustUnderstand="true" s:role="http://www.w3.org/2003/05/soap-envelope/role/`+role+`" xmlns:c="http://schemas.xmlsoap.org/ws/2004/10/wscoor"/>`, tterm))
+	}
+	f.Add("text/xml; charset=utf-8", `"`+ns+`/IWorkflowInstanceManagement/TransactedTerminate"`, env11(`<c:CoordinationContext s:mustUnderstand="1" s:actor="http://schemas.xmlsoap.org/soap/actor/next" xmlns:c="http://schemas.xmlsoap.org/ws/2004/10/wscoor"/>`, tterm))
+
 	base := servertest.Start(f, "")
 	c := hosting.NewClient(base + "/WorkflowHosting")
 	ctx := context.Background()

@@ -25,6 +25,7 @@ var singleWSA = []string{"Action", "MessageID", "To", "ReplyTo", "FaultTo"}
 type addressing struct {
 	ns        string // WSA10, WSA0408 or "" when the request had no WS-A header
 	blocks    map[string][]*etree.Element
+	known     map[*etree.Element]bool // every block in blocks
 	action    string
 	hasAction bool
 	messageID string // "" unless exactly one MessageID
@@ -33,7 +34,7 @@ type addressing struct {
 // readAddressing picks the WS-A namespace (the first one seen among the header blocks) and
 // collects that namespace's understood headers. It does not validate them (see validate).
 func readAddressing(hdr *etree.Element) *addressing {
-	a := &addressing{blocks: map[string][]*etree.Element{}}
+	a := &addressing{blocks: map[string][]*etree.Element{}, known: map[*etree.Element]bool{}}
 	if hdr == nil {
 		return a
 	}
@@ -44,6 +45,7 @@ func readAddressing(hdr *etree.Element) *addressing {
 		}
 		if ns == a.ns && a.ns != "" && wsaHeaders[h.Tag] {
 			a.blocks[h.Tag] = append(a.blocks[h.Tag], h)
+			a.known[h] = true
 		}
 	}
 	if ids := a.blocks["MessageID"]; len(ids) == 1 {
@@ -58,12 +60,7 @@ func readAddressing(hdr *etree.Element) *addressing {
 
 // understood reports whether h is one of the WS-A header blocks this package processes.
 func (a *addressing) understood(h *etree.Element) bool {
-	for _, b := range a.blocks[h.Tag] {
-		if b == h {
-			return true
-		}
-	}
-	return false
+	return a.known[h]
 }
 
 // validate applies the WS-A rules: cardinality, a non-empty Action, and anonymous-only

@@ -108,7 +108,7 @@ func (c *Client) Do(ctx context.Context, action string, body *etree.Element) (*R
 	if mt, _, _ := parseContentType(ct); mt != "text/xml" && mt != "application/soap+xml" && mt != "application/xml" {
 		return resp, fmt.Errorf("soap: HTTP %d with Content-Type %q, not a SOAP reply: %s", hresp.StatusCode, ct, snippet(raw))
 	}
-	env, rv, err := ParseEnvelope(raw, ct)
+	env, rv, err := parseEnvelope(raw, ct, replyLimits)
 	if err != nil {
 		return resp, fmt.Errorf("soap: HTTP %d, unreadable reply: %w", hresp.StatusCode, err)
 	}

@@ -40,11 +40,12 @@ func (e *Endpoint) limit() int64 {
 
 // ServeHTTP implements http.Handler. In order: POST only (405); Content-Type text/xml,
 // application/soap+xml or application/xml (415); the body limit (413, before reading when
-// Content-Length says so); charset (utf-8, utf-16[le|be]) and XML well-formedness, DTDs refused
-// (Sender fault in the version the Content-Type suggests); the root element picks the version
-// (VersionMismatch otherwise); one Header at most and exactly one Body; mustUnderstand; the
-// WS-Addressing rules; action resolution; the operation. Replies use the request's version;
-// every fault is HTTP 500.
+// Content-Length says so); charset (utf-8, utf-16[le|be]), XML and namespace well-formedness,
+// DTDs and processing instructions refused, the parser limits (see MaxElements) (a Sender fault
+// in the version the Content-Type suggests); the root element picks the version
+// (VersionMismatch otherwise); the envelope's structure (at most one Header, first; exactly one
+// Body, holding at most one element); mustUnderstand; the WS-Addressing rules; action
+// resolution; the operation. Replies use the request's version; every fault is HTTP 500.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -72,7 +73,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		tooLarge(w, limit)
 		return
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	raw, err := readBody(w, r, limit)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -96,7 +97,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.sendFault(w, hint, nil, NewFault(Sender, "The message cannot be decoded: "+err.Error()))
 		return
 	}
-	root, err := parseXML(data)
+	root, err := parseXML(data, requestLimits)
 	if err != nil {
 		e.sendFault(w, hint, nil, NewFault(Sender, "The message cannot be read: "+err.Error()))
 		return
@@ -110,6 +111,20 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.serveEnvelope(w, r, v, root)
 }
 
+// readBody reads the request body, at most limit bytes. With a Content-Length (net/http then
+// delivers exactly that many bytes) the buffer is allocated once, at its size.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if n := r.ContentLength; n > 0 && n <= limit {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(body)
+}
+
 func tooLarge(w http.ResponseWriter, limit int64) {
 	w.Header().Set("Connection", "close")
 	http.Error(w, "413 request entity too large: the message exceeds "+strconv.FormatInt(limit, 10)+" bytes",
@@ -118,23 +133,22 @@ func tooLarge(w http.ResponseWriter, limit int64) {
 
 // serveEnvelope runs the SOAP processing model on a parsed envelope of version v.
 func (e *Endpoint) serveEnvelope(w http.ResponseWriter, r *http.Request, v Version, env *etree.Element) {
-	ns := v.Namespace()
-	headers, bodies := children(env, ns, "Header"), children(env, ns, "Body")
-	var hdr *etree.Element
-	if len(headers) > 0 {
-		hdr = headers[0]
+	// The addressing headers are read first, so that a fault about the envelope's structure
+	// still answers in the request's WS-A namespace.
+	a := readAddressing(child(env, v.Namespace(), "Header"))
+	hdr, bodyElem, err := envelopeParts(v, env)
+	if err != nil {
+		e.sendFault(w, v, a, NewFault(Sender, err.Error()))
+		return
 	}
-	a := readAddressing(hdr)
-	switch {
-	case len(headers) > 1:
-		e.sendFault(w, v, a, NewFault(Sender, "The envelope has more than one Header."))
+	var body *etree.Element
+	switch cs := bodyElem.ChildElements(); {
+	case len(cs) > 1:
+		e.sendFault(w, v, a, NewFault(Sender,
+			"The Body has more than one child element: a request Body holds exactly one, the operation's element."))
 		return
-	case len(bodies) == 0:
-		e.sendFault(w, v, a, NewFault(Sender, "The envelope has no Body."))
-		return
-	case len(bodies) > 1:
-		e.sendFault(w, v, a, NewFault(Sender, "The envelope has more than one Body."))
-		return
+	case len(cs) == 1:
+		body = cs[0]
 	}
 	if f := checkMustUnderstand(v, hdr, a.understood); f != nil {
 		e.sendFault(w, v, a, f)
@@ -143,10 +157,6 @@ func (e *Endpoint) serveEnvelope(w http.ResponseWriter, r *http.Request, v Versi
 	if f := a.validate(); f != nil {
 		e.sendFault(w, v, a, f)
 		return
-	}
-	var body *etree.Element
-	if cs := bodies[0].ChildElements(); len(cs) > 0 {
-		body = cs[0]
 	}
 	op, action, f := e.resolve(a, r, body)
 	if f != nil {

@@ -1,11 +1,8 @@
 package soap
 
 import (
-	"bytes"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -13,9 +10,6 @@ import (
 
 // NSXML is the namespace bound to the reserved prefix xml.
 const NSXML = "http://www.w3.org/XML/1998/namespace"
-
-// maxDepth bounds the element nesting of a parsed message.
-const maxDepth = 256
 
 // ErrVersionMismatch is returned by ParseEnvelope when the root element is not a SOAP 1.1 or
 // SOAP 1.2 Envelope.
@@ -26,8 +20,14 @@ var ErrDTD = errors.New("soap: a SOAP message must not contain a document type d
 
 // ParseEnvelope reads a SOAP envelope from raw message bytes. contentType (may be "") supplies
 // the charset. It returns the Envelope element and its version; errors name the problem
-// (unsupported charset, ErrDTD, XML syntax, ErrVersionMismatch).
+// (unsupported charset, ErrDTD, ErrProcInst, XML that is not well-formed or not
+// namespace-well-formed, a *LimitError, ErrVersionMismatch, an envelope whose Header and Body
+// break SOAP's structure rules). The request parser limits apply (see MaxElements).
 func ParseEnvelope(data []byte, contentType string) (*etree.Element, Version, error) {
+	return parseEnvelope(data, contentType, requestLimits)
+}
+
+func parseEnvelope(data []byte, contentType string, lim limits) (*etree.Element, Version, error) {
 	charset := ""
 	if contentType != "" {
 		if _, params, err := parseContentType(contentType); err == nil {
@@ -38,7 +38,7 @@ func ParseEnvelope(data []byte, contentType string) (*etree.Element, Version, er
 	if err != nil {
 		return nil, 0, err
 	}
-	root, err := parseXML(utf8)
+	root, err := parseXML(utf8, lim)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -46,92 +46,101 @@ func ParseEnvelope(data []byte, contentType string) (*etree.Element, Version, er
 	if !ok {
 		return root, 0, ErrVersionMismatch
 	}
+	if _, _, err := envelopeParts(v, root); err != nil {
+		return root, v, err
+	}
 	return root, v, nil
 }
 
-// parseXML parses a UTF-8 document with one root element, refusing DTDs and undeclared prefixes.
-func parseXML(b []byte) (*etree.Element, error) {
-	if err := checkProlog(b); err != nil {
+// parseXML parses a UTF-8 document with one root element. The streaming pre-pass (scanXML)
+// checks well-formedness, namespaces and the limits lim first, so the DOM is only built for
+// documents that pass.
+func parseXML(b []byte, lim limits) (*etree.Element, error) {
+	if err := scanXML(b, lim); err != nil {
 		return nil, err
 	}
 	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{CharsetReader: xmlCharsetReader, MaxDepth: maxDepth}
+	doc.ReadSettings = etree.ReadSettings{CharsetReader: xmlCharsetReader, MaxDepth: lim.depth}
 	if err := doc.ReadFromBytes(b); err != nil {
 		return nil, fmt.Errorf("XML is not well-formed: %w", err)
 	}
-	var root *etree.Element
-	for _, t := range doc.Child {
-		switch t := t.(type) {
-		case *etree.Element:
-			if root != nil {
-				return nil, errors.New("XML is not well-formed: more than one root element")
-			}
-			root = t
-		case *etree.CharData:
-			if !t.IsWhitespace() {
-				return nil, errors.New("XML is not well-formed: text outside the root element")
-			}
-		case *etree.Directive:
-			return nil, ErrDTD
-		}
-	}
+	root := doc.Root()
 	if root == nil {
 		return nil, errors.New("XML is not well-formed: no root element")
-	}
-	if err := checkTree(root); err != nil {
-		return nil, err
 	}
 	return root, nil
 }
 
-// checkProlog reads the tokens before the root element and refuses a DTD before anything else
-// of the document is looked at.
-func checkProlog(b []byte) error {
-	d := xml.NewDecoder(bytes.NewReader(b))
-	d.CharsetReader = xmlCharsetReader
-	for {
-		t, err := d.RawToken()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("XML is not well-formed: %w", err)
-		}
-		switch t.(type) {
-		case xml.Directive:
-			return ErrDTD
-		case xml.StartElement:
-			return nil
+// envelopeParts checks the structure of an Envelope of version v and returns its Header (nil
+// if absent) and Body. SOAP 1.1 §4 and SOAP 1.2 Part 1 §5: at most one Header, which if present
+// is the first child element; exactly one Body, which follows it. SOAP 1.2 allows nothing after
+// the Body; SOAP 1.1 allows namespace-qualified elements there. Header blocks are
+// namespace-qualified (SOAP 1.1 §4.2, SOAP 1.2 Part 1 §5.2.1). Envelope, Header and Body hold
+// no character data other than white space (SOAP 1.2 Part 1 §5.1, §5.2, §5.3).
+func envelopeParts(v Version, env *etree.Element) (hdr, body *etree.Element, err error) {
+	ns := v.Namespace()
+	var headers, bodies int
+	elems := env.ChildElements()
+	for _, c := range elems {
+		switch {
+		case is(c, ns, "Header"):
+			headers++
+		case is(c, ns, "Body"):
+			bodies++
 		}
 	}
+	switch {
+	case headers > 1:
+		return nil, nil, errors.New("The envelope has more than one Header.")
+	case bodies == 0:
+		return nil, nil, errors.New("The envelope has no Body.")
+	case bodies > 1:
+		return nil, nil, errors.New("The envelope has more than one Body.")
+	}
+	i := 0
+	if is(elems[0], ns, "Header") {
+		hdr, i = elems[0], 1
+	}
+	if !is(elems[i], ns, "Body") {
+		if headers == 1 && hdr == nil {
+			return nil, nil, errors.New("The envelope's Header is not its first child element: a Header must come first, and the Body follow it.")
+		}
+		return nil, nil, fmt.Errorf("The envelope's element %s comes before the Body: only a Header may precede the Body.", QName{nsOf(elems[i]), elems[i].Tag})
+	}
+	body = elems[i]
+	for _, c := range elems[i+1:] {
+		switch {
+		case is(c, ns, "Header"):
+			return nil, nil, errors.New("The envelope's Header comes after the Body: a Header must come first, and the Body follow it.")
+		case v == V12:
+			return nil, nil, fmt.Errorf("The envelope has the element %s after the Body: a SOAP 1.2 Envelope ends with its Body.", QName{nsOf(c), c.Tag})
+		case nsOf(c) == "":
+			return nil, nil, fmt.Errorf("The envelope has the unqualified element %s after the Body: elements after a SOAP 1.1 Body must be namespace-qualified.", c.Tag)
+		}
+	}
+	for _, e := range []*etree.Element{env, hdr, body} {
+		if e != nil && hasText(e) {
+			return nil, nil, fmt.Errorf("The %s contains text: only white space may appear between its child elements.", e.Tag)
+		}
+	}
+	if hdr != nil {
+		for _, h := range hdr.ChildElements() {
+			if nsOf(h) == "" {
+				return nil, nil, fmt.Errorf("The header block %s is not namespace-qualified: every header block must be.", h.Tag)
+			}
+		}
+	}
+	return hdr, body, nil
 }
 
-// checkTree verifies namespace well-formedness (every prefix declared) and the absence of
-// markup declarations inside elements.
-func checkTree(e *etree.Element) error {
-	if e.Space != "" {
-		if _, ok := lookupPrefix(e, e.Space); !ok {
-			return fmt.Errorf("XML is not well-formed: undeclared namespace prefix %q on element %q", e.Space, e.FullTag())
+// hasText reports whether e has character data children other than white space.
+func hasText(e *etree.Element) bool {
+	for _, t := range e.Child {
+		if c, ok := t.(*etree.CharData); ok && !isXMLSpace(c.Data) {
+			return true
 		}
 	}
-	for _, a := range e.Attr {
-		if a.Space != "" && a.Space != "xmlns" {
-			if _, ok := lookupPrefix(e, a.Space); !ok {
-				return fmt.Errorf("XML is not well-formed: undeclared namespace prefix %q on attribute %q", a.Space, a.FullKey())
-			}
-		}
-	}
-	for _, c := range e.Child {
-		switch c := c.(type) {
-		case *etree.Element:
-			if err := checkTree(c); err != nil {
-				return err
-			}
-		case *etree.Directive:
-			return ErrDTD
-		}
-	}
-	return nil
+	return false
 }
 
 // lookupPrefix resolves a namespace prefix ("" = default namespace) in the scope of e.

@@ -6,10 +6,11 @@ import (
 	"github.com/beevik/etree"
 )
 
-// Roles and actors that address a header block to this node (the ultimate receiver).
+// Roles and actors that address a header block to this node (the ultimate receiver): SOAP 1.2
+// Part 1 §2.2 (the role URIs are in the envelope namespace's "role/" path) and SOAP 1.1 §4.2.2.
 const (
-	RoleNext             = NS12 + "role/next"
-	RoleUltimateReceiver = NS12 + "role/ultimateReceiver"
+	RoleNext             = NS12 + "/role/next"
+	RoleUltimateReceiver = NS12 + "/role/ultimateReceiver"
 	ActorNext            = "http://schemas.xmlsoap.org/soap/actor/next"
 )
 
@@ -32,22 +33,38 @@ func targeted(v Version, h *etree.Element) bool {
 	return !ok || actor == ActorNext
 }
 
-// mustUnderstand reports whether h carries mustUnderstand="1" or "true" in the envelope namespace.
-func mustUnderstand(v Version, h *etree.Element) bool {
-	mu, _ := attrValue(h, v.Namespace(), "mustUnderstand")
-	mu = strings.TrimSpace(mu)
-	return mu == "1" || mu == "true"
+// mustUnderstand reports whether h carries mustUnderstand="1" or "true" in the envelope
+// namespace. ok is false when the attribute is present but not a boolean (xs:boolean: 0, 1,
+// false, true, surrounded by white space or not).
+func mustUnderstand(v Version, h *etree.Element) (mu, ok bool) {
+	s, present := attrValue(h, v.Namespace(), "mustUnderstand")
+	switch strings.Trim(s, " \t\r\n") {
+	case "1", "true":
+		return true, true
+	case "0", "false":
+		return false, true
+	}
+	return false, !present
 }
 
 // checkMustUnderstand returns a MustUnderstand fault naming every header block addressed to us,
-// marked mustUnderstand, that understood does not accept; nil if there is none.
+// marked mustUnderstand, that understood does not accept; a Sender fault for a mustUnderstand
+// attribute that is not a boolean; nil if there is neither.
 func checkMustUnderstand(v Version, hdr *etree.Element, understood func(*etree.Element) bool) *Fault {
 	if hdr == nil {
 		return nil
 	}
 	var missed []QName
 	for _, h := range hdr.ChildElements() {
-		if targeted(v, h) && mustUnderstand(v, h) && !understood(h) {
+		if !targeted(v, h) {
+			continue
+		}
+		mu, ok := mustUnderstand(v, h)
+		if !ok {
+			return NewFault(Sender, "The header "+QName{nsOf(h), h.Tag}.String()+
+				" has a mustUnderstand attribute that is not a boolean (0, 1, false or true).")
+		}
+		if mu && !understood(h) {
 			missed = append(missed, QName{nsOf(h), h.Tag})
 		}
 	}

@@ -92,7 +92,7 @@ func TestTolerance(t *testing.T) {
 		{"mustUnderstand in no namespace is not the SOAP attribute", env11(`<x:A mustUnderstand="1" xmlns:x="urn:x"/>`, run), []string{"Content-Type", ct11}, "Run", V11, ""},
 		{"transaction header without mustUnderstand", env12(`<c:CoordinationContext xmlns:c="`+NSWSCoor2004+`"/>`, wrapper("TransactedRun")), []string{"Content-Type", ct12}, "TransactedRun", V12, ""},
 		{"SOAP 1.2 envelope sent as text/xml", env12("", run), []string{"Content-Type", ct11}, "Run", V12, ""},
-		{"unknown body children and trailing body elements", env11("", `<Run xmlns="`+nsWS+`"><zzz/><instanceId>x</instanceId></Run><Other xmlns="urn:x"/>`), []string{"Content-Type", ct11}, "Run", V11, ""},
+		{"unknown children of the operation element", env11("", `<Run xmlns="`+nsWS+`"><zzz/><instanceId>x</instanceId></Run>`), []string{"Content-Type", ct11}, "Run", V11, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
