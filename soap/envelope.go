@@ -91,11 +91,11 @@ func envelopeParts(v Version, env *etree.Element) (hdr, body *etree.Element, err
 	}
 	switch {
 	case headers > 1:
-		return nil, nil, errors.New("The envelope has more than one Header.")
+		return nil, nil, structural("The envelope has more than one Header.")
 	case bodies == 0:
-		return nil, nil, errors.New("The envelope has no Body.")
+		return nil, nil, structural("The envelope has no Body.")
 	case bodies > 1:
-		return nil, nil, errors.New("The envelope has more than one Body.")
+		return nil, nil, structural("The envelope has more than one Body.")
 	}
 	i := 0
 	if is(elems[0], ns, "Header") {
@@ -103,30 +103,30 @@ func envelopeParts(v Version, env *etree.Element) (hdr, body *etree.Element, err
 	}
 	if !is(elems[i], ns, "Body") {
 		if headers == 1 && hdr == nil {
-			return nil, nil, errors.New("The envelope's Header is not its first child element: a Header must come first, and the Body follow it.")
+			return nil, nil, structural("The envelope's Header is not its first child element: a Header must come first, and the Body follow it.")
 		}
-		return nil, nil, fmt.Errorf("The envelope's element %s comes before the Body: only a Header may precede the Body.", QName{nsOf(elems[i]), elems[i].Tag})
+		return nil, nil, structural("The envelope's element %s comes before the Body: only a Header may precede the Body.", QName{nsOf(elems[i]), elems[i].Tag})
 	}
 	body = elems[i]
 	for _, c := range elems[i+1:] {
 		switch {
 		case is(c, ns, "Header"):
-			return nil, nil, errors.New("The envelope's Header comes after the Body: a Header must come first, and the Body follow it.")
+			return nil, nil, structural("The envelope's Header comes after the Body: a Header must come first, and the Body follow it.")
 		case v == V12:
-			return nil, nil, fmt.Errorf("The envelope has the element %s after the Body: a SOAP 1.2 Envelope ends with its Body.", QName{nsOf(c), c.Tag})
+			return nil, nil, structural("The envelope has the element %s after the Body: a SOAP 1.2 Envelope ends with its Body.", QName{nsOf(c), c.Tag})
 		case nsOf(c) == "":
-			return nil, nil, fmt.Errorf("The envelope has the unqualified element %s after the Body: elements after a SOAP 1.1 Body must be namespace-qualified.", c.Tag)
+			return nil, nil, structural("The envelope has the unqualified element %s after the Body: elements after a SOAP 1.1 Body must be namespace-qualified.", c.Tag)
 		}
 	}
 	for _, e := range []*etree.Element{env, hdr, body} {
 		if e != nil && hasText(e) {
-			return nil, nil, fmt.Errorf("The %s contains text: only white space may appear between its child elements.", e.Tag)
+			return nil, nil, structural("The %s contains text: only white space may appear between its child elements.", e.Tag)
 		}
 	}
 	if hdr != nil {
 		for _, h := range hdr.ChildElements() {
 			if nsOf(h) == "" {
-				return nil, nil, fmt.Errorf("The header block %s is not namespace-qualified: every header block must be.", h.Tag)
+				return nil, nil, structural("The header block %s is not namespace-qualified: every header block must be.", h.Tag)
 			}
 		}
 	}
@@ -255,4 +255,14 @@ func (v Version) String() string {
 		return "SOAP 1.2"
 	}
 	return fmt.Sprintf("Version(%d)", int(v))
+}
+
+// structureError is a refusal of the envelope's structure; its text is the Sender fault's
+// reason, a sentence.
+type structureError string
+
+func (e structureError) Error() string { return string(e) }
+
+func structural(format string, args ...any) error {
+	return structureError(fmt.Sprintf(format, args...))
 }
