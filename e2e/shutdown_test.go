@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"strings"
@@ -24,8 +25,17 @@ func TestShutdownWithASlowClientEndsInTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	// The headers promise a body of 1000 bytes; 10 arrive.
-	if _, err := io.WriteString(conn, "POST /WorkflowControl HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 1000\r\n\r\n<s:Envelop"); err != nil {
+	// The headers promise a body of 1000 bytes and ask for 100-continue: the interim reply shows
+	// the server is reading the request. Then 10 bytes arrive, and nothing more.
+	if _, err := io.WriteString(conn, "POST /WorkflowControl HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"+
+		"Expect: 100-continue\r\nContent-Length: 1000\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if line, err := bufio.NewReader(conn).ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+		t.Fatalf("no 100 Continue: %q %v", line, err)
+	}
+	if _, err := io.WriteString(conn, "<s:Envelop"); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
