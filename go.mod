@@ -3,6 +3,7 @@ module github.com/wimp-project/wimp
 go 1.26.0
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/beevik/etree v1.8.1
 	github.com/expr-lang/expr v1.17.8
 	github.com/google/uuid v1.6.0

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -34,7 +33,7 @@ func TestExpenseApprovalSurvivesKill9(t *testing.T) {
 	}
 
 	s.ok("resume", id, "Review", "--payload", `{"approved":true,"reviewer":"first"}`)
-	s.kill9()
+	s.Kill9()
 	s.restart()
 
 	inst = s.get(id)
@@ -46,7 +45,7 @@ func TestExpenseApprovalSurvivesKill9(t *testing.T) {
 	}
 
 	// Kill it once more while idle, with nothing acknowledged since: still there.
-	s.kill9()
+	s.Kill9()
 	s.restart()
 	s.ok("resume", id, "Review", "--payload", `{"approved":true,"reviewer":"x"}`)
 	inst = s.get(id)
@@ -57,7 +56,7 @@ func TestExpenseApprovalSurvivesKill9(t *testing.T) {
 		t.Fatalf("want status Approved with 2 approvals, got %v", inst.Variables)
 	}
 	// The completion itself is durable too.
-	s.kill9()
+	s.Kill9()
 	s.restart()
 	if inst = s.get(id); inst.State != "Completed" || str(inst, "status") != "Approved" {
 		t.Fatalf("after a kill -9 following completion: %s %v", inst.State, inst.Variables)
@@ -253,7 +252,7 @@ func TestAcknowledgedOperationsSurviveKill9(t *testing.T) {
 		}
 		delay := 150*time.Millisecond + rand.N(600*time.Millisecond)
 		time.Sleep(delay)
-		s.kill9()
+		s.Kill9()
 		close(stop)
 		wg.Wait()
 		mu.Lock()
@@ -320,7 +319,7 @@ func TestAcknowledgedOperationsSurviveKill9(t *testing.T) {
 func TestSecondServerOnOneDatabaseIsRefused(t *testing.T) {
 	s := startServer(t)
 	id := s.create("ExpenseApproval", "--input", "amount=10", "--input", "submitter=ann")
-	out, err := exec.Command(serverBin, "--listen", "127.0.0.1:0", "--db", filepath.Join(s.dir, "wimp.db")).CombinedOutput()
+	out, err := exec.Command(serverBin, "--listen", "127.0.0.1:0", "--db", s.DB).CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("second server on the same database: %v, want exit status 1; output:\n%s", err, out)
@@ -336,7 +335,7 @@ func TestSecondServerOnOneDatabaseIsRefused(t *testing.T) {
 	if inst := s.get(id); inst.State != "Active" {
 		t.Fatalf("the first server's instance after the refusal: %s", inst.State)
 	}
-	s.stop()
+	s.Stop()
 	s.restart()
 	if inst := s.get(id); inst.State != "Active" || len(inst.Bookmarks) != 1 {
 		t.Fatalf("after the first server stopped, the database opens again: %+v", inst)

@@ -230,7 +230,7 @@ func TestUpdate(t *testing.T) {
 		t.Error("no Updated tracking record")
 	}
 
-	s.kill9()
+	s.Kill9()
 	s.restart()
 	check("after kill -9", "2.0.0.0")
 	s.ok("resume", id, "Review", "--payload", `{"approved":true,"reviewer":"x"}`)

@@ -10,10 +10,7 @@ package e2e
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -30,100 +27,22 @@ var (
 	ctlBin    string
 )
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wimp-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	// The server is built with -race when the tests run with -race.
-	serverBin, ctlBin, err = testserver.Build(dir, raceEnabled)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testserver.RunWithBinaries(m, &serverBin, &ctlBin) }
 
-// server is one wimp-server process over a database in dir. restart starts a new process on
-// the same database.
+// server is a series of wimp-server processes over one database: restart starts a new
+// process on it.
 type server struct {
-	t     testing.TB
-	dir   string
-	extra []string
-
-	proc     *testserver.Process // nil once stopped
-	past     []*testserver.Process
-	URL      string    // http://127.0.0.1:PORT
-	Listened time.Time // the time= of its msg=listening log line (server clock)
+	*testserver.Series
+	t testing.TB
 }
-
-var raceRE = regexp.MustCompile(`WARNING: DATA RACE|panic:|fatal error:`)
 
 // startServer starts wimp-server with --listen 127.0.0.1:0 --db DIR/wimp.db and extra flags.
 func startServer(t testing.TB, extra ...string) *server {
 	t.Helper()
-	s := &server{t: t, dir: t.TempDir(), extra: extra}
-	s.start()
-	t.Cleanup(func() {
-		s.stop()
-		log := s.log()
-		if m := raceRE.FindString(log); m != "" {
-			t.Errorf("server reported %q; its log:\n%s", m, log)
-		} else if t.Failed() {
-			t.Logf("server log:\n%s", log)
-		}
-	})
-	return s
+	return &server{testserver.NewSeries(t, serverBin, t.TempDir(), func() []string { return extra }), t}
 }
 
-// log is the output of every process started so far.
-func (s *server) log() string {
-	var b strings.Builder
-	for _, p := range s.past {
-		b.WriteString(p.Log())
-	}
-	return b.String()
-}
-
-func (s *server) start() {
-	s.t.Helper()
-	p, err := testserver.Start(serverBin, s.dir, s.extra...)
-	if err != nil {
-		s.t.Fatalf("%v\nearlier processes' log:\n%s", err, s.log())
-	}
-	s.proc, s.URL, s.Listened = p, p.URL, p.Listened
-	s.past = append(s.past, p)
-}
-
-// kill9 kills the server with SIGKILL: no shutdown code runs.
-func (s *server) kill9() {
-	s.t.Helper()
-	if s.proc == nil {
-		return
-	}
-	if err := s.proc.Kill(); err != nil {
-		s.t.Fatalf("kill -9: %v", err)
-	}
-	s.proc = nil
-}
-
-// stop ends the server gracefully (SIGTERM), or with SIGKILL after 10s.
-func (s *server) stop() {
-	if s.proc == nil {
-		return
-	}
-	s.proc.Stop()
-	s.proc = nil
-}
-
-func (s *server) restart() {
-	s.t.Helper()
-	s.start()
-}
+func (s *server) restart() { s.Start() }
 
 // hosting returns a Go client of the hosting endpoint.
 func (s *server) hosting() *hosting.Client {

@@ -73,7 +73,7 @@ func TestEscalationTimerFiresAfterRestartBeforeDue(t *testing.T) {
 	s := startServer(t)
 	id := s.create("ExpenseApproval", "--input", "amount=200", "--input", "submitter=bob", "--input", "reviewTimeout=6s")
 	due := *s.get(id).PendingTimer
-	s.kill9()
+	s.Kill9()
 	s.restart()
 	if !s.Listened.Before(due) {
 		t.Fatalf("the kill and restart took until %s, after the due time %s: the case did not happen", s.Listened, due)
@@ -94,7 +94,7 @@ func TestEscalationTimerFiresAfterRestartPastDue(t *testing.T) {
 	if fired := timerRecords(t, s.track(id)); len(fired) != 0 {
 		t.Fatalf("the timer fired early: %+v", fired)
 	}
-	s.kill9()
+	s.Kill9()
 	killed := time.Now()
 	if !killed.Before(due) {
 		t.Fatalf("set-up too slow: killed at %s, after the due time %s: the case did not happen", killed, due)

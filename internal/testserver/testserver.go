@@ -58,6 +58,26 @@ func Build(dir string, raceServer bool) (serverBin, ctlBin string, err error) {
 	return filepath.Join(dir, "wimp-server"), filepath.Join(dir, "wimpctl"), nil
 }
 
+// RunWithBinaries is a TestMain: it builds wimp-server (with -race when the tests run with
+// -race: a race it reports fails the test that ran it) and wimpctl into a temporary
+// directory, sets *serverBin and *ctlBin, runs the tests, removes the binaries and exits.
+func RunWithBinaries(m *testing.M, serverBin, ctlBin *string) {
+	dir, err := os.MkdirTemp("", "wimp-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*serverBin, *ctlBin, err = Build(dir, Race)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // listeningRE matches the slog line announcing the listener, e.g.
 // `time=2030-01-01T00:00:00.000Z level=INFO msg=listening url=http://127.0.0.1:41237 …`.
 var listeningRE = regexp.MustCompile(`^time=(\S+) .*msg=listening url="?(http://[^\s"]+)"?`)
@@ -177,13 +197,7 @@ func (p *Process) Log() string {
 }
 
 // LogTail returns the last n lines of the log, for failure reports.
-func (p *Process) LogTail(n int) string {
-	lines := strings.Split(strings.TrimRight(p.Log(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (p *Process) LogTail(n int) string { return lastLines(p.Log(), n) }
 
 type writerFunc func([]byte) (int, error)
 
