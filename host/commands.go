@@ -60,5 +60,6 @@ type Command struct {
 	Instance  uuid.UUID
 	Operation string // the contract's name for it, recorded in tracking and errors ("TransactedSuspend")
 	Reason    string // Suspend, Terminate, Abandon
+	Requires  Role   // the role the caller needs (Authorize)
 	Rules     Rules
 }

@@ -291,7 +291,7 @@ func TestRefusedUpdateDoesNotPinTheInstance(t *testing.T) {
 func TestRecordsNameThePrincipal(t *testing.T) {
 	h := newHost(t, -1)
 	id := createExpense(t, h, 1500) // needs two approvals: still waiting after one
-	ctx := host.WithPrincipal(bg, host.Principal{Name: "bob", Address: "10.0.0.7:4242"})
+	ctx := host.WithPrincipal(bg, host.Principal{Name: "bob", Address: "10.0.0.7:4242", Role: host.Operator})
 	if err := h.ResumeBookmark(ctx, id, "Review", map[string]any{"approved": true, "reviewer": "bob"}); err != nil {
 		t.Fatal(err)
 	}

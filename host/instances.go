@@ -51,6 +51,9 @@ func view(r *store.Instance) *Instance {
 // persisted as executing and continued in the background (and by recovery, should that fail).
 func (h *Host) Create(ctx context.Context, req CreateRequest) (uuid.UUID, error) {
 	const op = "Create"
+	if err := h.Authorize(ctx, op, Operator); err != nil {
+		return uuid.Nil, err
+	}
 	def, err := h.defs.Lookup(req.Definition, req.Version)
 	if err != nil {
 		return uuid.Nil, &Error{Kind: ErrDefinitionNotFound, Operation: op, Detail: err.Error()}
@@ -97,6 +100,9 @@ func (h *Host) Create(ctx context.Context, req CreateRequest) (uuid.UUID, error)
 // ctx carries as who resumed it. The resumption is durable before ResumeBookmark returns.
 func (h *Host) ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string, payload any) error {
 	const op = "ResumeBookmark"
+	if err := h.Authorize(ctx, op, Operator); err != nil {
+		return err
+	}
 	s := h.acquire(id)
 	defer h.release(s)
 	ctx = context.WithoutCancel(ctx) // once started, the resumption commits or leaves nothing
@@ -152,6 +158,9 @@ func withOperation(err error, op string) error {
 
 // Get reads an instance as last persisted.
 func (h *Host) Get(ctx context.Context, id uuid.UUID) (*Instance, error) {
+	if err := h.Authorize(ctx, "GetInstance", Reader); err != nil {
+		return nil, err
+	}
 	r, err := h.store.Get(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -165,6 +174,9 @@ func (h *Host) Get(ctx context.Context, id uuid.UUID) (*Instance, error) {
 // List lists instances as last persisted, oldest first: those in state ("" for all), at most
 // limit (0: no limit).
 func (h *Host) List(ctx context.Context, state workflow.State, limit int) ([]*Instance, error) {
+	if err := h.Authorize(ctx, "ListInstances", Reader); err != nil {
+		return nil, err
+	}
 	rows, err := h.store.List(ctx, store.Query{State: state, Limit: limit})
 	if err != nil {
 		return nil, h.unavailable(uuid.Nil, "ListInstances", err)
@@ -178,6 +190,9 @@ func (h *Host) List(ctx context.Context, state workflow.State, limit int) ([]*In
 
 // Records reads an instance's tracking records with Seq > after (they outlive the instance).
 func (h *Host) Records(ctx context.Context, id uuid.UUID, after int64) ([]workflow.Record, error) {
+	if err := h.Authorize(ctx, "GetTrackingRecords", Reader); err != nil {
+		return nil, err
+	}
 	recs, err := h.store.Records(ctx, id, after)
 	if err != nil {
 		return nil, h.unavailable(id, "GetTrackingRecords", err)

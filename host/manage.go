@@ -15,6 +15,9 @@ import (
 // carries) before returning: a nil error means the change is durable. Refusals and failures
 // are *Error values.
 func (h *Host) Manage(ctx context.Context, cmd Command) error {
+	if err := h.Authorize(ctx, cmd.Operation, cmd.Requires); err != nil {
+		return err
+	}
 	s := h.acquire(cmd.Instance)
 	defer h.release(s)
 	cond := Condition{}

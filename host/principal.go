@@ -7,6 +7,7 @@ import "context"
 type Principal struct {
 	Name    string // the verified user; "anonymous" when nobody was authenticated
 	Address string // the peer's network address, when there is one
+	Role    Role   // what the principal may do (Authorize)
 }
 
 // Anonymous is the principal of a request nobody authenticated.
@@ -30,10 +31,12 @@ func WithPrincipal(ctx context.Context, p Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)
 }
 
-// PrincipalFrom returns the principal ctx carries, or the anonymous one.
+// PrincipalFrom returns the principal ctx carries. A context without one is a call from code
+// that embeds the host, which is trusted: the anonymous admin. (The server sets a principal on
+// every request it serves.)
 func PrincipalFrom(ctx context.Context) Principal {
 	if p, ok := ctx.Value(principalKey{}).(Principal); ok {
 		return p
 	}
-	return Principal{Name: Anonymous}
+	return Principal{Name: Anonymous, Role: Admin}
 }

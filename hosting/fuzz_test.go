@@ -31,6 +31,8 @@ func (h *fakeHost) changed() {
 	h.mu.Unlock()
 }
 
+func (h *fakeHost) Authorize(context.Context, string, host.Role) error { return nil }
+
 func (h *fakeHost) Create(context.Context, host.CreateRequest) (uuid.UUID, error) {
 	h.changed()
 	return uuid.MustParse("3f2504e0-4f89-41d3-9a0c-0305e82c3301"), nil

@@ -21,6 +21,7 @@ import (
 // Host is what the hosting endpoint needs from the workflow host (*host.Host). The principal
 // recorded with a creation or resumption is the one the request's context carries.
 type Host interface {
+	Authorize(ctx context.Context, op string, need host.Role) error
 	Create(ctx context.Context, req host.CreateRequest) (uuid.UUID, error)
 	ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string, payload any) error
 	Get(ctx context.Context, id uuid.UUID) (*host.Instance, error)
@@ -30,30 +31,40 @@ type Host interface {
 
 type handler func(ctx context.Context, h Host, args *args) (*etree.Element, error)
 
-var handlers = map[string]handler{
-	OpCreate:               create,
-	OpCreateWithInstanceID: create,
-	OpResumeBookmark:       resumeBookmark,
-	OpGetInstance:          getInstance,
-	OpListInstances:        listInstances,
-	OpGetTrackingRecords:   getTrackingRecords,
+// An operation: its handler and the role it needs (README, Security).
+type operation struct {
+	handle   handler
+	requires host.Role
+}
+
+var operations = map[string]operation{
+	OpCreate:               {create, host.Operator},
+	OpCreateWithInstanceID: {create, host.Operator},
+	OpResumeBookmark:       {resumeBookmark, host.Operator},
+	OpGetInstance:          {getInstance, host.Reader},
+	OpListInstances:        {listInstances, host.Reader},
+	OpGetTrackingRecords:   {getTrackingRecords, host.Reader},
 }
 
 // Operations returns the hosting contract's operations bound to h, for a soap.Endpoint.
 func Operations(h Host) []soap.Operation {
 	ops := make([]soap.Operation, 0, len(opNames))
 	for _, name := range opNames {
-		fn := handlers[name]
+		op := operations[name]
 		ops = append(ops, soap.Operation{
 			Action:      Action(name),
 			ReplyAction: ReplyAction(name),
 			Element:     soap.QName{Space: NS, Local: name},
 			Handle: func(ctx context.Context, req *soap.Request) (*etree.Element, error) {
+				// Authorized before the body is read, as on the control endpoint.
+				if err := h.Authorize(ctx, name, op.requires); err != nil {
+					return nil, toFault(err)
+				}
 				a, err := readArgs(name, req.Body)
 				if err != nil {
 					return nil, err
 				}
-				reply, err := fn(ctx, h, a)
+				reply, err := op.handle(ctx, h, a)
 				if err != nil {
 					return nil, toFault(err)
 				}

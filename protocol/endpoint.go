@@ -13,6 +13,7 @@ import (
 // asks the command's rules (Decide over the state table) for a decision, applies it and
 // commits durably before returning; refusals are *host.Error values.
 type Manager interface {
+	Authorize(ctx context.Context, op string, need host.Role) error
 	Manage(ctx context.Context, cmd host.Command) error
 }
 
@@ -26,6 +27,11 @@ func Operations(m Manager) []soap.Operation {
 			ReplyAction: op.ReplyAction(),
 			Element:     soap.QName{Space: NS, Local: op.Name},
 			Handle: func(ctx context.Context, req *soap.Request) (*etree.Element, error) {
+				// Authorized before the body is read, as WCF does: a caller without the
+				// role learns nothing from the validation faults.
+				if err := m.Authorize(ctx, op.Name, op.Requires()); err != nil {
+					return nil, Fault(err)
+				}
 				cmd, err := Decode(op, req.Body)
 				if err != nil {
 					return nil, err
@@ -42,7 +48,7 @@ func Operations(m Manager) []soap.Operation {
 
 // Host is the command in the host's vocabulary, decided by the MS-WFIM state table.
 func (c Command) Host() host.Command {
-	return host.Command{Instance: c.InstanceID, Operation: c.Op.Name, Reason: c.ReasonText(),
+	return host.Command{Instance: c.InstanceID, Operation: c.Op.Name, Reason: c.ReasonText(), Requires: c.Op.Requires(),
 		Rules: func(cond host.Condition) host.Decision { return Decide(c, cond) }}
 }
 

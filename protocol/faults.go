@@ -55,7 +55,19 @@ func Unavailable(err error) *soap.Fault {
 	return soap.NewFault(soap.Receiver, msg)
 }
 
-// InstanceFault maps the host's refusals that concern an instance's condition — shared by
+// AccessDeniedReason is the reason of WCF's access-denied fault.
+const AccessDeniedReason = "Access is denied."
+
+// AccessDenied is WCF's fault for a caller whose role does not allow the operation: Sender,
+// subcode AccessDenied in the dispatcher namespace, with the dispatcher's fault action.
+func AccessDenied() *soap.Fault {
+	f := soap.NewFault(soap.Sender, AccessDeniedReason, soap.QName{Space: DispatcherNS, Local: "AccessDenied"})
+	f.Action = soap.FaultActionDispatcher
+	return f
+}
+
+// InstanceFault maps the host's refusals that concern an instance's condition or the caller's
+// role — shared by
 // every contract over the host — to their MS-WFIM faults, and a failure to commit to the
 // Receiver fault. ok is false for any other error.
 func InstanceFault(err error) (f *soap.Fault, ok bool) {
@@ -64,6 +76,8 @@ func InstanceFault(err error) (f *soap.Fault, ok bool) {
 		return nil, false
 	}
 	switch {
+	case errors.Is(he.Kind, host.ErrAccessDenied):
+		return AccessDenied(), true
 	case errors.Is(he.Kind, host.ErrNotFound):
 		return InstanceNotFound(he.Instance), true
 	case errors.Is(he.Kind, host.ErrSuspended):

@@ -4,6 +4,8 @@
 // and host refusals into the contract's faults; the host applies them.
 package protocol
 
+import "github.com/wimp-project/wimp/host"
+
 // Namespaces of the contract.
 const (
 	// NS is the contract, body and fault-subcode namespace.
@@ -49,6 +51,16 @@ type Op struct {
 	Kind       Kind
 	Transacted bool
 	Param      Param
+}
+
+// Requires is the role an operation needs (README, Security): Run, Suspend and Unsuspend are
+// an operator's, Cancel, Terminate, Abandon and Update an admin's, Transacted or not.
+func (o Op) Requires() host.Role {
+	switch o.Kind {
+	case Run, Suspend, Unsuspend:
+		return host.Operator
+	}
+	return host.Admin
 }
 
 // Action is the request action URI.

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wimp-project/wimp/auth"
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/protocol"
@@ -25,11 +26,38 @@ const (
 	hostingPath = "/WorkflowHosting"
 )
 
+// Options configure the handler.
+type Options struct {
+	MaxBody int64        // request body limit (soap.Endpoint.MaxBodyBytes)
+	Log     *slog.Logger // nil: slog.Default()
+	// Auth checks credentials (README, Security). Nil: the server is open and every caller is
+	// the anonymous admin, for a loopback listener without a users file or --insecure.
+	Auth *auth.Authenticator
+	// Forwarding decides the client's address and the WSDL's base URL (nil: the TCP peer and
+	// the address the connection arrived on).
+	Forwarding *Forwarding
+	// ClockSkew is how far a WS-Security Timestamp may be off (0: DefaultClockSkew).
+	ClockSkew time.Duration
+}
+
 // New returns the handler serving every wimp URL (README, "What runs where").
-func New(h *host.Host, maxBody int64, log *slog.Logger) http.Handler {
+func New(h *host.Host, o Options) http.Handler {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.ClockSkew == 0 {
+		o.ClockSkew = DefaultClockSkew
+	}
+	if o.Forwarding == nil {
+		o.Forwarding = &Forwarding{}
+	}
+	sec := &security{auth: o.Auth, fwd: o.Forwarding, skew: o.ClockSkew}
 	m := &metrics{start: time.Now()}
-	control := &soap.Endpoint{Operations: protocol.Operations(countingManager{h, &m.operations}), MaxBodyBytes: maxBody, Logger: log}
-	hostingEP := &soap.Endpoint{Operations: hosting.Operations(h), MaxBodyBytes: maxBody, Logger: log}
+	control := &soap.Endpoint{Operations: protocol.Operations(countingManager{h, &m.operations}), MaxBodyBytes: o.MaxBody, Logger: o.Log,
+		Authenticate: sec.authenticateSOAP}
+	hostingEP := &soap.Endpoint{Operations: hosting.Operations(h), MaxBodyBytes: o.MaxBody, Logger: o.Log,
+		Authenticate: sec.authenticateSOAP}
+	base := o.Forwarding.BaseURL
 
 	mux := http.NewServeMux()
 	mux.Handle(controlPath, m.count(controlPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -38,10 +66,10 @@ func New(h *host.Host, maxBody int64, log *slog.Logger) http.Handler {
 			return
 		}
 		if wsdl.IsMetadataRequest(r) {
-			wsdl.ServeControlMetadata(w, r, wsdl.ServiceURL(r))
+			wsdl.ServeControlMetadata(w, r, base(r)+controlPath)
 			return
 		}
-		help(w, r, "MS-WFIM control endpoint (IWorkflowInstanceManagement)")
+		help(w, r, "MS-WFIM control endpoint (IWorkflowInstanceManagement)", base(r)+controlPath)
 	})))
 	mux.Handle(hostingPath, m.count(hostingPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
@@ -49,14 +77,14 @@ func New(h *host.Host, maxBody int64, log *slog.Logger) http.Handler {
 			return
 		}
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Query().Has("wsdl") {
-			doc := hosting.WSDL(wsdl.ServiceURL(r))
+			doc := hosting.WSDL(base(r) + hostingPath)
 			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 			if r.Method == http.MethodGet {
 				_, _ = w.Write(doc)
 			}
 			return
 		}
-		help(w, r, "wimp hosting endpoint (IWorkflowHosting)")
+		help(w, r, "wimp hosting endpoint (IWorkflowHosting)", base(r)+hostingPath)
 	})))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		// A real write (the host renews its lease), not a read: a database that answers reads
@@ -68,8 +96,8 @@ func New(h *host.Host, maxBody int64, log *slog.Logger) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { m.write(w, h) })
-	return closeAfterTransferEncoding(withPrincipal(mux))
+	mux.HandleFunc("/metrics", authorized(h, "metrics", host.Reader, func(w http.ResponseWriter, r *http.Request) { m.write(w, h) }))
+	return closeAfterTransferEncoding(sec.middleware(mux))
 }
 
 // closeAfterTransferEncoding closes the connection after answering a request framed with
@@ -87,19 +115,8 @@ func closeAfterTransferEncoding(next http.Handler) http.Handler {
 	})
 }
 
-// withPrincipal puts the request's principal into its context, where the contracts and the
-// host read it. Nothing authenticates callers yet, so every one is anonymous, known by its
-// address: credentials a request carries (an HTTP Basic user, say) are not verified and are
-// never taken for who asked.
-func withPrincipal(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := host.Principal{Name: host.Anonymous, Address: r.RemoteAddr}
-		next.ServeHTTP(w, r.WithContext(host.WithPrincipal(r.Context(), p)))
-	})
-}
-
 // help answers a browser's GET on an endpoint URL with where its WSDL is.
-func help(w http.ResponseWriter, r *http.Request, what string) {
+func help(w http.ResponseWriter, r *http.Request, what, url string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -107,7 +124,7 @@ func help(w http.ResponseWriter, r *http.Request, what string) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, "%s.\nPOST SOAP 1.1 (text/xml) or SOAP 1.2 (application/soap+xml) requests here.\nWSDL: %s?wsdl\n",
-		what, wsdl.ServiceURL(r))
+		what, url)
 }
 
 // metrics counts requests per endpoint and status for /metrics (Prometheus text format).

@@ -50,16 +50,21 @@ func control(t *testing.T, c *soap.Client, op string, id uuid.UUID, reason strin
 	return err
 }
 
-// Credentials nobody verifies are never taken for who asked: a request with HTTP Basic
-// "mallory" (whose password nothing checks) is recorded as anonymous, with its address.
+// Credentials nobody verifies are never taken for who asked: on a server without a users file a
+// request with HTTP Basic "mallory" (whose password nothing could check) is refused with 401 and
+// changes nothing, and a request without credentials is recorded as anonymous, with its address.
 func TestUnverifiedCredentialsAreNotThePrincipal(t *testing.T) {
 	srv := servertest.Run(t, servertest.Options{})
-	hc := &http.Client{Transport: basicAuth{"mallory", "x"}}
-	hostingC, controlC := clients(srv.URL, hc)
+	hostingC, controlC := clients(srv.URL, http.DefaultClient)
 	id, err := hostingC.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
 		Inputs: map[string]any{"amount": 10, "submitter": "unit"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	_, malloryC := clients(srv.URL, &http.Client{Transport: basicAuth{"mallory", "x"}})
+	err = control(t, malloryC, "Terminate", id, "forged")
+	if err == nil || !strings.Contains(err.Error(), "HTTP 401") {
+		t.Fatalf("Terminate with unverifiable Basic credentials: %v, want HTTP 401", err)
 	}
 	if err := control(t, controlC, "Suspend", id, "audit"); err != nil {
 		t.Fatal(err)
@@ -70,11 +75,14 @@ func TestUnverifiedCredentialsAreNotThePrincipal(t *testing.T) {
 	}
 	checked := 0
 	for _, r := range recs {
+		if r.Name == "Terminated" || strings.Contains(r.Principal+r.Reason, "mallory") || r.Reason == "forged" {
+			t.Errorf("the refused Terminate left a record: %+v", r)
+		}
 		if r.Name != "Created" && r.Name != "Suspended" {
 			continue
 		}
 		checked++
-		if !strings.HasPrefix(r.Principal, "anonymous@127.0.0.1:") || strings.Contains(r.Principal, "mallory") {
+		if !strings.HasPrefix(r.Principal, "anonymous@127.0.0.1:") {
 			t.Errorf("%s record principal %q, want anonymous@127.0.0.1:PORT", r.Name, r.Principal)
 		}
 	}

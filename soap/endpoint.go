@@ -22,6 +22,14 @@ type Endpoint struct {
 	Operations   []Operation
 	MaxBodyBytes int64        // request body limit; 0 means DefaultMaxBodyBytes
 	Logger       *slog.Logger // nil means slog.Default()
+
+	// Authenticate, when set, is called for every envelope once its structure is checked and
+	// before its headers' mustUnderstand: sec is the request's wsse:Security header addressed
+	// to this endpoint (nil if none; a malformed one was answered with InvalidSecurity), which
+	// then counts as understood. It returns the context the operation runs in, or an error: a
+	// *Fault is sent as the reply, a *StatusError as a plain HTTP answer (e.g. 401), anything
+	// else as an internal error.
+	Authenticate func(ctx context.Context, r *http.Request, sec *Security) (context.Context, error)
 }
 
 func (e *Endpoint) logger() *slog.Logger {
@@ -44,7 +52,7 @@ func (e *Endpoint) limit() int64 {
 // DTDs and processing instructions refused, the parser limits (see MaxElements) (a Sender fault
 // in the version the Content-Type suggests); the root element picks the version
 // (VersionMismatch otherwise); the envelope's structure (at most one Header, first; exactly one
-// Body, holding at most one element); mustUnderstand; the WS-Addressing rules; action
+// Body, holding at most one element); authentication (Authenticate); mustUnderstand; the WS-Addressing rules; action
 // resolution; the operation. Replies use the request's version; every fault is HTTP 500.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -150,7 +158,34 @@ func (e *Endpoint) serveEnvelope(w http.ResponseWriter, r *http.Request, v Versi
 	case len(cs) == 1:
 		body = cs[0]
 	}
-	if f := checkMustUnderstand(v, hdr, a.understood); f != nil {
+	ctx := r.Context()
+	understood := a.understood
+	if e.Authenticate != nil {
+		sec, f := readSecurity(v, hdr)
+		if f != nil {
+			e.sendFault(w, v, a, f)
+			return
+		}
+		c, err := e.Authenticate(ctx, r, sec)
+		if err != nil {
+			var se *StatusError
+			if errors.As(err, &se) {
+				writeStatus(w, se)
+				return
+			}
+			f, ok := asFault(err)
+			if !ok {
+				e.logger().Error("soap: authentication failed", "err", err)
+			}
+			e.sendFault(w, v, a, f)
+			return
+		}
+		ctx = c
+		understood = func(h *etree.Element) bool {
+			return a.understood(h) || (isSecurityHeader(h) && targeted(v, h))
+		}
+	}
+	if f := checkMustUnderstand(v, hdr, understood); f != nil {
 		e.sendFault(w, v, a, f)
 		return
 	}
@@ -167,7 +202,7 @@ func (e *Endpoint) serveEnvelope(w http.ResponseWriter, r *http.Request, v Versi
 		Version: v, Action: action, Addressing: a.ns, MessageID: a.messageID,
 		Header: hdr, Body: body, HTTP: r,
 	}
-	reply, err := e.invoke(r.Context(), op, req)
+	reply, err := e.invoke(ctx, op, req)
 	if err != nil {
 		f, ok := asFault(err)
 		if !ok {

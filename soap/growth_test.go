@@ -153,7 +153,7 @@ func TestParseGrowth(t *testing.T) {
 			// Calibrate k on the small body: a round of k requests takes about 2 ms.
 			c0, _ := measure(ep, small, small, 4, 1)
 			k := max(1, int(2*time.Millisecond/max(c0.d, time.Microsecond)))
-			cs, cl := measure(ep, small, large, k, 5)
+			cs, cl := measure(ep, small, large, k, 9)
 			tr := float64(cl.d) / float64(max(cs.d, 1))
 			br := float64(cl.bytes) / float64(max(cs.bytes, 1))
 			t.Logf("n=%d: %d bytes %v %d B/op; 8n: %d bytes %v %d B/op; ratios time %.1f, bytes %.1f",

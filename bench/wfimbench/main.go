@@ -112,7 +112,7 @@ func run(path string, maxBatch, clients int, d time.Duration) (result, error) {
 		return result{}, err
 	}
 	defer h.Close()
-	srv := httptest.NewServer(server.New(h, 64<<10, log))
+	srv := httptest.NewServer(server.New(h, server.Options{MaxBody: 64 << 10, Log: log}))
 	defer srv.Close()
 	hc := hosting.NewClient(srv.URL + "/WorkflowHosting")
 	ids := make([]uuid.UUID, clients)

@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 
 	"golang.org/x/net/netutil"
 
+	"github.com/wimp-project/wimp/auth"
 	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/server"
@@ -40,6 +42,15 @@ type config struct {
 	maxBody                                   int64
 	maxWorkItems                              int
 	http                                      httpLimits
+	security                                  securityConfig
+}
+
+// securityConfig is who may call (README, Security).
+type securityConfig struct {
+	tlsCert, tlsKey, clientCA, users string
+	trustedProxies, publicURL        string
+	clockSkew                        time.Duration
+	insecure                         bool
 }
 
 // httpLimits bound what one client can hold of the server.
@@ -114,6 +125,18 @@ func parseFlags(args []string) (config, error) {
 	dur(&c.http.shutdownTimeout, "shutdown-timeout", "10s", 1, "how long a shutdown waits for requests in progress before closing their connections")
 	num(&c.http.maxHeaderBytes, "max-header-bytes", "65536", "largest accepted request head (request line and headers) in bytes")
 	num(&c.http.maxConnections, "max-connections", "1024", "connections served at once; more wait to be accepted")
+	str(&c.security.tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with (reloaded on SIGHUP)")
+	str(&c.security.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	str(&c.security.clientCA, "client-ca", "", "PEM CA certificates: client certificates are requested and verified; the subject CN is the user")
+	str(&c.security.users, "users", "", "users file, one name:BCRYPT-HASH:roles per line (reloaded on SIGHUP)")
+	str(&c.security.trustedProxies, "trusted-proxies", "", "CIDR[,CIDR]: only peers in them may set X-Forwarded-For/-Proto/-Host")
+	str(&c.security.publicURL, "public-url", "", "the URL clients reach this server at, for the WSDL's addresses (default: the address a connection arrived on)")
+	dur(&c.security.clockSkew, "clock-skew", "5m", 0, "how far a WS-Security Timestamp may be off this server's clock")
+	insecure, err := strconv.ParseBool(def("insecure", "false"))
+	if err != nil {
+		envErrs = append(envErrs, fmt.Errorf("%s: %w", envName("insecure"), err))
+	}
+	fs.BoolVar(&c.security.insecure, "insecure", insecure, "allow a non-loopback listener without TLS and a users file (logged as a warning at every start)")
 	if err := errors.Join(envErrs...); err != nil {
 		return c, err
 	}
@@ -153,6 +176,10 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("loading definitions: %w", err)
 	}
+	sec, err := setUpSecurity(c.listen, c.security, log)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -183,7 +210,8 @@ func run(args []string) error {
 	defer h.Close()
 
 	srv := &http.Server{
-		Handler:           server.New(h, c.maxBody, log),
+		Handler: server.New(h, server.Options{MaxBody: c.maxBody, Log: log, Auth: sec.auth, Forwarding: sec.forwarding,
+			ClockSkew: c.security.clockSkew}),
 		ReadHeaderTimeout: c.http.readHeaderTimeout,
 		ReadTimeout:       c.http.readTimeout,  // a request body trickled byte by byte cannot hold a connection forever
 		WriteTimeout:      c.http.writeTimeout, // nor a client that never reads its reply
@@ -191,9 +219,16 @@ func run(args []string) error {
 		MaxHeaderBytes:    int(c.http.maxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "url", "http://"+ln.Addr().String(), "db", c.db, "definitions", len(defs.All()))
+	scheme, served := "http", netutil.LimitListener(ln, int(c.http.maxConnections))
+	if sec.tls != nil {
+		// TLS outside the limit, so that net/http sees a *tls.Conn (and fills Request.TLS).
+		scheme, served = "https", tls.NewListener(served, sec.tls.Config())
+	}
+	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "db", c.db, "definitions", len(defs.All()),
+		"authentication", sec.auth != nil)
+	go sec.reloadOnSIGHUP(ctx, log)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(netutil.LimitListener(ln, int(c.http.maxConnections))) }()
+	go func() { errc <- srv.Serve(served) }()
 	select {
 	case err := <-errc:
 		return err
@@ -209,4 +244,104 @@ func run(args []string) error {
 		_ = srv.Close()
 	}
 	return nil
+}
+
+// security is the running server's authentication: what setUpSecurity made of the flags.
+type security struct {
+	tls        *auth.TLS           // nil: plain HTTP
+	auth       *auth.Authenticator // nil: open, every caller the anonymous admin
+	forwarding *server.Forwarding
+	usersFile  string
+}
+
+// isLoopback reports whether a --listen address accepts connections only from this machine.
+func isLoopback(listen string) bool {
+	h, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// setUpSecurity checks the security flags and loads their files. A listener other than
+// loopback needs TLS and a users file, or an explicit --insecure.
+func setUpSecurity(listen string, c securityConfig, log *slog.Logger) (*security, error) {
+	s := &security{usersFile: c.users}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together: give both or neither")
+	}
+	if c.clientCA != "" && c.tlsCert == "" {
+		return nil, errors.New("--client-ca needs TLS: add --tls-cert and --tls-key")
+	}
+	if !isLoopback(listen) && (c.tlsCert == "" || c.users == "") {
+		if !c.insecure {
+			return nil, fmt.Errorf("refusing to listen on %s, which is not a loopback address, without TLS and a users file: "+
+				"add --tls-cert FILE --tls-key FILE --users FILE (README, Security), or --insecure to accept callers from the network "+
+				"without them", listen)
+		}
+		log.Warn("--insecure: listening beyond loopback without TLS and a users file; callers are not authenticated or their credentials travel in clear",
+			"listen", listen, "tls", c.tlsCert != "", "users", c.users != "")
+	}
+	if c.tlsCert != "" {
+		t, err := auth.LoadTLS(auth.TLSFiles{Cert: c.tlsCert, Key: c.tlsKey, ClientCA: c.clientCA})
+		if err != nil {
+			return nil, err
+		}
+		s.tls = t
+	}
+	if c.users != "" || c.clientCA != "" {
+		var users *auth.Users
+		if c.users != "" {
+			u, err := auth.LoadUsers(c.users)
+			if err != nil {
+				return nil, fmt.Errorf("--users: %w", err)
+			}
+			users = u
+		}
+		s.auth = auth.NewAuthenticator(auth.NewVerifier(users), log)
+	}
+	trusted, err := server.ParseTrustedProxies(c.trustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	public, err := server.ParsePublicURL(c.publicURL)
+	if err != nil {
+		return nil, fmt.Errorf("--public-url: %w", err)
+	}
+	s.forwarding = &server.Forwarding{PublicURL: public, Trusted: trusted}
+	return s, nil
+}
+
+// reloadOnSIGHUP reads the users file and the TLS files again at every SIGHUP until ctx ends;
+// a file that does not load leaves the one in use in place, and the log says why.
+func (s *security) reloadOnSIGHUP(ctx context.Context, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if s.auth != nil && s.usersFile != "" {
+			if u, err := auth.LoadUsers(s.usersFile); err != nil {
+				log.Error("SIGHUP: the users file did not load; the one loaded before stays in use", "err", err)
+			} else {
+				s.auth.Verifier().SetUsers(u)
+				log.Info("SIGHUP: users reloaded", "file", s.usersFile, "users", u.Len())
+			}
+		}
+		if s.tls != nil {
+			if err := s.tls.Reload(); err != nil {
+				log.Error("SIGHUP: the TLS files did not load; the certificate loaded before stays in use", "err", err)
+			} else {
+				log.Info("SIGHUP: TLS certificate reloaded")
+			}
+		}
+	}
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,5 +70,72 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	t.Setenv("WIMP_IDLE_TIMEOUT", "forever")
 	if _, err := parseFlags(nil); err == nil || !strings.Contains(err.Error(), "WIMP_IDLE_TIMEOUT") {
 		t.Fatalf("an unparsable WIMP_IDLE_TIMEOUT: %v", err)
+	}
+}
+
+// Only a loopback listener may run without TLS and a users file; beyond it the server refuses
+// to start, saying what to add, unless --insecure is given (then it warns at every start).
+func TestNonLoopbackNeedsTLSAndUsers(t *testing.T) {
+	for listen, want := range map[string]bool{
+		"127.0.0.1:8080": true, "127.0.0.2:1": true, "[::1]:8080": true, "localhost:8080": true,
+		":8080": false, "0.0.0.0:8080": false, "[::]:8080": false, "192.0.2.1:8080": false, "wimp.example:443": false,
+	} {
+		if got := isLoopback(listen); got != want {
+			t.Errorf("isLoopback(%q) = %v, want %v", listen, got, want)
+		}
+	}
+	db := filepath.Join(t.TempDir(), "wimp.db")
+	err := run([]string{"--listen", "0.0.0.0:0", "--db", db})
+	if err == nil {
+		t.Fatal("the server started on 0.0.0.0 without TLS and a users file")
+	}
+	for _, s := range []string{"0.0.0.0:0", "not a loopback address", "--tls-cert", "--tls-key", "--users", "--insecure"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("the refusal %q does not mention %q", err, s)
+		}
+	}
+	if _, statErr := os.Stat(db); statErr == nil {
+		t.Error("the database was created although the server refused to start")
+	}
+	users := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(users, []byte("ada:-:admin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setUpSecurity("0.0.0.0:8443", securityConfig{users: users}, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+		t.Error("a users file without TLS was accepted beyond loopback")
+	}
+	var log bytes.Buffer
+	if _, err := setUpSecurity("0.0.0.0:8080", securityConfig{insecure: true}, slog.New(slog.NewTextHandler(&log, nil))); err != nil {
+		t.Fatalf("--insecure: %v", err)
+	}
+	if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), "--insecure") {
+		t.Errorf("--insecure logged no warning: %q", log.String())
+	}
+}
+
+// Security flags that cannot work together, and files that do not load, stop the start with
+// a message naming them.
+func TestBadSecurityFlags(t *testing.T) {
+	dir := t.TempDir()
+	badUsers := filepath.Join(dir, "users")
+	if err := os.WriteFile(badUsers, []byte("# ok\nada:$2a$10$tooshort:admin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls-cert", filepath.Join(dir, "c.pem")}, "--tls-cert and --tls-key go together"},
+		{[]string{"--client-ca", filepath.Join(dir, "ca.pem")}, "--client-ca needs TLS"},
+		{[]string{"--tls-cert", filepath.Join(dir, "c.pem"), "--tls-key", filepath.Join(dir, "k.pem")}, "c.pem"},
+		{[]string{"--users", badUsers}, badUsers + ":2: user \"ada\": the password hash is not a valid bcrypt hash"},
+		{[]string{"--users", filepath.Join(dir, "missing")}, "--users: open"},
+		{[]string{"--trusted-proxies", "10.0.0.0/33"}, "--trusted-proxies"},
+		{[]string{"--public-url", "ftp://x"}, "--public-url"},
+	} {
+		err := run(append(c.args, "--db", filepath.Join(t.TempDir(), "x.db"), "--listen", "127.0.0.1:0"))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("run(%v): %v, want an error containing %q", c.args, err, c.want)
+		}
 	}
 }

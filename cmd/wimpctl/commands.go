@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 
@@ -27,10 +28,12 @@ type client struct {
 	out     io.Writer
 }
 
-func newClient(base string, v soap.Version, out io.Writer) *client {
+// newClient returns the clients of both endpoints at base, sharing hc (and so its TLS set-up)
+// and creds (nil: none).
+func newClient(base string, v soap.Version, hc *http.Client, creds *soap.Credentials, out io.Writer) *client {
 	return &client{
-		control: &soap.Client{URL: base + "/WorkflowControl", Version: v},
-		hosting: &hosting.Client{SOAP: &soap.Client{URL: base + "/WorkflowHosting", Version: v}},
+		control: &soap.Client{HTTP: hc, URL: base + "/WorkflowControl", Version: v, Credentials: creds},
+		hosting: &hosting.Client{SOAP: &soap.Client{HTTP: hc, URL: base + "/WorkflowHosting", Version: v, Credentials: creds}},
 		out:     out,
 	}
 }
@@ -207,21 +210,22 @@ func (c *client) get(ctx context.Context, args []string) error {
 	if *asJSON {
 		return writeJSON(c.out, inst)
 	}
+	p := printable
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "id\t%s\nstate\t%s\n", inst.ID, inst.State)
+	fmt.Fprintf(tw, "id\t%s\nstate\t%s\n", p(inst.ID), p(string(inst.State)))
 	if inst.Completion != "" {
-		fmt.Fprintf(tw, "completion\t%s\t%s\n", inst.Completion, inst.CompletionReason)
+		fmt.Fprintf(tw, "completion\t%s\t%s\n", p(inst.Completion), p(inst.CompletionReason))
 	}
 	if inst.SuspensionReason != "" {
-		fmt.Fprintf(tw, "suspended\t%s\t%s\n", inst.SuspensionReason, inst.SuspensionException)
+		fmt.Fprintf(tw, "suspended\t%s\t%s\n", p(inst.SuspensionReason), p(inst.SuspensionException))
 	}
-	fmt.Fprintf(tw, "definition\t%s %s (%s)\nbookmarks\t%s\n", inst.Definition.Name, inst.Definition.Version,
-		inst.Definition.Package, strings.Join(inst.Bookmarks, ", "))
+	fmt.Fprintf(tw, "definition\t%s %s (%s)\nbookmarks\t%s\n", p(inst.Definition.Name), p(inst.Definition.Version),
+		p(inst.Definition.Package), joinPrintable(inst.Bookmarks, ", "))
 	if inst.PendingTimer != nil {
 		fmt.Fprintf(tw, "next timer\t%s\n", inst.PendingTimer.Format("2006-01-02 15:04:05Z07:00"))
 	}
 	vars, _ := json.Marshal(inst.Variables)
-	fmt.Fprintf(tw, "variables\t%s\nupdated\t%s\n", vars, inst.Updated.Format("2006-01-02 15:04:05Z07:00"))
+	fmt.Fprintf(tw, "variables\t%s\nupdated\t%s\n", p(string(vars)), inst.Updated.Format("2006-01-02 15:04:05Z07:00"))
 	return tw.Flush()
 }
 
@@ -245,9 +249,10 @@ func (c *client) list(ctx context.Context, args []string) error {
 	}
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tCOMPLETION\tDEFINITION\tBOOKMARKS")
+	p := printable
 	for _, i := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\n", i.ID, i.State, i.Completion, i.Definition.Name,
-			i.Definition.Version, strings.Join(i.Bookmarks, ","))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\n", p(i.ID), p(string(i.State)), p(i.Completion), p(i.Definition.Name),
+			p(i.Definition.Version), joinPrintable(i.Bookmarks, ","))
 	}
 	return tw.Flush()
 }
@@ -277,11 +282,21 @@ func (c *client) track(ctx context.Context, args []string) error {
 	}
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tTIME\tKIND\tNAME\tACTIVITY\tREASON\tPRINCIPAL")
+	p := printable
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Time.Format("15:04:05.000"), r.Kind, r.Name,
-			r.Activity, r.Reason, r.Principal)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Time.Format("15:04:05.000"), p(r.Kind), p(r.Name),
+			p(r.Activity), p(r.Reason), p(r.Principal))
 	}
 	return tw.Flush()
+}
+
+// joinPrintable joins values with sep, each made printable.
+func joinPrintable(values []string, sep string) string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = printable(v)
+	}
+	return strings.Join(out, sep)
 }
 
 func writeJSON(w io.Writer, v any) error {

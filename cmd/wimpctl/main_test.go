@@ -3,11 +3,21 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/wimp-project/wimp/server/servertest"
 )
+
+// TestMain clears the environment wimpctl reads, so that a developer's own settings do not
+// change what the tests send.
+func TestMain(m *testing.M) {
+	for _, k := range []string{"WIMP_ENDPOINT", "WIMP_USER", "WIMP_PASSWORD"} {
+		os.Unsetenv(k)
+	}
+	os.Exit(m.Run())
+}
 
 type result struct {
 	code           int
@@ -15,19 +25,30 @@ type result struct {
 }
 
 func ctl(base string, args ...string) result {
+	return ctlIn("", append([]string{"--endpoint", base}, args...)...)
+}
+
+// ctlIn runs a command line (no --endpoint added) with stdin.
+func ctlIn(stdin string, args ...string) result {
 	var out, errb bytes.Buffer
-	code := run(append([]string{"--endpoint", base}, args...), &out, &errb)
+	code := run(args, strings.NewReader(stdin), &out, &errb)
 	return result{code, out.String(), errb.String()}
 }
 
-func TestCommands(t *testing.T) {
-	base := servertest.Start(t, "")
+// createExpense creates an ExpenseApproval instance waiting for its review and returns its id.
+func createExpense(t *testing.T, base string) string {
+	t.Helper()
 	r := ctl(base, "create", "--definition", "ExpenseApproval", "--version", "1.0.0.0",
 		"--input", "amount=1500", "--input", "submitter=ann", "--input", "reviewTimeout=240h")
 	if r.code != 0 {
 		t.Fatalf("create: %+v", r)
 	}
-	id := strings.TrimSpace(r.stdout)
+	return strings.TrimSpace(r.stdout)
+}
+
+func TestCommands(t *testing.T) {
+	base := servertest.Start(t, "")
+	id := createExpense(t, base)
 
 	getJSON := func() map[string]any {
 		t.Helper()
@@ -80,7 +101,7 @@ func TestCommands(t *testing.T) {
 		t.Errorf("final instance: %v", m)
 	}
 
-	r = ctl(base, "list", "--state", "Completed", "--json")
+	r := ctl(base, "list", "--state", "Completed", "--json")
 	var list []map[string]any
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &list) != nil || len(list) != 1 || list[0]["id"] != id {
 		t.Errorf("list --json: %+v", r)

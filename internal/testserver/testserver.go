@@ -80,7 +80,7 @@ func RunWithBinaries(m *testing.M, serverBin, ctlBin *string) {
 
 // listeningRE matches the slog line announcing the listener, e.g.
 // `time=2030-01-01T00:00:00.000Z level=INFO msg=listening url=http://127.0.0.1:41237 …`.
-var listeningRE = regexp.MustCompile(`^time=(\S+) .*msg=listening url="?(http://[^\s"]+)"?`)
+var listeningRE = regexp.MustCompile(`^time=(\S+) .*msg=listening url="?(https?://[^\s"]+)"?`)
 
 // Process is one running wimp-server.
 type Process struct {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wimp-project/wimp/auth"
 	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/server"
@@ -22,12 +23,23 @@ import (
 type Options struct {
 	Definitions  string        // a directory of extra definitions
 	WriteTimeout time.Duration // the store's write timeout (0: its default)
+
+	// Users, when set, is a users file's path: callers must authenticate (server.Options.Auth).
+	Users string
+	// TLS, when set, serves HTTPS with it (its client CAs, if any, make callers authenticate
+	// too).
+	TLS *auth.TLS
+	// Forwarding as in server.Options.
+	Forwarding *server.Forwarding
+	// Log receives the server's log (nil: discarded).
+	Log io.Writer
 }
 
 // Server is a running test server.
 type Server struct {
-	URL string // base URL, e.g. http://127.0.0.1:PORT
-	DB  string // the SQLite file
+	URL  string              // base URL, e.g. http://127.0.0.1:PORT or https://…
+	DB   string              // the SQLite file
+	Auth *auth.Authenticator // nil when the server is open
 }
 
 // Start starts the server and returns its base URL; everything stops when the test ends.
@@ -53,7 +65,21 @@ func Run(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	out := opts.Log
+	if out == nil {
+		out = io.Discard
+	}
+	log := slog.New(slog.NewTextHandler(out, nil))
+	var authn *auth.Authenticator
+	if opts.Users != "" || (opts.TLS != nil && opts.TLS.VerifiesClients()) {
+		var users *auth.Users
+		if opts.Users != "" {
+			if users, err = auth.LoadUsers(opts.Users); err != nil {
+				t.Fatal(err)
+			}
+		}
+		authn = auth.NewAuthenticator(auth.NewVerifier(users), log)
+	}
 	h, err := host.New(host.Config{Store: st, Definitions: defs, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -61,11 +87,17 @@ func Run(t testing.TB, opts Options) *Server {
 	if err := h.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(h, 64<<10, log))
+	srv := httptest.NewUnstartedServer(server.New(h, server.Options{MaxBody: 64 << 10, Log: log, Auth: authn, Forwarding: opts.Forwarding}))
+	if opts.TLS != nil {
+		srv.TLS = opts.TLS.Config()
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(func() {
 		srv.Close()
 		h.Close()
 		st.Close()
 	})
-	return &Server{URL: srv.URL, DB: path}
+	return &Server{URL: srv.URL, DB: path, Auth: authn}
 }
