@@ -18,7 +18,6 @@ import (
 	"github.com/wimp-project/wimp/auth/authtest"
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
-	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/server/servertest"
 	"github.com/wimp-project/wimp/soap"
 )
@@ -514,4 +513,69 @@ func TestUsersReplaced(t *testing.T) {
 	}
 }
 
-var _ = protocol.Ops
+// A request that does not authenticate changes nothing: no state change, no tracking record,
+// whichever way it fails.
+func TestUnauthenticatedChangesNothing(t *testing.T) {
+	srv := securedServer(t, nil)
+	adminH, _ := as(srv.URL, http.DefaultClient, "ada", adminPassword, false)
+	id, err := adminH.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
+		Inputs: map[string]any{"amount": 1500, "submitter": "unit"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := adminH.TrackingRecords(bg, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name           string
+		user, password string
+		wsse           bool
+	}{
+		{"no credentials", "", "", false},
+		{"wrong Basic password", "ada", "wrong", false},
+		{"unknown Basic user", "mallory", "x", false},
+		{"wrong UsernameToken password", "ada", "wrong", true},
+		{"certificate-only user with a password", "carol", "x", true},
+	} {
+		_, ctl := as(srv.URL, http.DefaultClient, c.user, c.password, c.wsse)
+		if err := control(t, ctl, "Terminate", id, "forged"); err == nil {
+			t.Errorf("%s: Terminate succeeded", c.name)
+		}
+	}
+	after, err := adminH.TrackingRecords(bg, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := adminH.GetInstance(bg, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.State != "Active" || len(after) != len(before) {
+		t.Errorf("after the refused requests: state %s, %d tracking records (before: %d)", inst.State, len(after), len(before))
+	}
+}
+
+// The server speaks TLS 1.2 or later only.
+func TestTLSVersions(t *testing.T) {
+	ca := authtest.NewCA(t, "wimp test CA")
+	pair := ca.Server(t, "wimp test server")
+	conf, err := auth.LoadTLS(auth.TLSFiles{Cert: pair.CertFile, Key: pair.KeyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := servertest.Run(t, servertest.Options{TLS: conf})
+	for _, c := range []struct {
+		max uint16
+		ok  bool
+	}{{tls.VersionTLS11, false}, {tls.VersionTLS12, true}, {tls.VersionTLS13, true}} {
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS10, MaxVersion: c.max}}}
+		resp, err := hc.Get(srv.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		if (err == nil) != c.ok {
+			t.Errorf("a client of at most %s: %v, want success %v", tls.VersionName(c.max), err, c.ok)
+		}
+	}
+}
