@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
@@ -87,13 +88,15 @@ func FuzzControlEndpoint(f *testing.F) {
 
 	base := servertest.Start(f, "")
 	c := hosting.NewClient(base + "/WorkflowHosting")
-	ctx := context.Background()
 	req := host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
 		Inputs: map[string]any{"amount": 10.0, "submitter": "fuzz"}}
 	f.Fuzz(func(t *testing.T, contentType, soapAction, body string) {
 		if strings.ContainsFunc(contentType+soapAction, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
 			return // not sendable as an HTTP header value
 		}
+		// Every exchange must end: a hang is a failure, with its input saved.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		fresh, err := c.Create(ctx, req)
 		if err != nil {
 			t.Fatal(err)
@@ -115,7 +118,7 @@ func FuzzControlEndpoint(f *testing.F) {
 		if soapAction != "" {
 			r.Header.Set("SOAPAction", soapAction)
 		}
-		resp, err := http.DefaultClient.Do(r)
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(r)
 		if err != nil {
 			t.Fatalf("no reply: %v", err)
 		}
