@@ -24,6 +24,25 @@
 // gowsdl v0.5.0, built in a module of its own, interop/gowsdl/driver, so that
 // wimp's go.mod does not depend on it).
 //
+// The authentication tests (TestAuthMonoWCF, TestAuthZeep, TestAuthGSOAP; shared
+// helpers in auth_test.go) start a wimp-server of their own with --tls-cert, --tls-key
+// and --users (a throw-away CA; reader, operator and admin users), set up one Active
+// instance per call as admin through the hosting contract, and drive real clients over
+// HTTPS, each trusting only the test CA: mono/AuthDriver.cs (Mono's WCF: Basic through
+// BasicHttpsBinding, BasicHttpBinding with Transport security and a SOAP 1.2
+// CustomBinding; a UsernameToken header added by an IClientMessageInspector, because
+// Mono does not implement TransportWithMessageCredential, which the test asserts, as it
+// asserts that Mono's WSHttpBinding Transport security sends no Basic credentials),
+// zeep/auth_zeep.py (Basic through a requests Session, zeep.wsse.username.UsernameToken)
+// and gsoap/testdata/auth_driver.cpp (generated from ?singleWsdl, linked with
+// libgsoapssl++: Basic through soap->userid/passwd, the wsse plugin's UsernameToken).
+// Each call checks README's role table as the client reports it (success, the
+// AccessDenied fault, HTTP 401 or wsse:FailedAuthentication for a wrong password, a
+// refused certificate from another CA), then the instance: changed with a tracking
+// record naming the verified user after a success, unchanged without a new record after
+// every refusal. TestAuthGSOAP needs gsoap, libgsoap-dev, libssl-dev, pkg-config and
+// g++.
+//
 // The tests (go test -v ./interop) build ./cmd/wimp-server and ./cmd/wimpctl,
 // start the server on a free port with a temporary database, create
 // instances in every state with wimpctl, run every operation through every

@@ -50,28 +50,6 @@ const (
 	soapFault = 12
 )
 
-// qname resolves a QName as gSOAP reports it: prefix:local (prefix from
-// the namespace table of the proxy that made the call) or "URI":local.
-func qname(s *string, nsmap map[string]string) (ns, local string, ok bool) {
-	if s == nil {
-		return "", "", false
-	}
-	v := *s
-	if strings.HasPrefix(v, `"`) {
-		end := strings.Index(v[1:], `":`)
-		if end < 0 {
-			return "", "", false
-		}
-		return v[1 : end+1], v[end+3:], true
-	}
-	prefix, local, found := strings.Cut(v, ":")
-	if !found {
-		return "", v, true
-	}
-	ns, ok = nsmap[prefix]
-	return ns, local, ok
-}
-
 // outcome is what gSOAP reported as interoptest compares it: over SOAP 1.1 the
 // faultcode is the code, over SOAP 1.2 Code/Value and Code/Subcode/Value. A
 // message means a QName could not be resolved.
@@ -90,11 +68,11 @@ func (r result) outcome(soap12 bool, nsmap map[string]string) (interoptest.Outco
 			code = r.Code
 		}
 		var ok bool
-		if o.CodeNs, o.CodeName, ok = qname(code, nsmap); !ok {
+		if o.CodeNs, o.CodeName, ok = interoptest.GSOAPQName(code, nsmap); !ok {
 			return o, "fault code not resolved with the proxy's namespace table: " + r.String()
 		}
 		if soap12 && r.Subcode != nil {
-			if o.SubcodeNs, o.SubcodeName, ok = qname(r.Subcode, nsmap); !ok {
+			if o.SubcodeNs, o.SubcodeName, ok = interoptest.GSOAPQName(r.Subcode, nsmap); !ok {
 				return o, "Subcode/Value not resolved with the proxy's namespace table: " + r.String()
 			}
 		}

@@ -113,3 +113,25 @@ func FirstLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// GSOAPQName resolves a QName as gSOAP reports it: prefix:local (the prefix from the namespace
+// table of the proxy that made the call, nsmap) or "URI":local for a namespace the table lacks.
+func GSOAPQName(s *string, nsmap map[string]string) (ns, local string, ok bool) {
+	if s == nil {
+		return "", "", false
+	}
+	v := *s
+	if strings.HasPrefix(v, `"`) {
+		end := strings.Index(v[1:], `":`)
+		if end < 0 {
+			return "", "", false
+		}
+		return v[1 : end+1], v[end+3:], true
+	}
+	prefix, local, found := strings.Cut(v, ":")
+	if !found {
+		return "", v, true
+	}
+	ns, ok = nsmap[prefix]
+	return ns, local, ok
+}
