@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/wimp-project/wimp/host"
@@ -24,6 +25,30 @@ type Authenticator struct {
 	verifier *Verifier
 	limiter  *Limiter
 	log      *slog.Logger
+
+	mu       sync.Mutex
+	failures map[string]uint64 // "mechanism/result"
+}
+
+func (a *Authenticator) failed(mechanism, result string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.failures == nil {
+		a.failures = map[string]uint64{}
+	}
+	a.failures[mechanism+"/"+result]++
+}
+
+// Failures counts failed authentications since start by "mechanism/result" (result:
+// bad-credentials, or limited when refused while the address was limited), for /metrics.
+func (a *Authenticator) Failures() map[string]uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]uint64, len(a.failures))
+	for k, v := range a.failures {
+		out[k] = v
+	}
+	return out
 }
 
 // NewAuthenticator returns an authenticator over v (its users may be replaced at any time).
@@ -47,12 +72,14 @@ func limitKey(addr string) string {
 func (a *Authenticator) Password(addr, how, name, password string) (*User, error) {
 	key := limitKey(addr)
 	if ok, retry := a.limiter.Allow(key); !ok {
+		a.failed(how, "limited")
 		a.log.Warn("authentication refused: too many failures", "address", addr, "mechanism", how, "retry", retry.Round(time.Second))
 		return nil, &LimitedError{Retry: retry}
 	}
 	u, err := a.verifier.Password(name, password)
 	if err != nil {
 		a.limiter.Fail(key)
+		a.failed(how, "bad-credentials")
 		a.log.Warn("authentication failed", "address", addr, "mechanism", how, "user", name)
 		return nil, err
 	}

@@ -426,6 +426,16 @@ func TestCredentialsNeverLeak(t *testing.T) {
 			}
 		}
 	}
+	metrics := getBody(t, srv.URL+"/metrics", "rita", readerPassword)
+	for _, want := range []string{
+		`wimp_auth_failures_total{mechanism="basic",result="bad-credentials"} 2`,
+		`wimp_auth_failures_total{mechanism="wsse",result="bad-credentials"} 1`,
+		`wimp_operations_total{code="Sender",operation="Run",outcome="AccessDenied"} 2`, // rita over WS-Security and over Basic
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
+		}
+	}
 	if !strings.Contains(log.String(), "authentication failed") || !strings.Contains(log.String(), "access denied") {
 		t.Errorf("the log does not record the failures:\n%s", log.String())
 	}
@@ -578,4 +588,21 @@ func TestTLSVersions(t *testing.T) {
 			t.Errorf("a client of at most %s: %v, want success %v", tls.VersionName(c.max), err, c.ok)
 		}
 	}
+}
+
+// getBody GETs url as user and returns the body of a 200 reply.
+func getBody(t *testing.T, url, user, password string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.SetBasicAuth(user, password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
 }

@@ -50,10 +50,17 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/WorkflowHosting", 200, "text/plain", base + "/WorkflowHosting?wsdl"},
 		{"DELETE", "/WorkflowHosting", 405, "", ""},
 		{"GET", "/nowhere", 404, "", ""},
-		{"GET", "/metrics", 200, "text/plain", `wimp_http_requests_total{endpoint="/WorkflowControl",code="200"}`},
-		{"GET", "/metrics", 200, "text/plain", `wimp_http_requests_total{endpoint="/WorkflowControl",code="500"} 1`},
+		{"GET", "/metrics", 200, "text/plain", `wimp_http_requests_total{code="200",endpoint="/WorkflowControl"}`},
+		{"GET", "/metrics", 200, "text/plain", `wimp_http_requests_total{code="500",endpoint="/WorkflowControl"} 1`},
 		{"GET", "/metrics", 200, "text/plain", "wimp_instances_loaded 0"},
-		{"GET", "/metrics", 200, "text/plain", `wimp_operations_total{operation="Run",outcome="InstanceNotFound"} 1`},
+		{"GET", "/metrics", 200, "text/plain", `wimp_operations_total{code="Sender",operation="Run",outcome="InstanceNotFound"} 1`},
+		{"GET", "/metrics", 200, "text/plain", `wimp_http_request_duration_seconds_count{endpoint="/WorkflowControl",operation="Run"} 1`},
+		{"GET", "/metrics", 200, "text/plain", "# TYPE wimp_http_request_duration_seconds histogram"},
+		{"GET", "/metrics", 200, "text/plain", "# TYPE wimp_operations_total counter"},
+		{"GET", "/metrics", 200, "text/plain", "# TYPE go_gc_heap_live_bytes gauge"},
+		{"GET", "/metrics", 200, "text/plain", "# TYPE go_gc_cycles_total counter"},
+		{"GET", "/metrics", 200, "text/plain", "# TYPE go_goroutines gauge"},
+		{"GET", "/metrics", 200, "text/plain", "# TYPE process_start_time_seconds gauge"},
 	} {
 		status, ctype, body := get(t, tc.method, base+tc.path)
 		if status != tc.status || !strings.HasPrefix(ctype, tc.ctype) || !strings.Contains(body, tc.body) {
