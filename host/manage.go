@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -40,11 +41,18 @@ func (h *Host) Manage(ctx context.Context, cmd Command) error {
 	return withOperation(h.apply(context.WithoutCancel(ctx), s, cmd, d, PrincipalFrom(ctx).String()), cmd.Operation)
 }
 
+// operationData is the Data of a management operation's tracking record.
+type operationData struct {
+	Operation string `json:"operation"`
+	Request   string `json:"request,omitempty"` // the X-Request-Id of the request that asked
+}
+
 // apply carries out a decided effect on the locked slot.
 func (h *Host) apply(ctx context.Context, s *slot, cmd Command, d Decision, principal string) error {
 	rec := func(name, reason string) workflow.Record {
 		r := h.record(s, workflow.InstanceRecord, name, reason, principal)
-		r.Data = fmt.Sprintf(`{"operation":%q}`, cmd.Operation)
+		b, _ := json.Marshal(operationData{cmd.Operation, RequestIDFrom(ctx)})
+		r.Data = string(b)
 		return r
 	}
 	active := func(row *store.Instance) {

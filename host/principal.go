@@ -40,3 +40,17 @@ func PrincipalFrom(ctx context.Context) Principal {
 	}
 	return Principal{Name: Anonymous, Role: Admin}
 }
+
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the id of the request that asked (X-Request-Id): the
+// tracking record of a management operation names it.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestIDFrom returns the request id ctx carries, or "".
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}

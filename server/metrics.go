@@ -120,17 +120,34 @@ func (m *metrics) handler() http.Handler {
 // opKey carries, in a request's context, the SOAP operation it turned out to call.
 type opKey struct{}
 
+// withOperationHolder returns ctx with a place for the request's operation name (noteOperation),
+// unless it already has one.
+func withOperationHolder(ctx context.Context, op *string) context.Context {
+	if _, ok := ctx.Value(opKey{}).(*string); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, opKey{}, op)
+}
+
+// operationOf is the operation noted in ctx ("" before one is known).
+func operationOf(ctx context.Context) string {
+	if p, ok := ctx.Value(opKey{}).(*string); ok {
+		return *p
+	}
+	return ""
+}
+
 // count measures every request to endpoint: its status and, by operation, its duration.
 func (m *metrics) count(endpoint string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		op := new(string)
+		ctx := withOperationHolder(r.Context(), new(string))
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), opKey{}, op)))
+		next.ServeHTTP(sw, r.WithContext(ctx))
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		name := *op
+		name := operationOf(ctx)
 		if name == "" {
 			name = "none"
 		}

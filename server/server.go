@@ -92,7 +92,7 @@ func New(h *host.Host, o Options) http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/metrics", authorized(h, "metrics", host.Reader, m.handler().ServeHTTP))
-	return closeAfterTransferEncoding(sec.middleware(mux))
+	return closeAfterTransferEncoding(accessLog(o.Log, sec.middleware(mux)))
 }
 
 // closeAfterTransferEncoding closes the connection after answering a request framed with

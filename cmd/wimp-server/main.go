@@ -3,7 +3,7 @@
 // SQLite store and the embedded engine.
 //
 //	wimp-server [--listen 127.0.0.1:8080] [--db ./wimp.db] [--definitions DIR] [--unload-after 1m]
-//	            [--max-body 65536] [--unhandled-exception AbandonAndSuspend] [--log-level info]
+//	            [--max-body 65536] [--unhandled-exception AbandonAndSuspend] [--log-level info] [--log-format text]
 //	            [--commit-timeout 5s] [--max-work-items 100000]
 //	            [--read-header-timeout 10s] [--read-timeout 1m] [--write-timeout 1m] [--idle-timeout 2m]
 //	            [--shutdown-timeout 10s] [--max-header-bytes 65536] [--max-connections 1024]
@@ -37,7 +37,7 @@ import (
 )
 
 type config struct {
-	listen, db, definitions, policy, logLevel string
+	listen, db, definitions, policy, logLevel, logFormat string
 	unloadAfter, commitTimeout                time.Duration
 	maxBody                                   int64
 	maxWorkItems                              int
@@ -111,7 +111,8 @@ func parseFlags(args []string) (config, error) {
 	str(&c.definitions, "definitions", "", "directory of extra workflow definitions (*.xml)")
 	str(&c.policy, "unhandled-exception", string(host.AbandonAndSuspend),
 		"policy for unhandled workflow exceptions: AbandonAndSuspend, Terminate, Cancel or Abandon")
-	str(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	str(&c.logLevel, "log-level", "info", "debug, info (an access line per request), warn or error")
+	str(&c.logFormat, "log-format", "text", "text (logfmt) or json")
 	dur(&c.unloadAfter, "unload-after", "1m", 0, "idle time before an instance is unloaded from memory (0: at once)")
 	num(&c.maxBody, "max-body", "65536", "largest accepted SOAP request body in bytes")
 	dur(&c.commitTimeout, "commit-timeout", "5s", 1,
@@ -167,7 +168,16 @@ func run(args []string) error {
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler
+	switch opts := (&slog.HandlerOptions{Level: level}); c.logFormat {
+	case "text":
+		handler = slog.NewTextHandler(os.Stderr, opts)
+	case "json":
+		handler = slog.NewJSONHandler(os.Stderr, opts)
+	default:
+		return fmt.Errorf("--log-format must be text or json, not %q", c.logFormat)
+	}
+	log := slog.New(handler)
 	policy, err := host.ParsePolicy(c.policy)
 	if err != nil {
 		return err

@@ -42,6 +42,7 @@ func TestRejectsBadFlags(t *testing.T) {
 		{"--unload-after", "-1s"},
 		{"--unhandled-exception", "Ignore"},
 		{"--log-level", "loud"},
+		{"--log-format", "xml"},
 		{"--write-timeout", "0s"},
 		{"--read-header-timeout", "-1s"},
 		{"--max-connections", "0"},
