@@ -38,11 +38,11 @@ import (
 
 type config struct {
 	listen, db, definitions, policy, logLevel, logFormat string
-	unloadAfter, commitTimeout                time.Duration
-	maxBody                                   int64
-	maxWorkItems                              int
-	http                                      httpLimits
-	security                                  securityConfig
+	unloadAfter, commitTimeout                           time.Duration
+	maxBody                                              int64
+	maxWorkItems                                         int
+	http                                                 httpLimits
+	security                                             securityConfig
 }
 
 // securityConfig is who may call (README, Security).
