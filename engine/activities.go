@@ -3,7 +3,10 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
 
@@ -56,6 +59,9 @@ func init() {
 		KindCancellationScope: {execute: execScope, cancel: cancelScope},
 		KindTerminateWorkflow: {execute: execTerminate},
 		KindPersist:           {execute: execPersist},
+		KindStateMachine:      {execute: execStateMachine},
+		KindForEach:           {execute: execForEach},
+		KindParallelForEach:   {execute: execParallelForEach},
 	}
 	callbacks = map[string]callbackFn{
 		"Sequence.child":            sequenceChild,
@@ -69,6 +75,12 @@ func init() {
 		"TryCatch.finally":          finallyDone,
 		"CancellationScope.body":    scopeBody,
 		"CancellationScope.handler": scopeHandler,
+		"StateMachine.entry":        machineEntryDone,
+		"StateMachine.trigger":      machineTriggerDone,
+		"StateMachine.exit":         machineExitDone,
+		"StateMachine.action":       machineActionDone,
+		"ForEach.body":              forEachBody,
+		"ParallelForEach.body":      parallelBranch,
 	}
 	resumptions = map[string]resumeFn{
 		"Receive.resumed": receiveResumed,
@@ -76,7 +88,9 @@ func init() {
 	}
 }
 
-func (in *Instance) env() map[string]any {
+// env is the expression environment of activity instance a: arguments, variables, now(), and
+// the loop variables of the ForEach bodies a is in (a nil: no loop variables).
+func (in *Instance) env(a *actInst) map[string]any {
 	env := make(map[string]any, len(in.args)+len(in.vars)+1)
 	for k, v := range in.args {
 		env[k] = v
@@ -86,10 +100,22 @@ func (in *Instance) env() map[string]any {
 	}
 	clock := in.clock
 	env["now"] = func() time.Time { return clock }
+	for p := a; p != nil; p = in.acts[p.Parent] {
+		for k, v := range p.Locals {
+			env[k] = v // names are unique along a path (checked at load and restore)
+		}
+		if p.Parent == 0 {
+			break
+		}
+	}
 	return env
 }
 
-func (in *Instance) eval(e *Expr) (v any, exc *Exception) {
+// eval evaluates e outside any activity (argument and variable defaults).
+func (in *Instance) eval(e *Expr) (any, *Exception) { return in.evalAt(nil, e) }
+
+// evalAt evaluates e in the scope of activity instance a.
+func (in *Instance) evalAt(a *actInst, e *Expr) (v any, exc *Exception) {
 	if e.literal {
 		return e.lit, nil
 	}
@@ -98,15 +124,15 @@ func (in *Instance) eval(e *Expr) (v any, exc *Exception) {
 			v, exc = nil, &Exception{Name: ExpressionError, Message: fmt.Sprintf("%s: %v", e.Source, r)}
 		}
 	}()
-	out, err := expr.Run(e.prog, in.env())
+	out, err := expr.Run(e.prog, in.env(a))
 	if err != nil {
 		return nil, &Exception{Name: ExpressionError, Message: fmt.Sprintf("%s: %s", e.Source, firstLine(err.Error()))}
 	}
 	return out, nil
 }
 
-func (in *Instance) evalBool(e *Expr) (bool, *Exception) {
-	v, exc := in.eval(e)
+func (in *Instance) evalBoolAt(a *actInst, e *Expr) (bool, *Exception) {
+	v, exc := in.evalAt(a, e)
 	if exc != nil {
 		return false, exc
 	}
@@ -160,7 +186,7 @@ func sequenceChild(in *Instance, a *actInst, n *activity, c childDone) *Exceptio
 // If
 
 func execIf(in *Instance, a *actInst, n *activity) *Exception {
-	ok, exc := in.evalBool(n.Condition)
+	ok, exc := in.evalBoolAt(a, n.Condition)
 	if exc != nil {
 		return exc
 	}
@@ -187,7 +213,7 @@ func execWhile(in *Instance, a *actInst, n *activity) *Exception {
 }
 
 func loopTest(in *Instance, a *actInst, n *activity) *Exception {
-	ok, exc := in.evalBool(n.Condition)
+	ok, exc := in.evalBoolAt(a, n.Condition)
 	if exc != nil {
 		return exc
 	}
@@ -230,7 +256,7 @@ func (in *Instance) assign(name string, raw any) *Exception {
 }
 
 func execAssign(in *Instance, a *actInst, n *activity) *Exception {
-	v, exc := in.eval(n.Value)
+	v, exc := in.evalAt(a, n.Value)
 	if exc != nil {
 		return exc
 	}
@@ -242,7 +268,7 @@ func execAssign(in *Instance, a *actInst, n *activity) *Exception {
 }
 
 func execWriteLine(in *Instance, a *actInst, n *activity) *Exception {
-	v, exc := in.eval(n.Text)
+	v, exc := in.evalAt(a, n.Text)
 	if exc != nil {
 		return exc
 	}
@@ -255,7 +281,7 @@ func execWriteLine(in *Instance, a *actInst, n *activity) *Exception {
 func execThrow(in *Instance, a *actInst, n *activity) *Exception {
 	msg := ""
 	if n.Message != nil {
-		v, exc := in.eval(n.Message)
+		v, exc := in.evalAt(a, n.Message)
 		if exc != nil {
 			return exc
 		}
@@ -267,7 +293,7 @@ func execThrow(in *Instance, a *actInst, n *activity) *Exception {
 func execTerminate(in *Instance, a *actInst, n *activity) *Exception {
 	reason := "terminated by " + a.Act
 	if n.Reason != nil {
-		v, exc := in.eval(n.Reason)
+		v, exc := in.evalAt(a, n.Reason)
 		if exc != nil {
 			return exc
 		}
@@ -286,7 +312,7 @@ func execPersist(in *Instance, a *actInst, _ *activity) *Exception {
 // Delay and Receive
 
 func execDelay(in *Instance, a *actInst, n *activity) *Exception {
-	v, exc := in.eval(n.Duration)
+	v, exc := in.evalAt(a, n.Duration)
 	if exc != nil {
 		return exc
 	}
@@ -307,12 +333,56 @@ func delayFired(in *Instance, a *actInst, _ *activity, _ any) *Exception {
 	return nil
 }
 
+// MaxBookmarkName is the longest bookmark name (in bytes) a computed Bookmark may yield.
+const MaxBookmarkName = 1024
+
 func execReceive(in *Instance, a *actInst, n *activity) *Exception {
-	if b := in.bookmarks[n.Bookmark]; b != nil {
-		return &Exception{Name: BookmarkError, Message: fmt.Sprintf("bookmark %q is already in use", n.Bookmark)}
+	name := n.Bookmark
+	if n.BookmarkExpr != nil {
+		v, exc := in.evalAt(a, n.BookmarkExpr)
+		if exc != nil {
+			return exc
+		}
+		s, ok := v.(string)
+		if !ok {
+			return &Exception{Name: BookmarkError, Message: fmt.Sprintf("Bookmark %s yielded %s, not a String", n.BookmarkExpr.Source, aTypeName(v))}
+		}
+		if why := badBookmarkName(s); why != "" {
+			return &Exception{Name: BookmarkError, Message: fmt.Sprintf("Bookmark %s yielded %q, which %s", n.BookmarkExpr.Source, truncate(s, 80), why)}
+		}
+		name = s
 	}
-	in.bookmarks[n.Bookmark] = &bookmark{Name: n.Bookmark, Owner: a.N, Callback: "Receive.resumed"}
+	if b := in.bookmarks[name]; b != nil {
+		return &Exception{Name: BookmarkError, Message: fmt.Sprintf("bookmark %q is already in use", truncate(name, 200))}
+	}
+	in.bookmarks[name] = &bookmark{Name: name, Owner: a.N, Callback: "Receive.resumed"}
 	return nil
+}
+
+// badBookmarkName says why a computed bookmark name is refused ("" if it is fine): hosts list
+// and look up names in XML and text, so they are non-empty, bounded, valid UTF-8 and printable.
+func badBookmarkName(s string) string {
+	switch {
+	case s == "":
+		return "is empty"
+	case len(s) > MaxBookmarkName:
+		return fmt.Sprintf("is longer than %d bytes", MaxBookmarkName)
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == 0xFFFE || r == 0xFFFF {
+			return "contains a control character"
+		}
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
 }
 
 func receiveResumed(in *Instance, a *actInst, n *activity, payload any) *Exception {
@@ -389,7 +459,7 @@ func execParallel(in *Instance, a *actInst, n *activity) *Exception {
 
 func parallelBranch(in *Instance, a *actInst, n *activity, c childDone) *Exception {
 	if c.State == ActivityClosed && !a.CancelRequested && a.Phase != phaseComplete && n.Condition != nil && len(a.Children) > 0 {
-		done, exc := in.evalBool(n.Condition)
+		done, exc := in.evalBoolAt(a, n.Condition)
 		if exc != nil {
 			return exc
 		}

@@ -22,6 +22,7 @@ type activityCase struct {
 	bookmarks string
 	states    []string // if set: activity state records of these ids...
 	wantState string   // ...must equal this, joined with |
+	current   string   // CurrentStates at the end, "machine=state" joined with |
 }
 
 const counterVars = `<Variables><Variable Name="i" Type="Number" Default="0"/><Variable Name="s" Type="String"/>` +
@@ -357,8 +358,19 @@ var activityCases = []activityCase{
 	},
 }
 
-func TestActivities(t *testing.T) {
-	for _, c := range activityCases {
+func TestActivities(t *testing.T) { runActivityCases(t, activityCases) }
+
+// currentStates renders CurrentStates as "machine=state" joined with |.
+func currentStates(in *Instance) string {
+	var out []string
+	for _, s := range in.CurrentStates() {
+		out = append(out, s.Machine+"="+s.State)
+	}
+	return join(out)
+}
+
+func runActivityCases(t *testing.T, cases []activityCase) {
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			def := mustParse(t, wf(c.decls, c.body))
 			d := playBoth(t, def, def, c.inputs, c.actions...)
@@ -375,6 +387,9 @@ func TestActivities(t *testing.T) {
 				if got := join(states(d.records, c.states...)); got != c.wantState {
 					t.Errorf("states\n got %s\nwant %s", got, c.wantState)
 				}
+			}
+			if got := currentStates(d.in); got != c.current {
+				t.Errorf("current states %q, want %q", got, c.current)
 			}
 			d.wantVars(t, c.vars)
 		})

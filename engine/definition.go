@@ -74,7 +74,26 @@ const (
 	KindCancellationScope Kind = "CancellationScope"
 	KindTerminateWorkflow Kind = "TerminateWorkflow"
 	KindPersist           Kind = "Persist"
+	KindStateMachine      Kind = "StateMachine"
+	KindState             Kind = "State"      // structural: never instantiated at run time
+	KindFinalState        Kind = "FinalState" // structural
+	KindTransition        Kind = "Transition" // structural
+	KindForEach           Kind = "ForEach"
+	KindParallelForEach   Kind = "ParallelForEach"
 )
+
+// structuralParent maps each structural kind (a part of its parent, never instantiated at run
+// time) to the only kind it may appear in, as a direct child.
+var structuralParent = map[Kind]Kind{
+	KindPickBranch: KindPick,
+	KindState:      KindStateMachine,
+	KindFinalState: KindStateMachine,
+	KindTransition: KindState,
+}
+
+func (k Kind) structural() bool { _, ok := structuralParent[k]; return ok }
+
+func (k Kind) forEach() bool { return k == KindForEach || k == KindParallelForEach }
 
 // activity is one node of a definition's activity tree.
 type activity struct {
@@ -82,29 +101,40 @@ type activity struct {
 	ID          string
 	DisplayName string
 	Line, Col   int
-	parent      *activity // nearest enclosing node (may be a PickBranch)
+	parent      *activity // nearest enclosing node (may be a structural node)
 
-	Children []*activity // Sequence and Parallel: activities; Pick: PickBranch nodes
-	Body     *activity   // While, DoWhile, CancellationScope
-	Then     *activity   // If
-	Else     *activity   // If
-	Trigger  *activity   // PickBranch
-	Action   *activity   // PickBranch
-	Try      *activity   // TryCatch
+	// Sequence and Parallel: activities; Pick: PickBranch nodes; StateMachine: State and
+	// FinalState nodes; State: Transition nodes.
+	Children []*activity
+	Body     *activity // While, DoWhile, CancellationScope, ForEach, ParallelForEach
+	Then     *activity // If
+	Else     *activity // If
+	Trigger  *activity // PickBranch; Transition (nil: none; with TriggerRef, the shared one)
+	Action   *activity // PickBranch, Transition
+	Try      *activity // TryCatch
 	Catches  []catchClause
 	Finally  *activity // TryCatch
 	Handler  *activity // CancellationScope
+	Entry    *activity // State, FinalState
+	Exit     *activity // State
 
-	Condition *Expr // If, While, DoWhile; Parallel CompletionCondition (optional)
-	Value     *Expr // Assign
-	Text      *Expr // WriteLine
-	Duration  *Expr // Delay
-	Message   *Expr // Throw (optional)
-	Reason    *Expr // TerminateWorkflow (optional)
-	To        string
-	Bookmark  string
-	Result    string
-	Exception string // Throw
+	// If, While, DoWhile, Transition (optional); Parallel and ParallelForEach
+	// CompletionCondition (optional).
+	Condition    *Expr
+	Value        *Expr  // Assign
+	Text         *Expr  // WriteLine
+	Duration     *Expr  // Delay
+	Message      *Expr  // Throw (optional)
+	Reason       *Expr  // TerminateWorkflow (optional)
+	Values       *Expr  // ForEach, ParallelForEach
+	BookmarkExpr *Expr  // Receive with a computed name (Bookmark is then "")
+	To           string // Assign: variable; Transition: target state id
+	Bookmark     string // Receive with a literal name
+	Result       string
+	Exception    string // Throw
+	InitialState string // StateMachine
+	TriggerRef   string // Transition sharing the trigger of an earlier transition (its id)
+	Variable     string // ForEach, ParallelForEach: the loop variable ("" for none)
 }
 
 type catchClause struct {
@@ -114,13 +144,36 @@ type catchClause struct {
 
 func (c catchClause) matches(name string) bool { return c.Exception == "" || c.Exception == name }
 
-// runParent returns the nearest ancestor that is instantiated at run time (skips PickBranch).
+// runParent returns the nearest ancestor that is instantiated at run time (skips structural
+// nodes: PickBranch, State, FinalState, Transition).
 func (a *activity) runParent() *activity {
 	p := a.parent
-	for p != nil && p.Kind == KindPickBranch {
+	for p != nil && p.Kind.structural() {
 		p = p.parent
 	}
 	return p
+}
+
+// child returns the direct child (a StateMachine's state, a State's transition) with this id.
+func (a *activity) child(id string) *activity {
+	for _, c := range a.Children {
+		if c.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// triggerGroup returns, in document order, the transitions of state a whose trigger is the
+// activity with this id (several when they share it).
+func (a *activity) triggerGroup(triggerID string) []*activity {
+	var out []*activity
+	for _, t := range a.Children {
+		if t.Trigger != nil && t.Trigger.ID == triggerID {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Definition is a parsed, validated workflow definition. It is immutable and safe to share.
@@ -147,7 +200,8 @@ type Activity struct {
 	Line        int
 }
 
-// Activities lists the definition's activities in document order (PickBranch nodes included).
+// Activities lists the definition's activities in document order (the structural nodes
+// PickBranch, State, FinalState and Transition included).
 func (d *Definition) Activities() []Activity {
 	out := make([]Activity, 0, len(d.order))
 	for _, a := range d.order {

@@ -21,7 +21,7 @@
 //	    switch r.Kind {
 //	    case engine.ResultRunnable:           continue
 //	    case engine.ResultPersistRequested:   persist(in.Snapshot()); continue
-//	    case engine.ResultIdle:               persist(...) // bookmarks: in.Bookmarks(), timer: in.NextTimer()
+//	    case engine.ResultIdle:               persist(...) // bookmarks: in.Bookmarks(), timer: in.NextTimer(), state: in.CurrentState()
 //	    case engine.ResultCompleted:          ...          // r.Completion, r.Reason
 //	    case engine.ResultUnhandledException: ...          // policy: in.Cancel()+Run, in.Terminate(r), in.Fault(), or discard + reload
 //	    }
@@ -29,4 +29,8 @@
 //
 // External events: ResumeBookmark(name, payload), FireDueTimers(now), Cancel(), Terminate(reason),
 // Update(newDef); each is followed by Run. An Instance is not safe for concurrent use.
+//
+// A StateMachine's current state is part of the image: CurrentStates lists the state of every
+// executing machine (outermost first) and CurrentState the outermost one's, for a host's
+// currentState; state changes are tracked as StateEntered/StateExited activity records.
 package engine

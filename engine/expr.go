@@ -129,7 +129,8 @@ func unbracket(s string) string {
 }
 
 // Exception is a workflow exception: raised by Throw or by the runtime (ExpressionError,
-// TypeError, ArgumentError, BookmarkError). Activity is the id of the activity that raised it.
+// TypeError, ArgumentError, BookmarkError, InvalidOperationError). Activity is the id of the
+// activity that raised it.
 type Exception struct {
 	Name     string `json:"name"`
 	Message  string `json:"message"`
@@ -143,7 +144,10 @@ const (
 	ExpressionError = "ExpressionError" // an expression failed to evaluate
 	TypeError       = "TypeError"       // a value does not fit the declared type
 	ArgumentError   = "ArgumentError"   // a bad activity argument (e.g. a negative Delay)
-	BookmarkError   = "BookmarkError"   // a bookmark name already in use
+	BookmarkError   = "BookmarkError"   // a bookmark name already in use, or a bad computed name
+	// InvalidOperationError: an activity cannot go on (ForEach Values not a list; a State none
+	// of whose transitions can be taken).
+	InvalidOperationError = "InvalidOperationError"
 )
 
 // normalize converts a Go value to its canonical JSON form (float64, string, bool, nil,
@@ -197,6 +201,18 @@ func typeName(v any) string {
 		return "object"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// aTypeName is typeName with an article: "a Number", "an object", "null".
+func aTypeName(v any) string {
+	switch n := typeName(v); n {
+	case "null":
+		return n
+	case "array", "object":
+		return "an " + n
+	default:
+		return "a " + n
+	}
 }
 
 // coerce converts v to the declared type t (after normalisation).

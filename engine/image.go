@@ -150,8 +150,11 @@ func Restore(defs Definitions, data []byte) (*Instance, error) {
 			return nil, bad("bad activity instance")
 		}
 		n := def.byID[a.Act]
-		if n == nil || n.Kind != a.Kind || n.Kind == KindPickBranch {
+		if n == nil || n.Kind != a.Kind || n.Kind.structural() {
 			return nil, bad("activity %q (%s) is not in %s", a.Act, a.Kind, def.Identity)
+		}
+		if err := checkImageFields(a, n); err != "" {
+			return nil, bad("activity %q: %s", a.Act, err)
 		}
 		if a.Parent == 0 && a.N != in.rootN {
 			return nil, bad("activity instance %d has no parent", a.N)
@@ -171,6 +174,24 @@ func Restore(defs Definitions, data []byte) (*Instance, error) {
 		for _, c := range a.Children {
 			if ch := in.acts[c]; ch == nil || ch.Parent != a.N {
 				return nil, bad("activity instance %d: bad child %d", a.N, c)
+			}
+		}
+		// Every instance reaches the root: no cycles.
+		steps := 0
+		for p := a; p.Parent != 0; p = in.acts[p.Parent] {
+			if steps++; steps > len(in.acts) {
+				return nil, bad("activity instance %d: its parents form a cycle", a.N)
+			}
+		}
+		// Loop variables: only on ForEach bodies, under the loop variable's name.
+		if a.Locals != nil {
+			p := in.acts[a.Parent]
+			if p == nil || !p.Kind.forEach() {
+				return nil, bad("activity instance %d: loop variables outside a ForEach body", a.N)
+			}
+			v := def.byID[p.Act].Variable
+			if _, ok := a.Locals[v]; v == "" || !ok || len(a.Locals) != 1 {
+				return nil, bad("activity instance %d: loop variables do not match the ForEach's Variable %q", a.N, v)
 			}
 		}
 	}
@@ -224,6 +245,37 @@ func Restore(defs Definitions, data []byte) (*Instance, error) {
 		}
 	}
 	return in, nil
+}
+
+// checkImageFields checks the kind-specific fields of an activity instance against its node
+// ("" when they fit).
+func checkImageFields(a *actInst, n *activity) string {
+	if a.State != "" && a.Kind != KindStateMachine {
+		return "a state outside a StateMachine"
+	}
+	if a.Values != nil && a.Kind != KindForEach {
+		return "a collection outside a ForEach"
+	}
+	switch a.Kind {
+	case KindStateMachine:
+		if a.Started && a.State == "" {
+			return "a started StateMachine without a state"
+		}
+		if a.State != "" {
+			st := n.child(a.State)
+			if st == nil {
+				return fmt.Sprintf("no state %q", a.State)
+			}
+			if a.Winner != "" && st.child(a.Winner) == nil {
+				return fmt.Sprintf("no transition %q in state %q", a.Winner, a.State)
+			}
+		}
+	case KindForEach:
+		if a.Values != nil && (a.Index < 0 || a.Index >= len(a.Values)) {
+			return "item position out of range"
+		}
+	}
+	return ""
 }
 
 // fits reports whether the named continuation exists and belongs to activities of kind k

@@ -166,6 +166,32 @@ func FuzzRestore(f *testing.F) {
 	in.Run(t0, 3)
 	img, _ = in.Snapshot()
 	f.Add(img)
+	// State machines (current state, transition being taken) and ForEach (collection, loop
+	// variables), idle and cut at several work items.
+	seeds := []struct {
+		name   string
+		inputs map[string]any
+		resume string
+		value  any
+	}{
+		{"SalesCollaboration", map[string]any{"lead": "L", "salesperson": "sam"}, "Transferred", map[string]any{"from": "sam", "to": "ann"}},
+		{"ReviewerApproval", map[string]any{"document": "d", "reviewers": []any{"ann", "bob"}}, "approve/ann", nil},
+	}
+	for _, s := range seeds {
+		def, _ := reg.Lookup(s.name, "")
+		for _, cut := range []int{2, 5, 0} {
+			in, _ := Start(def, testID, s.inputs, t0)
+			in.Run(t0, cut)
+			img, _ := in.Snapshot()
+			f.Add(img)
+		}
+		in, _ := Start(def, testID, s.inputs, t0)
+		in.Run(t0, 0)
+		_ = in.ResumeBookmark(s.resume, s.value)
+		in.Run(t0, 3)
+		img, _ := in.Snapshot()
+		f.Add(img)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in, err := Restore(reg, data)
 		if err != nil {
@@ -176,4 +202,69 @@ func FuzzRestore(f *testing.F) {
 		}
 		in.Run(t0, 200)
 	})
+}
+
+func TestRestoreRefusesBadMachineAndLoopImages(t *testing.T) {
+	reg := sampleRegistry(t)
+	image := func(name string, inputs map[string]any) []byte {
+		in := mustStart(t, sample(t, name, ""), inputs)
+		in.Run(t0, 0)
+		img, err := in.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Restore(reg, img); err != nil {
+			t.Fatalf("the image itself: %v", err)
+		}
+		return img
+	}
+	sales := image("SalesCollaboration", salesInputs())
+	review := image("ReviewerApproval", vars("document", "d", "reviewers", []any{"ann"}))
+	cases := []struct {
+		name     string
+		img      []byte
+		old, new string
+	}{
+		{"unknown current state", sales, `"state":"SalesCollaboration"`, `"state":"Nowhere"`},
+		{"a state on another activity", sales, `"type":"Receive"`, `"type":"Receive","state":"NewLead"`},
+		{"a transition of another state", sales, `"state":"SalesCollaboration"`, `"state":"SalesCollaboration","winner":"startCollaboration"`},
+		{"loop variable under another name", review, `"locals":{"reviewer":`, `"locals":{"who":`},
+		{"loop variables outside a ForEach body", review, `"type":"Receive"`, `"type":"Receive","locals":{"reviewer":"ann"}`},
+		{"a collection outside a ForEach", review, `"type":"Receive"`, `"type":"Receive","values":[1]`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			bad := bytes.Replace(c.img, []byte(c.old), []byte(c.new), 1)
+			if bytes.Equal(bad, c.img) {
+				t.Fatalf("%s not in the image", c.old)
+			}
+			if _, err := Restore(reg, bad); !errors.Is(err, ErrImage) {
+				t.Errorf("accepted: %v", err)
+			}
+		})
+	}
+
+	// Parents forming a cycle (each child listed by its parent, callbacks fitting) are refused
+	// rather than walked for ever.
+	def := mustParse(t, wf("", `<Sequence Id="s1"><Sequence Id="s2"><Sequence Id="s3"><Receive Id="r" Bookmark="Go"/></Sequence></Sequence></Sequence>`))
+	in := mustStart(t, def, nil)
+	in.Run(t0, 0)
+	img, _ := in.Snapshot()
+	var m map[string]any
+	if err := json.Unmarshal(img, &m); err != nil {
+		t.Fatal(err)
+	}
+	acts := map[string]map[string]any{}
+	for _, a := range m["activities"].([]any) {
+		a := a.(map[string]any)
+		acts[a["activity"].(string)] = a
+	}
+	n := func(id string) float64 { return acts[id]["n"].(float64) }
+	delete(acts["s1"], "children")
+	acts["s2"]["parent"] = n("s3")
+	acts["s3"]["children"] = []any{n("r"), n("s2")}
+	cyclic, _ := json.Marshal(m)
+	if _, err := Restore(def, cyclic); !errors.Is(err, ErrImage) || !strings.Contains(err.Error(), "cycle") {
+		t.Errorf("cycle: %v", err)
+	}
 }

@@ -79,19 +79,26 @@ const (
 
 // actInst is a live activity instance.
 type actInst struct {
-	N               int        `json:"n"`
-	Act             string     `json:"activity"`
-	Kind            Kind       `json:"type"`
-	Parent          int        `json:"parent,omitempty"`
-	Callback        string     `json:"callback,omitempty"` // parent's callback when this completes
-	Children        []int      `json:"children,omitempty"`
-	Started         bool       `json:"started,omitempty"`
-	CancelRequested bool       `json:"cancelRequested,omitempty"`
-	Phase           string     `json:"phase,omitempty"`
-	Index           int        `json:"index,omitempty"`
-	Winner          string     `json:"winner,omitempty"` // Pick: id of the winning PickBranch
-	Catch           int        `json:"catch,omitempty"`  // TryCatch: index+1 of the matching Catch
-	Exc             *Exception `json:"exception,omitempty"`
+	N               int    `json:"n"`
+	Act             string `json:"activity"`
+	Kind            Kind   `json:"type"`
+	Parent          int    `json:"parent,omitempty"`
+	Callback        string `json:"callback,omitempty"` // parent's callback when this completes
+	Children        []int  `json:"children,omitempty"`
+	Started         bool   `json:"started,omitempty"`
+	CancelRequested bool   `json:"cancelRequested,omitempty"`
+	Phase           string `json:"phase,omitempty"`
+	// Sequence: position; While: iteration; ForEach: position of the current item;
+	// StateMachine: the last activity instance number allocated before the current state was
+	// entered (completions of older children are stale).
+	Index  int        `json:"index,omitempty"`
+	Winner string     `json:"winner,omitempty"` // Pick: the winning PickBranch; StateMachine: the transition being taken
+	Catch  int        `json:"catch,omitempty"`  // TryCatch: index+1 of the matching Catch
+	Exc    *Exception `json:"exception,omitempty"`
+	State  string     `json:"state,omitempty"`  // StateMachine: id of the current state
+	Values []any      `json:"values,omitempty"` // ForEach: the collection, evaluated at the start
+	// A ForEach or ParallelForEach body: its loop variable and item.
+	Locals map[string]any `json:"locals,omitempty"`
 }
 
 type childDone struct {
@@ -274,6 +281,43 @@ func (in *Instance) Bookmarks() []string {
 	return out
 }
 
+// MachineState is the current state of one executing StateMachine activity.
+type MachineState struct {
+	Machine string // the StateMachine's activity id
+	State   string // the Id of the state it is in
+}
+
+// CurrentStates lists the current state of every executing StateMachine, outermost (earliest
+// started) first: nested machines after the machine whose state runs them, machines in
+// Parallel branches or ParallelForEach bodies in the order they started. A machine is in a
+// state from the moment the state is entered (before its Entry runs) until the target of a
+// taken transition is entered, so while the source's Exit and the transition's Action run it is
+// still in the source state. Empty when no StateMachine is executing (and once the instance has
+// completed: the StateEntered tracking records tell which state a machine ended in).
+func (in *Instance) CurrentStates() []MachineState {
+	var ns []int
+	for n, a := range in.acts {
+		if a.Kind == KindStateMachine && a.State != "" {
+			ns = append(ns, n)
+		}
+	}
+	sort.Ints(ns)
+	out := make([]MachineState, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, MachineState{Machine: in.acts[n].Act, State: in.acts[n].State})
+	}
+	return out
+}
+
+// CurrentState is the current state of the outermost (earliest started) executing
+// StateMachine, "" when none is executing: what a host shows as the instance's currentState.
+func (in *Instance) CurrentState() string {
+	if s := in.CurrentStates(); len(s) > 0 {
+		return s[0].State
+	}
+	return ""
+}
+
 // NextTimer returns the earliest pending Delay due time.
 func (in *Instance) NextTimer() (time.Time, bool) {
 	if len(in.timers) == 0 {
@@ -442,12 +486,13 @@ func (in *Instance) dispatch(a *actInst, w workItem) {
 
 // schedule creates a child activity instance of p for act and queues its execution; cb names
 // p's callback run when the child completes.
-func (in *Instance) schedule(p *actInst, act *activity, cb string) {
+func (in *Instance) schedule(p *actInst, act *activity, cb string) *actInst {
 	in.nextN++
 	c := &actInst{N: in.nextN, Act: act.ID, Kind: act.Kind, Parent: p.N, Callback: cb}
 	in.acts[c.N] = c
 	p.Children = append(p.Children, c.N)
 	in.enqueue(workItem{Op: opExecute, Target: c.N})
+	return c
 }
 
 // complete closes a with the given state and queues its parent's callback.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,13 +39,19 @@ type xnode struct {
 }
 
 type parser struct {
-	file string
-	env  types.Map
-	def  *Definition
+	file  string
+	env   types.Map
+	def   *Definition
+	scope map[string]bool // loop variables (ForEach Variable) in scope
 }
 
 func (p *parser) errAt(n *xnode, format string, args ...any) error {
 	return &DefinitionError{File: p.file, Line: n.line, Column: n.col, Msg: fmt.Sprintf(format, args...)}
+}
+
+// errAtNode reports an error at an already parsed activity's element.
+func (p *parser) errAtNode(a *activity, format string, args ...any) error {
+	return &DefinitionError{File: p.file, Line: a.Line, Column: a.Col, Msg: fmt.Sprintf(format, args...)}
 }
 
 // ParseDefinition parses and validates a workflow definition. Errors are *DefinitionError.
@@ -52,7 +60,7 @@ func ParseDefinition(file string, data []byte) (*Definition, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{file: file, def: &Definition{File: file, byID: map[string]*activity{}}}
+	p := &parser{file: file, def: &Definition{File: file, byID: map[string]*activity{}}, scope: map[string]bool{}}
 	if err := p.workflow(root); err != nil {
 		return nil, err
 	}
@@ -222,7 +230,7 @@ func (p *parser) workflow(n *xnode) error {
 				return err
 			}
 		default:
-			if _, ok := activityAttrs[Kind(k.name)]; !ok || k.name == string(KindPickBranch) {
+			if _, ok := activityAttrs[Kind(k.name)]; !ok || Kind(k.name).structural() {
 				return p.errAt(k, "unknown element <%s> in <Workflow> (expected UpdatableFrom, Arguments, Variables or one activity)", k.name)
 			}
 			if body != nil {
@@ -350,6 +358,12 @@ var activityAttrs = map[Kind][]string{
 	KindCancellationScope: nil,
 	KindTerminateWorkflow: {"Reason"},
 	KindPersist:           nil,
+	KindStateMachine:      {"InitialState"},
+	KindState:             nil,
+	KindFinalState:        nil,
+	KindTransition:        {"To", "Condition"},
+	KindForEach:           {"Values", "Variable"},
+	KindParallelForEach:   {"Values", "Variable", "CompletionCondition"},
 }
 
 // properties lists each activity's property elements (written <Prop> or <Kind.Prop>).
@@ -360,6 +374,11 @@ var properties = map[Kind][]string{
 	KindPickBranch:        {"Trigger", "Action"},
 	KindTryCatch:          {"Try", "Catches", "Catch", "Finally"},
 	KindCancellationScope: {"Body", "CancellationHandler"},
+	KindState:             {"Entry", "Exit"},
+	KindFinalState:        {"Entry"},
+	KindTransition:        {"Trigger", "Action"},
+	KindForEach:           {"Body"},
+	KindParallelForEach:   {"Body"},
 }
 
 func (p *parser) exprAttr(n *xnode, m map[string]string, name string, want Type, literalOK bool) (*Expr, error) {
@@ -391,6 +410,9 @@ func (p *parser) exprAttr(n *xnode, m map[string]string, name string, want Type,
 func (p *parser) varRef(n *xnode, attr, name string) (Variable, error) {
 	name = strings.TrimSpace(name)
 	v, ok := p.def.variable(name)
+	if !ok && p.scope[name] {
+		return Variable{}, p.errAt(n, "%s=%q names a loop variable; loop variables are read-only, declare a variable", attr, name)
+	}
 	if !ok {
 		if _, isArg := p.def.argument(name); isArg {
 			return Variable{}, p.errAt(n, "%s=%q names an argument; arguments are read-only, declare a variable", attr, name)
@@ -416,6 +438,8 @@ func (p *parser) activity(n *xnode, parent *activity, autoID string) (*activity,
 		if a.ID == "" {
 			return nil, p.errAt(n, "empty Id on <%s>", n.name)
 		}
+	} else if kind == KindState || kind == KindFinalState {
+		return nil, p.errAt(n, "<%s> needs an Id: it is the state's name, which InitialState and Transition To refer to", n.name)
 	}
 	if prev, dup := p.def.byID[a.ID]; dup {
 		return nil, p.errAt(n, "duplicate activity id %q (also used by the <%s> at line %d)", a.ID, prev.Kind, prev.Line)
@@ -474,9 +498,12 @@ func (p *parser) activity(n *xnode, parent *activity, autoID string) (*activity,
 		if err := p.require(n, m, "Bookmark"); err != nil {
 			return nil, err
 		}
-		a.Bookmark = strings.TrimSpace(m["Bookmark"])
-		if isBracketed(a.Bookmark) {
-			return nil, p.errAt(n, "Bookmark must be a literal name, not an expression")
+		if b := strings.TrimSpace(m["Bookmark"]); isBracketed(b) {
+			if a.BookmarkExpr, err = p.exprAttr(n, m, "Bookmark", String, false); err != nil {
+				return nil, err
+			}
+		} else {
+			a.Bookmark = b
 		}
 		if r, ok := m["Result"]; ok {
 			v, err := p.varRef(n, "Result", r)
@@ -500,6 +527,31 @@ func (p *parser) activity(n *xnode, parent *activity, autoID string) (*activity,
 		if a.Reason, err = p.exprAttr(n, m, "Reason", "", true); err != nil {
 			return nil, err
 		}
+	case KindStateMachine:
+		if err := p.require(n, m, "InitialState"); err != nil {
+			return nil, err
+		}
+		a.InitialState = strings.TrimSpace(m["InitialState"])
+	case KindTransition:
+		if err := p.require(n, m, "To"); err != nil {
+			return nil, err
+		}
+		a.To = strings.TrimSpace(m["To"])
+		if a.Condition, err = p.exprAttr(n, m, "Condition", Boolean, true); err != nil {
+			return nil, err
+		}
+	case KindForEach, KindParallelForEach:
+		if err := p.forEachAttrs(n, m, a); err != nil {
+			return nil, err
+		}
+		if a.Variable != "" {
+			// The body sees the loop variable; the activity's own attributes do not.
+			env, scope := p.env, p.scope
+			p.env, p.scope = maps.Clone(env), maps.Clone(scope)
+			p.env[a.Variable] = exprType(Object)
+			p.scope[a.Variable] = true
+			defer func() { p.env, p.scope = env, scope }()
+		}
 	}
 
 	// Children.
@@ -517,7 +569,11 @@ func (p *parser) activity(n *xnode, parent *activity, autoID string) (*activity,
 		case 0:
 			return nil, nil
 		case 1:
-			return child(k.kids[0])
+			c := k.kids[0]
+			if want, ok := structuralParent[Kind(c.name)]; ok {
+				return nil, p.errAt(c, "<%s> is only allowed in <%s>", c.name, want)
+			}
+			return child(c)
 		}
 		return nil, p.errAt(k.kids[1], "<%s> holds one activity (wrap several in a <Sequence>)", k.name)
 	}
@@ -530,8 +586,11 @@ func (p *parser) activity(n *xnode, parent *activity, autoID string) (*activity,
 		*slot, err = single(k)
 		return err
 	}
-	var bodySet, thenSet, elseSet, trigSet, actSet, trySet, finSet, handSet bool
+	var bodySet, thenSet, elseSet, trigSet, actSet, trySet, finSet, handSet, entrySet, exitSet bool
 	for _, k := range n.kids {
+		if kind == KindFinalState && (k.name == "Exit" || k.name == string(KindTransition)) {
+			return nil, p.errAt(k, "<FinalState> takes only an <Entry> (no Exit, no Transition): reaching it completes the StateMachine")
+		}
 		prop, isProp := "", false
 		if rest, ok := strings.CutPrefix(k.name, n.name+"."); ok {
 			prop, isProp = rest, true
@@ -551,7 +610,15 @@ func (p *parser) activity(n *xnode, parent *activity, autoID string) (*activity,
 			case "Body":
 				err = setOnce(k, &a.Body, &bodySet, "body")
 			case "Trigger":
-				err = setOnce(k, &a.Trigger, &trigSet, "Trigger")
+				if kind == KindTransition {
+					err = p.transitionTrigger(k, a, &trigSet, single)
+				} else {
+					err = setOnce(k, &a.Trigger, &trigSet, "Trigger")
+				}
+			case "Entry":
+				err = setOnce(k, &a.Entry, &entrySet, "Entry")
+			case "Exit":
+				err = setOnce(k, &a.Exit, &exitSet, "Exit")
 			case "Action":
 				err = setOnce(k, &a.Action, &actSet, "Action")
 			case "Try":
@@ -585,8 +652,8 @@ func (p *parser) activity(n *xnode, parent *activity, autoID string) (*activity,
 		}
 		switch kind {
 		case KindSequence, KindParallel:
-			if k.name == string(KindPickBranch) {
-				return nil, p.errAt(k, "<PickBranch> is only allowed in <Pick>")
+			if want, ok := structuralParent[Kind(k.name)]; ok {
+				return nil, p.errAt(k, "<%s> is only allowed in <%s>", k.name, want)
 			}
 			c, err := child(k)
 			if err != nil {
@@ -602,9 +669,29 @@ func (p *parser) activity(n *xnode, parent *activity, autoID string) (*activity,
 				return nil, err
 			}
 			a.Children = append(a.Children, c)
-		case KindWhile, KindDoWhile, KindCancellationScope, KindPickBranch:
-			if k.name == string(KindPickBranch) {
-				return nil, p.errAt(k, "<PickBranch> is only allowed in <Pick>")
+		case KindStateMachine:
+			if k.name != string(KindState) && k.name != string(KindFinalState) {
+				return nil, p.errAt(k, "<StateMachine> holds <State> and <FinalState> elements, not <%s>", k.name)
+			}
+			c, err := child(k)
+			if err != nil {
+				return nil, err
+			}
+			a.Children = append(a.Children, c)
+		case KindState:
+			if k.name != string(KindTransition) {
+				return nil, p.errAt(k, "<State> holds <Transition> elements (and its <Entry> and <Exit>), not <%s>", k.name)
+			}
+			c, err := child(k)
+			if err != nil {
+				return nil, err
+			}
+			a.Children = append(a.Children, c)
+		case KindTransition:
+			return nil, p.errAt(k, "<Transition> takes its activities in <Trigger> and <Action>, not as a direct <%s>", k.name)
+		case KindWhile, KindDoWhile, KindCancellationScope, KindPickBranch, KindForEach, KindParallelForEach:
+			if want, ok := structuralParent[Kind(k.name)]; ok {
+				return nil, p.errAt(k, "<%s> is only allowed in <%s>", k.name, want)
 			}
 			slot, set, what := &a.Body, &bodySet, "body"
 			if kind == KindPickBranch {
@@ -623,10 +710,153 @@ func (p *parser) activity(n *xnode, parent *activity, autoID string) (*activity,
 			return nil, p.errAt(k, "<%s> cannot contain <%s>", n.name, k.name)
 		}
 	}
-	if kind == KindPickBranch && a.Trigger == nil {
-		return nil, p.errAt(n, "<PickBranch> needs a <Trigger> activity")
+	switch kind {
+	case KindPickBranch:
+		if a.Trigger == nil {
+			return nil, p.errAt(n, "<PickBranch> needs a <Trigger> activity")
+		}
+	case KindState:
+		if err := p.checkState(n, a); err != nil {
+			return nil, err
+		}
+	case KindStateMachine:
+		if err := p.checkStateMachine(n, a); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
+}
+
+// forEachAttrs reads the attributes of ForEach and ParallelForEach.
+func (p *parser) forEachAttrs(n *xnode, m map[string]string, a *activity) error {
+	if _, ok := m["Values"]; !ok {
+		return p.errAt(n, "missing required attribute Values on <%s>", n.name)
+	}
+	var err error
+	// A JSON array would read as an expression anyway: Values is always one ("[['a', 'b']]").
+	if a.Values, err = p.exprAttr(n, m, "Values", Object, false); err != nil {
+		return err
+	}
+	if t := a.Values.prog.Node().Type(); t != nil {
+		switch t.Kind() {
+		case reflect.Slice, reflect.Array, reflect.Interface:
+		default:
+			return p.errAt(n, "Values: %s yields a %s, not a list", a.Values.Source, t)
+		}
+	}
+	if v, ok := m["Variable"]; ok {
+		name := strings.TrimSpace(v)
+		switch {
+		case !validName(name):
+			return p.errAt(n, "bad Variable %q: want an identifier (letters, digits, _) that is not a reserved word", v)
+		case p.scope[name]:
+			return p.errAt(n, "Variable %q is already the loop variable of an enclosing ForEach", name)
+		}
+		if _, ok := p.def.variable(name); ok {
+			return p.errAt(n, "Variable %q is already a workflow variable; a loop variable needs a name of its own", name)
+		}
+		if _, ok := p.def.argument(name); ok {
+			return p.errAt(n, "Variable %q is already an argument; a loop variable needs a name of its own", name)
+		}
+		a.Variable = name
+	}
+	if a.Kind == KindParallelForEach {
+		if a.Condition, err = p.exprAttr(n, m, "CompletionCondition", Boolean, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// transitionTrigger reads a Transition's <Trigger>: one activity, or Ref="id" naming the trigger
+// activity of an earlier transition of the same state (resolved by checkState).
+func (p *parser) transitionTrigger(k *xnode, a *activity, set *bool, single func(*xnode) (*activity, error)) error {
+	if *set {
+		return p.errAt(k, "<Transition> has more than one Trigger")
+	}
+	*set = true
+	m, err := p.attrs(k, "Ref")
+	if err != nil {
+		return err
+	}
+	ref, ok := m["Ref"]
+	if !ok {
+		a.Trigger, err = single(k)
+		return err
+	}
+	a.TriggerRef = strings.TrimSpace(ref)
+	if a.TriggerRef == "" {
+		return p.errAt(k, "empty Ref on <Trigger>")
+	}
+	if len(k.kids) > 0 {
+		return p.errAt(k.kids[0], "<Trigger Ref=%q> shares another transition's trigger and holds no activity", a.TriggerRef)
+	}
+	return nil
+}
+
+// checkState validates a State's transitions once they are parsed: shared triggers are
+// resolved, and no transition may be impossible to take.
+func (p *parser) checkState(n *xnode, st *activity) error {
+	if len(st.Children) == 0 {
+		return p.errAt(n, "<State> %q has no <Transition> (a state without a way out is a <FinalState>)", st.ID)
+	}
+	for i, t := range st.Children {
+		if t.TriggerRef == "" {
+			continue
+		}
+		for _, prev := range st.Children[:i] {
+			if prev.TriggerRef == "" && prev.Trigger != nil && prev.Trigger.ID == t.TriggerRef {
+				t.Trigger = prev.Trigger
+			}
+		}
+		if t.Trigger == nil {
+			return p.errAtNode(t, "Trigger Ref=%q: no earlier <Transition> of state %q has a trigger activity with that Id", t.TriggerRef, st.ID)
+		}
+	}
+	for i, t := range st.Children {
+		if t.Condition != nil {
+			continue
+		}
+		for _, later := range st.Children[i+1:] {
+			if later.Trigger == t.Trigger {
+				what := "sharing its trigger"
+				if t.Trigger == nil {
+					what = "also without a trigger"
+				}
+				return p.errAtNode(later, "<Transition> %q can never be taken: the earlier transition %q, %s, has no Condition", later.ID, t.ID, what)
+			}
+		}
+		if t.Trigger == nil {
+			for _, other := range st.Children {
+				if other.Trigger != nil {
+					return p.errAtNode(other, "<Transition> %q can never be taken: transition %q has neither Trigger nor Condition, so it is taken as soon as the Entry completes", other.ID, t.ID)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkStateMachine validates InitialState and every Transition's To.
+func (p *parser) checkStateMachine(n *xnode, sm *activity) error {
+	if len(sm.Children) == 0 {
+		return p.errAt(n, "<StateMachine> has no <State>")
+	}
+	init := sm.child(sm.InitialState)
+	switch {
+	case init == nil:
+		return p.errAt(n, "InitialState=%q: no <State> with that Id in this <StateMachine>", sm.InitialState)
+	case init.Kind == KindFinalState:
+		return p.errAt(n, "InitialState=%q is a <FinalState>; the initial state must be a <State>", sm.InitialState)
+	}
+	for _, st := range sm.Children {
+		for _, t := range st.Children {
+			if sm.child(t.To) == nil {
+				return p.errAtNode(t, "To=%q: no <State> or <FinalState> with that Id in <StateMachine> %q", t.To, sm.ID)
+			}
+		}
+	}
+	return nil
 }
 
 func (p *parser) catch(c *xnode, a *activity, single func(*xnode) (*activity, error)) error {

@@ -184,10 +184,203 @@ var definitionErrors = []struct {
   <Sequence/>
 </Workflow>`,
 		`t.xml:2:3: processing instruction <?php?> is not allowed`},
-	{"Bookmark as expression", `<Workflow Name="W" Version="1.0">
-  <Receive Bookmark="[x]"/>
+	{"Bookmark expression of the wrong type", `<Workflow Name="W" Version="1.0">
+  <Arguments><In Name="amount" Type="Number"/></Arguments>
+  <Receive Bookmark="[amount]"/>
 </Workflow>`,
-		`t.xml:2:3: Bookmark must be a literal name, not an expression`},
+		`t.xml:3:3: Bookmark: bad expression "amount": expected string, but got float64`},
+	{"StateMachine without InitialState", `<Workflow Name="W" Version="1.0">
+  <StateMachine>
+    <State Id="A"><Transition To="A"/></State>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:2:3: missing required attribute InitialState on <StateMachine>`},
+	{"InitialState not a state", `<Workflow Name="W" Version="1.0">
+  <StateMachine InitialState="Nope">
+    <State Id="A"><Transition To="F"/></State>
+    <FinalState Id="F"/>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:2:3: InitialState="Nope": no <State> with that Id in this <StateMachine>`},
+	{"InitialState a FinalState", `<Workflow Name="W" Version="1.0">
+  <StateMachine InitialState="F">
+    <State Id="A"><Transition To="F"/></State>
+    <FinalState Id="F"/>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:2:3: InitialState="F" is a <FinalState>; the initial state must be a <State>`},
+	{"State without Id", `<Workflow Name="W" Version="1.0">
+  <StateMachine InitialState="A">
+    <State><Transition To="A"/></State>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:3:5: <State> needs an Id: it is the state's name, which InitialState and Transition To refer to`},
+	{"State without transitions", `<Workflow Name="W" Version="1.0">
+  <StateMachine InitialState="A">
+    <State Id="A"/>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:3:5: <State> "A" has no <Transition> (a state without a way out is a <FinalState>)`},
+	{"Transition to an unknown state", `<Workflow Name="W" Version="1.0">
+  <StateMachine Id="m" InitialState="A">
+    <State Id="A">
+      <Transition To="Nowhere"/>
+    </State>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:4:7: To="Nowhere": no <State> or <FinalState> with that Id in <StateMachine> "m"`},
+	{"Transition outside a State", `<Workflow Name="W" Version="1.0">
+  <Sequence>
+    <Transition To="A"/>
+  </Sequence>
+</Workflow>`,
+		`t.xml:3:5: <Transition> is only allowed in <State>`},
+	{"State in a property element", `<Workflow Name="W" Version="1.0">
+  <If Condition="true">
+    <Then><State Id="A"/></Then>
+  </If>
+</Workflow>`,
+		`t.xml:3:11: <State> is only allowed in <StateMachine>`},
+	{"PickBranch in a property element", `<Workflow Name="W" Version="1.0">
+  <If Condition="true">
+    <Then>
+      <PickBranch><Trigger><Delay Duration="0"/></Trigger></PickBranch>
+    </Then>
+  </If>
+</Workflow>`,
+		`t.xml:4:7: <PickBranch> is only allowed in <Pick>`},
+	{"FinalState with an Exit", `<Workflow Name="W" Version="1.0">
+  <StateMachine InitialState="A">
+    <State Id="A"><Transition To="F"/></State>
+    <FinalState Id="F">
+      <Exit><WriteLine Text="x"/></Exit>
+    </FinalState>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:5:7: <FinalState> takes only an <Entry> (no Exit, no Transition): reaching it completes the StateMachine`},
+	{"Trigger Ref to no earlier trigger", `<Workflow Name="W" Version="1.0">
+  <StateMachine InitialState="A">
+    <State Id="A">
+      <Transition To="F"><Trigger><Receive Id="r" Bookmark="B"/></Trigger></Transition>
+      <Transition Id="t2" To="F" Condition="true"><Trigger Ref="x"/></Transition>
+    </State>
+    <FinalState Id="F"/>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:5:7: Trigger Ref="x": no earlier <Transition> of state "A" has a trigger activity with that Id`},
+	{"Trigger Ref holding an activity", `<Workflow Name="W" Version="1.0">
+  <StateMachine InitialState="A">
+    <State Id="A">
+      <Transition To="F" Condition="true"><Trigger><Receive Id="r" Bookmark="B"/></Trigger></Transition>
+      <Transition To="F"><Trigger Ref="r"><Delay Duration="1h"/></Trigger></Transition>
+    </State>
+    <FinalState Id="F"/>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:5:43: <Trigger Ref="r"> shares another transition's trigger and holds no activity`},
+	{"unconditional transition before one sharing its trigger", `<Workflow Name="W" Version="1.0">
+  <StateMachine InitialState="A">
+    <State Id="A">
+      <Transition Id="t1" To="F"><Trigger><Receive Id="r" Bookmark="B"/></Trigger></Transition>
+      <Transition Id="t2" To="F"><Trigger Ref="r"/></Transition>
+    </State>
+    <FinalState Id="F"/>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:5:7: <Transition> "t2" can never be taken: the earlier transition "t1", sharing its trigger, has no Condition`},
+	{"unconditional transition without trigger before another", `<Workflow Name="W" Version="1.0">
+  <StateMachine InitialState="A">
+    <State Id="A">
+      <Transition Id="a" To="F"/>
+      <Transition Id="b" To="F" Condition="true"/>
+    </State>
+    <FinalState Id="F"/>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:5:7: <Transition> "b" can never be taken: the earlier transition "a", also without a trigger, has no Condition`},
+	{"unconditional transition without trigger beside triggered ones", `<Workflow Name="W" Version="1.0">
+  <StateMachine InitialState="A">
+    <State Id="A">
+      <Transition Id="now" To="F"/>
+      <Transition Id="later" To="F"><Trigger><Receive Bookmark="B"/></Trigger></Transition>
+    </State>
+    <FinalState Id="F"/>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:5:7: <Transition> "later" can never be taken: transition "now" has neither Trigger nor Condition, so it is taken as soon as the Entry completes`},
+	{"StateMachine holding an activity", `<Workflow Name="W" Version="1.0">
+  <StateMachine InitialState="A">
+    <WriteLine Text="x"/>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:3:5: <StateMachine> holds <State> and <FinalState> elements, not <WriteLine>`},
+	{"State holding an activity", `<Workflow Name="W" Version="1.0">
+  <StateMachine InitialState="A">
+    <State Id="A">
+      <WriteLine Text="x"/>
+    </State>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:4:7: <State> holds <Transition> elements (and its <Entry> and <Exit>), not <WriteLine>`},
+	{"Transition holding an activity", `<Workflow Name="W" Version="1.0">
+  <StateMachine InitialState="A">
+    <State Id="A">
+      <Transition To="A">
+        <Receive Bookmark="B"/>
+      </Transition>
+    </State>
+  </StateMachine>
+</Workflow>`,
+		`t.xml:5:9: <Transition> takes its activities in <Trigger> and <Action>, not as a direct <Receive>`},
+	{"ForEach without Values", `<Workflow Name="W" Version="1.0">
+  <ForEach Variable="x"><WriteLine Text="[x]"/></ForEach>
+</Workflow>`,
+		`t.xml:2:3: missing required attribute Values on <ForEach>`},
+	{"ForEach over a Number", `<Workflow Name="W" Version="1.0">
+  <Arguments><In Name="n" Type="Number"/></Arguments>
+  <ForEach Values="[n]" Variable="x"/>
+</Workflow>`,
+		`t.xml:3:3: Values: [n] yields a float64, not a list`},
+	{"ForEach Values not an expression", `<Workflow Name="W" Version="1.0">
+  <ForEach Values="a,b"/>
+</Workflow>`,
+		`t.xml:2:3: Values must be an expression in [...], got "a,b"`},
+	{"loop variable named like a variable", `<Workflow Name="W" Version="1.0">
+  <Variables><Variable Name="x" Type="String"/></Variables>
+  <ForEach Values="[[1]]" Variable="x"/>
+</Workflow>`,
+		`t.xml:3:3: Variable "x" is already a workflow variable; a loop variable needs a name of its own`},
+	{"nested ForEach reusing the loop variable", `<Workflow Name="W" Version="1.0">
+  <ForEach Values="[[1]]" Variable="x">
+    <ForEach Values="[[2]]" Variable="x"/>
+  </ForEach>
+</Workflow>`,
+		`t.xml:3:5: Variable "x" is already the loop variable of an enclosing ForEach`},
+	{"loop variable outside the body", `<Workflow Name="W" Version="1.0">
+  <Sequence>
+    <ForEach Values="[[1]]" Variable="x"/>
+    <WriteLine Text="[x]"/>
+  </Sequence>
+</Workflow>`,
+		`t.xml:4:5: Text: bad expression "x": unknown name x (1:1)`},
+	{"assigning the loop variable", `<Workflow Name="W" Version="1.0">
+  <ForEach Values="[[1]]" Variable="x">
+    <Assign To="x" Value="2"/>
+  </ForEach>
+</Workflow>`,
+		`t.xml:3:5: To="x" names a loop variable; loop variables are read-only, declare a variable`},
+	{"ForEach has no CompletionCondition", `<Workflow Name="W" Version="1.0">
+  <ForEach Values="[[1]]" CompletionCondition="true"/>
+</Workflow>`,
+		`t.xml:2:3: unknown attribute CompletionCondition on <ForEach> (allowed: Id, DisplayName, Values, Variable)`},
+	{"bad loop variable name", `<Workflow Name="W" Version="1.0">
+  <ForEach Values="[[1]]" Variable="now"/>
+</Workflow>`,
+		`t.xml:2:3: bad Variable "now": want an identifier (letters, digits, _) that is not a reserved word`},
+	{"CompletionCondition does not see the loop variable", `<Workflow Name="W" Version="1.0">
+  <ParallelForEach Values="[[1]]" Variable="x" CompletionCondition="[x > 0]"/>
+</Workflow>`,
+		`t.xml:2:3: CompletionCondition: bad expression "x > 0": unknown name x (1:1)`},
 }
 
 func TestDefinitionErrors(t *testing.T) {
@@ -384,6 +577,11 @@ func FuzzParseDefinition(f *testing.F) {
 	for _, c := range definitionErrors {
 		f.Add([]byte(c.src))
 	}
+	for _, cases := range [][]activityCase{activityCases, machineCases, forEachCases, bookmarkCases} {
+		for _, c := range cases {
+			f.Add([]byte(wf(c.decls, c.body)))
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := ParseDefinition("fuzz.xml", data)
 		if err != nil {
@@ -412,4 +610,24 @@ func FuzzParseDefinition(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestStateMachineIDs(t *testing.T) {
+	// States are named by their explicit Id; the other parts count under their nearest parent.
+	d := mustParse(t, wf("", `
+<StateMachine InitialState="A">
+  <State Id="A">
+    <Entry><WriteLine Text="a"/></Entry>
+    <Transition To="F"><Trigger><Receive Bookmark="Go"/></Trigger><Action><WriteLine Text="b"/></Action></Transition>
+  </State>
+  <FinalState Id="F"/>
+</StateMachine>`))
+	var got []string
+	for _, a := range d.Activities() {
+		got = append(got, a.ID+"="+string(a.Kind))
+	}
+	want := "1=StateMachine|A=State|A.1=WriteLine|A.2=Transition|A.2.1=Receive|A.2.2=WriteLine|F=FinalState"
+	if join(got) != want {
+		t.Errorf("got  %s\nwant %s", join(got), want)
+	}
 }

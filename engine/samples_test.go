@@ -2,10 +2,12 @@ package engine
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wimp-project/wimp/engine/samples"
 	"github.com/wimp-project/wimp/workflow"
 )
 
@@ -347,4 +349,408 @@ func TestUpdateChecks(t *testing.T) {
 	if err := in.Update(cases[3].to); !errors.Is(err, ErrCompleted) {
 		t.Error(err)
 	}
+}
+
+func salesInputs() map[string]any { return vars("lead", "Contoso", "salesperson", "sam") }
+
+func transferred(from, to string, complete bool) action {
+	return resume("Transferred", vars("from", from, "to", to, "complete", complete))
+}
+
+func TestSalesCollaboration(t *testing.T) {
+	reg := sampleRegistry(t)
+	def := sample(t, "SalesCollaboration", "1.0.0.0")
+	const start = "Lead Contoso assigned to sam|Document with sam"
+	cases := []struct {
+		name    string
+		inputs  map[string]any
+		actions []action
+		results string
+		vars    map[string]any
+		lines   string
+		current string // CurrentState at the end
+	}{
+		{
+			name:    "the lead is assigned and moves on to SalesCollaboration at once",
+			results: "Idle",
+			vars:    vars("assignee", "sam", "status", "With sam", "transfers", 0),
+			lines:   start,
+			current: "SalesCollaboration",
+		},
+		{
+			name:    "a hand-over is a self-transition: Exit, Action, Entry",
+			actions: []action{transferred("sam", "ann", false)},
+			results: "Idle|Idle",
+			vars:    vars("assignee", "ann", "status", "With ann", "transfers", 1),
+			lines:   start + "|Document leaves sam|Document with ann",
+			current: "SalesCollaboration",
+		},
+		{
+			name:    "hand-overs, then the salesperson completes: Closed",
+			actions: []action{transferred("sam", "ann", false), transferred("ann", "bob", false), transferred("sam", "", true)},
+			results: "Idle|Idle|Idle|Completed:Closed",
+			vars:    vars("assignee", "bob", "status", "Closed", "transfers", 2),
+			lines: start + "|Document leaves sam|Document with ann|Document leaves ann|Document with bob" +
+				"|Document leaves bob|Closing lead Contoso|Lead Contoso closed by sam",
+			current: "",
+		},
+		{
+			name: "transfers that fit no transition are ignored: the Receive waits again",
+			actions: []action{
+				transferred("ann", "bob", false), // ann does not hold the document
+				transferred("ann", "", true),     // only the salesperson closes
+				transferred("sam", "", false),    // a hand-over to nobody
+				resume("Transferred", "junk"),    // not even an object
+			},
+			results: "Idle|Idle|Idle|Idle|Idle",
+			vars:    vars("assignee", "sam", "transfers", 0, "status", "With sam"),
+			lines:   start,
+			current: "SalesCollaboration",
+		},
+		{
+			name:    "no progress for 7 days: escalated, the state is re-entered",
+			actions: []action{advance(167 * time.Hour), advance(time.Hour)},
+			results: "Idle|Idle|Idle",
+			vars:    vars("escalations", 1, "assignee", "sam"),
+			lines:   start + "|Document leaves sam|Escalated: lead Contoso idle with sam for 168h|Document with sam",
+			current: "SalesCollaboration",
+		},
+		{
+			name:    "custom escalateAfter, escalated twice, then closed",
+			inputs:  vars("lead", "Contoso", "salesperson", "sam", "escalateAfter", "1h"),
+			actions: []action{advance(time.Hour), advance(time.Hour), transferred("sam", "", true)},
+			results: "Idle|Idle|Idle|Completed:Closed",
+			vars:    vars("escalations", 2, "status", "Closed"),
+		},
+		{
+			name:    "Cancel: the Exit does not run",
+			actions: []action{cancel()},
+			results: "Idle|Completed:Canceled",
+			vars:    vars("status", "With sam"),
+			lines:   start,
+		},
+		{
+			name:    "Terminate",
+			actions: []action{transferred("sam", "ann", false), terminate("lead withdrawn")},
+			results: "Idle|Idle|Completed:Terminated",
+			vars:    vars("assignee", "ann", "transfers", 1),
+			lines:   start + "|Document leaves sam|Document with ann",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			inputs := c.inputs
+			if inputs == nil {
+				inputs = salesInputs()
+			}
+			d := playBoth(t, reg, def, inputs, c.actions...)
+			if got := join(d.results); got != c.results {
+				t.Errorf("results %s, want %s", got, c.results)
+			}
+			d.wantVars(t, c.vars)
+			if c.lines != "" {
+				if got := join(lines(d.records)); got != c.lines {
+					t.Errorf("lines\n got %s\nwant %s", got, c.lines)
+				}
+			}
+			if got := d.in.CurrentState(); got != c.current {
+				t.Errorf("current state %q, want %q", got, c.current)
+			}
+		})
+	}
+}
+
+func TestSalesCollaborationWaitState(t *testing.T) {
+	reg := sampleRegistry(t)
+	def := sample(t, "SalesCollaboration", "")
+	d := newDriver(t, reg, mustStart(t, def, salesInputs()), false)
+	d.play()
+	if got := join(d.in.Bookmarks()); got != "Transferred" {
+		t.Errorf("bookmarks %s", got)
+	}
+	if due, ok := d.in.NextTimer(); !ok || !due.Equal(t0.Add(168*time.Hour)) {
+		t.Errorf("timer %v %v", due, ok)
+	}
+	want := []MachineState{{Machine: "leadLifecycle", State: "SalesCollaboration"}}
+	if got := d.in.CurrentStates(); len(got) != 1 || got[0] != want[0] {
+		t.Errorf("current states %+v", got)
+	}
+	// A hand-over on day 3 re-enters the state: the escalation delay restarts from then.
+	d.apply(advance(72 * time.Hour))
+	d.apply(transferred("sam", "ann", false))
+	if due, _ := d.in.NextTimer(); !due.Equal(t0.Add(72*time.Hour + 168*time.Hour)) {
+		t.Errorf("timer after the hand-over %v", due)
+	}
+	// The state records: entered NewLead, left it by startCollaboration, entered
+	// SalesCollaboration, left it by handOver back into it.
+	var got []string
+	for _, r := range d.records {
+		if r.Name == StateEnteredRecord || r.Name == StateExitedRecord {
+			got = append(got, r.Activity+":"+r.Name+":"+r.Data)
+		}
+	}
+	wantRecs := []string{
+		`NewLead:StateEntered:{"stateMachine":"leadLifecycle"}`,
+		`NewLead:StateExited:{"stateMachine":"leadLifecycle","to":"SalesCollaboration","transition":"startCollaboration"}`,
+		`SalesCollaboration:StateEntered:{"stateMachine":"leadLifecycle"}`,
+		`SalesCollaboration:StateExited:{"stateMachine":"leadLifecycle","to":"SalesCollaboration","transition":"handOver"}`,
+		`SalesCollaboration:StateEntered:{"stateMachine":"leadLifecycle"}`,
+	}
+	if join(got) != join(wantRecs) {
+		t.Errorf("state records\n got %v\nwant %v", got, wantRecs)
+	}
+}
+
+// TestSalesCollaborationSuspend plays the host's Suspend: execution stops at a work-item
+// boundary, the instance is persisted and unloaded; on Unsuspend (8 days later, past the
+// escalation delay) it is restored, the timers that fell due fire once, and it runs on. A
+// hand-over whose resumption was accepted before the suspension wins at every cut: its
+// completion was queued before the timer fired (FIFO), so there is no escalation, and the
+// re-entered state's new escalation delay starts at the unsuspend time.
+func TestSalesCollaborationSuspend(t *testing.T) {
+	reg := sampleRegistry(t)
+	def := sample(t, "SalesCollaboration", "")
+	later := t0.Add(8 * 24 * time.Hour)
+	for cut := 0; ; cut++ {
+		in := mustStart(t, def, salesInputs())
+		if r := in.Run(t0, 0); r.Kind != ResultIdle {
+			t.Fatal(r)
+		}
+		if err := in.ResumeBookmark("Transferred", vars("from", "sam", "to", "ann", "complete", false)); err != nil {
+			t.Fatal(err)
+		}
+		r := Result{Kind: ResultRunnable}
+		if cut > 0 {
+			r = in.Run(t0, cut)
+		}
+		if r.Kind == ResultIdle {
+			break // the transition finished within the cut: every boundary was tried
+		}
+		if r.Kind != ResultRunnable {
+			t.Fatalf("cut %d: %+v", cut, r)
+		}
+		if got := in.CurrentState(); got != "SalesCollaboration" {
+			t.Errorf("cut %d: current state %q while suspended", cut, got)
+		}
+		img, err := in.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err = Restore(reg, img)
+		if err != nil {
+			t.Fatalf("cut %d: %v", cut, err)
+		}
+		in.FireDueTimers(later)
+		if r := in.Run(later, 0); r.Kind != ResultIdle {
+			t.Fatalf("cut %d: %+v", cut, r)
+		}
+		v := in.Variables()
+		if v["assignee"] != "ann" || v["transfers"] != 1.0 || v["escalations"] != 0.0 {
+			t.Errorf("cut %d: variables %v", cut, v)
+		}
+		if due, _ := in.NextTimer(); !due.Equal(later.Add(168 * time.Hour)) {
+			t.Errorf("cut %d: next timer %v", cut, due)
+		}
+		if got := in.CurrentState(); got != "SalesCollaboration" {
+			t.Errorf("cut %d: current state %q", cut, got)
+		}
+	}
+}
+
+func TestReviewerApproval(t *testing.T) {
+	reg := sampleRegistry(t)
+	def := sample(t, "ReviewerApproval", "1.0.0.0")
+	two := vars("document", "spec", "reviewers", []any{"ann", "bob"})
+	three := vars("document", "spec", "reviewers", []any{"ann", "bob", "cy"}, "required", 2)
+	const notified = "Review of spec requested from ann|Review of spec requested from bob"
+	const notified3 = notified + "|Review of spec requested from cy"
+	cases := []struct {
+		name      string
+		inputs    map[string]any
+		actions   []action
+		results   string
+		status    string
+		approvals float64
+		lines     string
+		bookmarks string
+	}{
+		{
+			name:      "every reviewer waits at once on a bookmark of their own",
+			inputs:    two,
+			results:   "Idle",
+			status:    "Pending",
+			lines:     notified,
+			bookmarks: "approve/ann|approve/bob|reject/spec",
+		},
+		{
+			name:      "an approval: that reviewer's bookmark is gone",
+			inputs:    two,
+			actions:   []action{resume("approve/ann", nil)},
+			results:   "Idle|Idle",
+			status:    "Pending",
+			approvals: 1,
+			bookmarks: "approve/bob|reject/spec",
+		},
+		{
+			name:      "all approve, in any order: Approved, the rejection wait is canceled",
+			inputs:    two,
+			actions:   []action{resume("approve/bob", nil), resume("approve/ann", nil)},
+			results:   "Idle|Idle|Completed:Closed",
+			status:    "Approved",
+			approvals: 2,
+			lines:     notified + "|Approved by bob|Approved by ann|Document spec Approved",
+		},
+		{
+			name:      "a quorum: the pending review is canceled",
+			inputs:    three,
+			actions:   []action{resume("approve/cy", nil), resume("approve/ann", nil), resume("approve/bob", nil)},
+			results:   "Idle|Idle|Completed:Closed|error:engine: instance is completed|Completed:Closed",
+			status:    "Approved",
+			approvals: 2,
+			lines:     notified3 + "|Approved by cy|Approved by ann|Document spec Approved",
+		},
+		{
+			name:      "a rejection ends it: the pending approvals are canceled",
+			inputs:    two,
+			actions:   []action{resume("approve/ann", nil), resume("reject/spec", vars("reviewer", "bob")), resume("approve/bob", nil)},
+			results:   "Idle|Idle|Completed:Closed|error:engine: instance is completed|Completed:Closed",
+			status:    "Rejected",
+			approvals: 1,
+			lines:     notified + "|Approved by ann|Rejected by bob|Document spec Rejected",
+		},
+		{
+			name:    "reviewers not a list: InvalidOperationError, caught",
+			inputs:  vars("document", "spec", "reviewers", "ann"),
+			results: "Completed:Closed",
+			status:  "Invalid",
+			lines:   "reviewers must be a list of names",
+		},
+		{
+			name:    "a reviewer listed twice: BookmarkError, caught",
+			inputs:  vars("document", "spec", "reviewers", []any{"ann", "ann"}),
+			results: "Completed:Closed",
+			status:  "Invalid",
+			lines:   "Review of spec requested from ann|Review of spec requested from ann|each reviewer may be listed once",
+		},
+		{
+			name:    "no reviewers: approved at once",
+			inputs:  vars("document", "spec", "reviewers", []any{}),
+			results: "Completed:Closed",
+			status:  "Approved",
+			lines:   "Document spec Approved",
+		},
+		{
+			name:      "Cancel while waiting",
+			inputs:    two,
+			actions:   []action{resume("approve/ann", nil), cancel()},
+			results:   "Idle|Idle|Completed:Canceled",
+			status:    "Pending",
+			approvals: 1,
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := playBoth(t, reg, def, c.inputs, c.actions...)
+			if got := join(d.results); got != c.results {
+				t.Errorf("results %s, want %s", got, c.results)
+			}
+			d.wantVars(t, vars("status", c.status, "approvals", c.approvals))
+			if c.lines != "" {
+				if got := join(lines(d.records)); got != c.lines {
+					t.Errorf("lines\n got %s\nwant %s", got, c.lines)
+				}
+			}
+			if got := join(d.in.Bookmarks()); got != c.bookmarks {
+				t.Errorf("bookmarks %s, want %s", got, c.bookmarks)
+			}
+		})
+	}
+}
+
+// testedSamples are the samples this file plays; a new sample must be added here with a test.
+var testedSamples = []string{
+	"CancellationDemo", "ExpenseApproval", "FaultOnDemand", "FlakyService", "Hello",
+	"ReviewerApproval", "SalesCollaboration",
+}
+
+// TestEverySampleLoads parses every file of engine/samples on its own, checks that the
+// registry holds it under its identity, and that its workflow has a test here.
+func TestEverySampleLoads(t *testing.T) {
+	reg := sampleRegistry(t)
+	entries, err := samples.FS.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := 0
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".xml") {
+			continue
+		}
+		files++
+		data, err := samples.FS.ReadFile(e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := ParseDefinition(e.Name(), data)
+		if err != nil {
+			t.Errorf("%s: %v", e.Name(), err)
+			continue
+		}
+		if got, err := reg.Get(d.Identity); err != nil || got.Identity != d.Identity {
+			t.Errorf("%s: %s not in the registry: %v", e.Name(), d.Identity, err)
+		}
+		if d.Identity.Package != "wimp.samples" || !contains(testedSamples, d.Identity.Name) {
+			t.Errorf("%s: %s is not in package wimp.samples or has no test in samples_test.go", e.Name(), d.Identity)
+		}
+	}
+	if files < len(testedSamples) || len(reg.All()) != files {
+		t.Errorf("%d sample files, %d definitions in the registry", files, len(reg.All()))
+	}
+}
+
+// formatExample returns the first ```xml block of FORMAT.md that starts with prefix.
+func formatExample(t *testing.T, prefix string) string {
+	t.Helper()
+	doc, err := os.ReadFile("FORMAT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, block := range strings.Split(string(doc), "```xml\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		if strings.HasPrefix(block, prefix) {
+			return block
+		}
+	}
+	t.Fatalf("FORMAT.md has no example starting with %s", prefix)
+	return ""
+}
+
+// TestFormatExamples plays the StateMachine and ForEach examples of FORMAT.md as written there.
+func TestFormatExamples(t *testing.T) {
+	door := mustParse(t, wf(`<Variables><Variable Name="key" Type="Object"/><Variable Name="opened" Type="Number"/></Variables>`,
+		formatExample(t, "<StateMachine")))
+	// A wrong key: open's Condition fails, wrongKey (sharing the Receive) re-enters Closed.
+	d := playBoth(t, door, door, nil, resume("Knock", "wrong"), resume("Knock", "right"))
+	if got := join(d.results); got != "Idle|Idle|Completed:Closed" {
+		t.Errorf("results %s", got)
+	}
+	if got := join(lines(d.records)); got != "closed|leaving Closed|closed|leaving Closed|done" {
+		t.Errorf("lines %s", got)
+	}
+	d.wantVars(t, vars("opened", 1))
+	d = playBoth(t, door, door, nil, advance(24*time.Hour))
+	if got := join(lines(d.records)); d.last() != "Completed:Closed" || got != "closed|leaving Closed|done" {
+		t.Errorf("give up: %v %s", d.results, got)
+	}
+
+	loops := mustParse(t, wf(`<Variables><Variable Name="reviewers" Type="Object" Default="[['ann', 'bob', 'cy']]"/>`+
+		`<Variable Name="approvals" Type="Number"/></Variables>`, "<Sequence>"+formatExample(t, "<ForEach")+"</Sequence>"))
+	d = playBoth(t, loops, loops, nil, resume("approve/bob", nil), resume("approve/cy", nil))
+	if got := join(d.results); got != "Idle|Idle|Completed:Closed" {
+		t.Errorf("results %s", got)
+	}
+	if got := join(lines(d.records)); got != "Review requested from ann|Review requested from bob|Review requested from cy" {
+		t.Errorf("lines %s", got)
+	}
+	d.wantVars(t, vars("approvals", 2))
 }

@@ -45,7 +45,113 @@ func (in *Instance) Update(newDef *Definition) error {
 	}
 	in.track(workflow.Record{Kind: workflow.InstanceRecord, Name: "Updated",
 		Data: jsonData(map[string]workflow.Identity{"from": old, "to": newDef.Identity})})
+	in.armNewTriggers()
 	return nil
+}
+
+// machineItems returns the queued (and held) completion callbacks for the machine a whose
+// child still matters: not the Entry placeholder, not stale triggers of a state already left.
+func (in *Instance) machineItems(a *actInst) []workItem {
+	items := in.queue
+	if in.unhandled != nil && in.unhandled.Pending != nil {
+		items = append(append([]workItem(nil), items...), *in.unhandled.Pending)
+	}
+	var out []workItem
+	for _, w := range items {
+		if w.Op == opCallback && w.Target == a.N && w.Child != nil && w.Child.Activity != "" && w.Child.N > a.Index {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// checkMachineUpdate checks a running StateMachine against nd: its current state (and the
+// transition it is taking) must exist there, and every activity it runs must have the same role
+// there: the Entry or Exit of that state, a trigger of one of its transitions, the Action of the
+// transition being taken.
+func (in *Instance) checkMachineUpdate(nd *Definition, a *actInst, fail func(act, format string, args ...any) error) error {
+	if a.State == "" {
+		return nil // not started yet
+	}
+	from := in.def.Identity
+	st := nd.byID[a.Act].child(a.State)
+	if st == nil {
+		return fail(a.Act, "is in state %q, which does not exist in %s", a.State, nd.Identity)
+	}
+	if old := in.node(a).child(a.State); old != nil && old.Kind != st.Kind {
+		return fail(a.Act, "is in state %q, a %s in %s but a %s in %s", a.State, old.Kind, from, st.Kind, nd.Identity)
+	}
+	var win *activity
+	if a.Winner != "" {
+		if win = st.child(a.Winner); win == nil {
+			return fail(a.Act, "is taking transition %q of state %q, which does not exist in %s", a.Winner, a.State, nd.Identity)
+		}
+	}
+	check := func(act, cb string) error {
+		var ok bool
+		role := ""
+		switch cb {
+		case "StateMachine.entry":
+			ok, role = st.Entry != nil && st.Entry.ID == act, "the Entry of state "+a.State
+		case "StateMachine.exit":
+			ok, role = st.Exit != nil && st.Exit.ID == act, "the Exit of state "+a.State
+		case "StateMachine.trigger":
+			ok, role = len(st.triggerGroup(act)) > 0, "a trigger of state "+a.State
+		case "StateMachine.action":
+			ok, role = win != nil && win.Action != nil && win.Action.ID == act, "the Action of transition "+a.Winner
+		}
+		if !ok {
+			return fail(act, "moved: it is %s in %s but not in %s", role, from, nd.Identity)
+		}
+		return nil
+	}
+	for _, c := range a.Children {
+		if ch := in.acts[c]; ch != nil {
+			if err := check(ch.Act, ch.Callback); err != nil {
+				return err
+			}
+		}
+	}
+	for _, w := range in.machineItems(a) {
+		if err := check(w.Child.Activity, w.Callback); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// armNewTriggers schedules, after an update, the triggers of transitions that the new
+// definition added to a state a machine waits in (WF reschedules newly added triggers).
+// Transitions without a trigger are only tried when a state is entered.
+func (in *Instance) armNewTriggers() {
+	ns := make([]int, 0, len(in.acts))
+	for n, a := range in.acts {
+		if a.Kind == KindStateMachine && a.Phase == phaseTriggers {
+			ns = append(ns, n)
+		}
+	}
+	sort.Ints(ns)
+	for _, n := range ns {
+		a := in.acts[n]
+		st := in.node(a).child(a.State)
+		if st == nil {
+			continue
+		}
+		running := map[string]bool{}
+		for _, c := range a.Children {
+			if ch := in.acts[c]; ch != nil {
+				running[ch.Act] = true
+			}
+		}
+		for _, w := range in.machineItems(a) {
+			running[w.Child.Activity] = true
+		}
+		for _, t := range st.Children {
+			if t.Trigger != nil && t.TriggerRef == "" && !running[t.Trigger.ID] {
+				in.schedule(a, t.Trigger, "StateMachine.trigger")
+			}
+		}
+	}
 }
 
 func (in *Instance) checkUpdate(nd *Definition) error {
@@ -85,7 +191,17 @@ func (in *Instance) checkUpdate(nd *Definition) error {
 			return err
 		}
 		node := nd.byID[a.Act]
-		if a.Winner != "" {
+		switch a.Kind {
+		case KindStateMachine:
+			if err := in.checkMachineUpdate(nd, a, fail); err != nil {
+				return err
+			}
+		case KindForEach, KindParallelForEach:
+			if ov := in.node(a).Variable; ov != node.Variable {
+				return fail(a.Act, "renamed its loop variable from %q to %q in %s", ov, node.Variable, nd.Identity)
+			}
+		}
+		if a.Winner != "" && a.Kind == KindPick {
 			ok := false
 			for _, br := range node.Children {
 				ok = ok || br.ID == a.Winner
