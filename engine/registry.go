@@ -21,76 +21,106 @@ var ErrNotFound = errors.New("engine: definition not found")
 // (a lookup of 1.00.0.0 finds 1.0.0.0). It is immutable once loaded and then safe for concurrent
 // reads; Add is not safe concurrently with other calls.
 type Registry struct {
-	defs map[workflow.Identity]*Definition // by Identity.Key()
+	defs     map[workflow.Identity]*Definition // by Identity.Key()
+	embedded map[*Definition]bool              // loaded by LoadFS rather than from a file
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{defs: map[workflow.Identity]*Definition{}} }
 
-// LoadRegistry returns a registry holding the embedded samples plus every *.xml file in dir
-// (not recursive; dir "" for the samples only). Two definitions with the same identity are an
-// error naming both files.
-func LoadRegistry(dir string) (*Registry, error) {
+// LoadRegistry returns a registry holding the embedded samples plus the definitions at from
+// ("" for the samples only): when it is a directory, every file in it whose name ends in .xml
+// in any case (.xml, .XML; not recursive); when it is a file, that one file, whatever its name.
+// Two definitions with the same identity are an error naming both files.
+func LoadRegistry(from string) (*Registry, error) {
 	r := NewRegistry()
 	if err := r.LoadFS(samples.FS, "samples"); err != nil {
 		return nil, err
 	}
-	if dir != "" {
-		if err := r.LoadDir(dir); err != nil {
-			return nil, err
-		}
+	if from == "" {
+		return r, nil
+	}
+	fi, err := os.Stat(from)
+	if err != nil {
+		return nil, fmt.Errorf("engine: definitions: %w", err)
+	}
+	if fi.IsDir() {
+		err = r.LoadDir(from)
+	} else {
+		err = r.LoadFile(from)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return r, nil
 }
 
-// LoadFS adds every *.xml file at the root of fsys; files are named prefix/name in messages.
+// isDefinitionFile: definitions are the files named *.xml, compared without regard to case.
+func isDefinitionFile(name string) bool { return strings.EqualFold(path.Ext(name), ".xml") }
+
+// LoadFS adds every *.xml (or .XML, ...) file at the root of fsys; files are named prefix/name
+// in messages. Embedded reports the definitions it loads.
 func (r *Registry) LoadFS(fsys fs.FS, prefix string) error {
-	names, err := fs.Glob(fsys, "*.xml")
+	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		data, err := fs.ReadFile(fsys, name)
+	for _, e := range entries { // sorted by name
+		if e.IsDir() || !isDefinitionFile(e.Name()) {
+			continue
+		}
+		data, err := fs.ReadFile(fsys, e.Name())
 		if err != nil {
 			return err
 		}
-		d, err := ParseDefinition(path.Join(prefix, name), data)
+		d, err := ParseDefinition(path.Join(prefix, e.Name()), data)
 		if err != nil {
 			return err
 		}
 		if err := r.Add(d); err != nil {
+			return err
+		}
+		if r.embedded == nil {
+			r.embedded = map[*Definition]bool{}
+		}
+		r.embedded[d] = true
+	}
+	return nil
+}
+
+// LoadDir adds every file in dir whose name ends in .xml, in any case (not recursive).
+func (r *Registry) LoadDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("engine: definitions directory: %w", err)
+	}
+	for _, e := range entries { // sorted by name
+		if e.IsDir() || !isDefinitionFile(e.Name()) {
+			continue
+		}
+		if err := r.LoadFile(filepath.Join(dir, e.Name())); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// LoadDir adds every *.xml file in dir (not recursive).
-func (r *Registry) LoadDir(dir string) error {
-	names, err := filepath.Glob(filepath.Join(dir, "*.xml"))
+// LoadFile adds the definition in the file at name.
+func (r *Registry) LoadFile(name string) error {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("engine: definition file: %w", err)
+	}
+	d, err := ParseDefinition(name, data)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("engine: definitions directory: %w", err)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		d, err := ParseDefinition(name, data)
-		if err != nil {
-			return err
-		}
-		if err := r.Add(d); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.Add(d)
 }
+
+// Embedded reports whether d was loaded by LoadFS (the samples embedded in the binary) rather
+// than from a file; d.File is then its name inside the binary, e.g. samples/Hello.xml.
+func (r *Registry) Embedded(d *Definition) bool { return r.embedded[d] }
 
 // Add registers d; an identity already present is an error naming both files.
 func (r *Registry) Add(d *Definition) error {

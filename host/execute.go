@@ -269,7 +269,11 @@ func (h *Host) execute(ctx context.Context, s *slot, budget int) (more bool, err
 			return false, h.settle(ctx, s)
 		case engine.ResultCompleted:
 			return false, h.save(ctx, s, false, func(row *store.Instance) {
-				markCompleted(row, res.Completion, res.Reason)
+				exc := ""
+				if res.Completion == workflow.Faulted && res.Exception != nil {
+					exc = res.Exception.Name
+				}
+				markCompleted(row, res.Completion, res.Reason, exc)
 			})
 		case engine.ResultUnhandledException:
 			cont, err := h.unhandled(ctx, s, res)
@@ -354,9 +358,11 @@ func (h *Host) drive(s *slot) {
 }
 
 // markCompleted turns a row into a completed instance's: no image, bookmarks, timer or
-// suspension any more; the variables keep their final values.
-func markCompleted(row *store.Instance, c workflow.Completion, reason string) {
+// suspension any more; the variables keep their final values. exception names the exception
+// that faulted it ("" for other completions).
+func markCompleted(row *store.Instance, c workflow.Completion, reason, exception string) {
 	row.State, row.Completion, row.CompletionReason, row.ExecutionStatus = workflow.Completed, c, reason, string(c)
+	row.CompletionException = exception
 	row.Image, row.Bookmarks, row.PendingTimer = nil, nil, time.Time{}
 	row.SuspensionReason, row.SuspensionException, row.Failures = "", "", 0
 }

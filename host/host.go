@@ -175,10 +175,13 @@ func New(cfg Config) (*Host, error) {
 
 // Start registers the host as a lease owner and starts the lease, timer and recovery loops;
 // recovery runs at once (instances that were executing when a process stopped run again).
+// It logs the definitions loaded and warns about stored instances whose definition is not
+// registered.
 func (h *Host) Start(ctx context.Context) error {
 	if err := h.register(ctx); err != nil {
 		return fmt.Errorf("host: registering as a lease owner: %w", err)
 	}
+	h.reportDefinitions(ctx)
 	for _, loop := range []func(){h.leaseLoop, h.timerLoop, h.recoveryLoop} {
 		if !h.goBackground(loop) {
 			return errors.New("host: closed")

@@ -29,18 +29,19 @@ type Instance struct {
 	State               workflow.State
 	Completion          workflow.Completion
 	CompletionReason    string
+	CompletionException string // the exception that faulted it ("" unless Faulted)
 	SuspensionReason    string
 	SuspensionException string
 	Bookmarks           []string
 	PendingTimer        time.Time // when the host next looks at it by itself (zero: never)
 	ExecutionStatus     string
-	Variables           []byte // JSON object, nil when none were persisted
+	Variables           []byte // JSON object, nil when none were persisted (or Query was not asked for them)
 	Created, Updated    time.Time
 }
 
 func view(r *store.Instance) *Instance {
 	return &Instance{ID: r.ID, Definition: r.Definition, State: r.State, Completion: r.Completion,
-		CompletionReason: r.CompletionReason, SuspensionReason: r.SuspensionReason,
+		CompletionReason: r.CompletionReason, CompletionException: r.CompletionException, SuspensionReason: r.SuspensionReason,
 		SuspensionException: r.SuspensionException, Bookmarks: r.Bookmarks, PendingTimer: r.PendingTimer,
 		ExecutionStatus: r.ExecutionStatus, Variables: r.Variables, Created: r.Created, Updated: r.Updated}
 }
@@ -169,23 +170,6 @@ func (h *Host) Get(ctx context.Context, id uuid.UUID) (*Instance, error) {
 		return nil, h.unavailable(id, "GetInstance", err)
 	}
 	return view(r), nil
-}
-
-// List lists instances as last persisted, oldest first: those in state ("" for all), at most
-// limit (0: no limit).
-func (h *Host) List(ctx context.Context, state workflow.State, limit int) ([]*Instance, error) {
-	if err := h.Authorize(ctx, "ListInstances", Reader); err != nil {
-		return nil, err
-	}
-	rows, err := h.store.List(ctx, store.Query{State: state, Limit: limit})
-	if err != nil {
-		return nil, h.unavailable(uuid.Nil, "ListInstances", err)
-	}
-	out := make([]*Instance, len(rows))
-	for i, r := range rows {
-		out[i] = view(r)
-	}
-	return out, nil
 }
 
 // Records reads an instance's tracking records with Seq > after (they outlive the instance).

@@ -98,7 +98,7 @@ func (h *Host) apply(ctx context.Context, s *slot, cmd Command, d Decision, prin
 		// last persist are kept.
 		recs := append(h.drain(s), rec("Terminated", cmd.Reason))
 		row := *s.rec
-		markCompleted(&row, workflow.Terminated, cmd.Reason)
+		markCompleted(&row, workflow.Terminated, cmd.Reason, "")
 		return h.commit(ctx, s, &row, recs, false)
 
 	case Abandon:

@@ -159,6 +159,7 @@ func readInstance(e *etree.Element) (*Instance, error) {
 		State:               workflow.State(childText(e, "state")),
 		Completion:          childText(e, "completion"),
 		CompletionReason:    childText(e, "completionReason"),
+		CompletionException: childText(e, "completionException"),
 		SuspensionReason:    childText(e, "suspensionReason"),
 		SuspensionException: childText(e, "suspensionException"),
 		Bookmarks:           []string{},
@@ -172,10 +173,12 @@ func readInstance(e *etree.Element) (*Instance, error) {
 			inst.Bookmarks = append(inst.Bookmarks, x.Text())
 		}
 	}
-	inst.Variables = map[string]any{}
-	if v := strings.TrimSpace(childText(e, "variables")); v != "" {
-		if err := json.Unmarshal([]byte(v), &inst.Variables); err != nil {
-			return nil, fmt.Errorf("instance variables: %w", err)
+	if e.SelectElement("variables") != nil { // left out by QueryInstances unless asked for
+		inst.Variables = map[string]any{}
+		if v := strings.TrimSpace(childText(e, "variables")); v != "" {
+			if err := json.Unmarshal([]byte(v), &inst.Variables); err != nil {
+				return nil, fmt.Errorf("instance variables: %w", err)
+			}
 		}
 	}
 	var err error
@@ -195,4 +198,125 @@ func readInstance(e *etree.Element) (*Instance, error) {
 		inst.PendingTimer = &t
 	}
 	return inst, err
+}
+
+// QueryInstances reads one page of the instances req.Filter selects.
+func (c *Client) QueryInstances(ctx context.Context, req host.QueryRequest) (*Page, error) {
+	reply, err := c.call(ctx, OpQueryInstances, func(b *etree.Element) {
+		writeFilter(b, req.Filter)
+		if req.PageSize != 0 {
+			el(b, "pageSize", strconv.Itoa(req.PageSize))
+		}
+		optEl(b, "pageToken", req.PageToken)
+		if req.IncludeVariables {
+			el(b, "includeVariables", "true")
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	p := &Page{Instances: []*Instance{}, NextPageToken: childText(reply, "nextPageToken")}
+	for _, e := range reply.SelectElements("instance") {
+		inst, err := readInstance(e)
+		if err != nil {
+			return nil, err
+		}
+		p.Instances = append(p.Instances, inst)
+	}
+	return p, nil
+}
+
+// CountInstances counts the instances f selects, grouped by by.
+func (c *Client) CountInstances(ctx context.Context, f host.Filter, by host.GroupBy) (*Counts, error) {
+	reply, err := c.call(ctx, OpCountInstances, func(b *etree.Element) {
+		writeFilter(b, f)
+		if by != host.GroupNone {
+			el(b, "groupBy", string(by))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	total, err := strconv.ParseInt(strings.TrimSpace(childText(reply, "total")), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("CountInstancesResponse total: %w", err)
+	}
+	out := &Counts{Total: total}
+	for _, g := range reply.SelectElements("group") {
+		n, err := strconv.ParseInt(strings.TrimSpace(childText(g, "count")), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("CountInstancesResponse group count: %w", err)
+		}
+		cnt := Count{State: workflow.State(childText(g, "state")), Count: n}
+		if d := g.SelectElement("definition"); d != nil {
+			id := readIdentity(d)
+			cnt.Definition = &id
+		}
+		if x := g.SelectElement("exception"); x != nil {
+			s := childText(g, "exception")
+			cnt.Exception = &s
+		}
+		out.Groups = append(out.Groups, cnt)
+	}
+	return out, nil
+}
+
+// Definitions lists the server's registered definitions.
+func (c *Client) Definitions(ctx context.Context) ([]Definition, error) {
+	reply, err := c.call(ctx, OpGetDefinitions, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := []Definition{}
+	for _, e := range reply.SelectElements("definition") {
+		d := Definition{Identity: readIdentity(e), Source: childText(e, "source"), Location: childText(e, "location"),
+			Arguments: []Argument{}, UpdatableFrom: []workflow.Identity{}}
+		if args := e.SelectElement("arguments"); args != nil {
+			for _, a := range args.SelectElements("argument") {
+				req, err := strconv.ParseBool(strings.TrimSpace(childText(a, "required")))
+				if err != nil {
+					return nil, fmt.Errorf("GetDefinitionsResponse argument required: %w", err)
+				}
+				d.Arguments = append(d.Arguments, Argument{Name: childText(a, "name"), Type: childText(a, "type"),
+					Required: req, Default: childText(a, "default")})
+			}
+		}
+		if from := e.SelectElement("updatableFrom"); from != nil {
+			for _, id := range from.SelectElements("identity") {
+				d.UpdatableFrom = append(d.UpdatableFrom, readIdentity(id))
+			}
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func readIdentity(e *etree.Element) workflow.Identity {
+	return workflow.Identity{Name: childText(e, "name"), Package: childText(e, "package"), Version: childText(e, "version")}
+}
+
+// writeFilter writes f's set fields as a filter element (none when f selects everything).
+func writeFilter(b *etree.Element, f host.Filter) {
+	if f == (host.Filter{}) {
+		return
+	}
+	e := b.CreateElement("filter")
+	optEl(e, "state", string(f.State))
+	optEl(e, "completion", string(f.Completion))
+	optEl(e, "definition", f.Definition)
+	optEl(e, "package", f.Package)
+	optEl(e, "version", f.Version)
+	optEl(e, "versionMin", f.VersionMin)
+	optEl(e, "versionMax", f.VersionMax)
+	optEl(e, "exception", f.Exception)
+	optEl(e, "reasonContains", f.ReasonContains)
+	optEl(e, "bookmark", f.Bookmark)
+	for _, t := range []struct {
+		name string
+		t    time.Time
+	}{{"createdAfter", f.CreatedAfter}, {"createdBefore", f.CreatedBefore}, {"updatedAfter", f.UpdatedAfter}, {"updatedBefore", f.UpdatedBefore}} {
+		if !t.t.IsZero() {
+			el(e, t.name, t.t.UTC().Format(time.RFC3339Nano))
+		}
+	}
 }

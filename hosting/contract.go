@@ -1,7 +1,8 @@
 // Package hosting is wimp's own SOAP contract for creating instances, resuming their bookmarks
 // and reading them back (the counterpart of WF4's IWorkflowCreation/hosting endpoints, which
-// MS-WFIM leaves out). Server operations live in server.go, a Go client in client.go and the
-// published WSDL in hosting.wsdl.
+// MS-WFIM leaves out), querying and counting them by filter, and listing the registered
+// definitions. Server operations live in server.go (the operations table) and query.go, a Go
+// client in client.go and the published WSDL in wsdl.go.
 package hosting
 
 import (
@@ -23,9 +24,13 @@ const (
 	OpGetInstance          = "GetInstance"
 	OpListInstances        = "ListInstances"
 	OpGetTrackingRecords   = "GetTrackingRecords"
+	OpQueryInstances       = "QueryInstances"
+	OpCountInstances       = "CountInstances"
+	OpGetDefinitions       = "GetDefinitions"
 )
 
-var opNames = []string{OpCreate, OpCreateWithInstanceID, OpResumeBookmark, OpGetInstance, OpListInstances, OpGetTrackingRecords}
+var opNames = []string{OpCreate, OpCreateWithInstanceID, OpResumeBookmark, OpGetInstance, OpListInstances, OpGetTrackingRecords,
+	OpQueryInstances, OpCountInstances, OpGetDefinitions}
 
 // Action is the request action of an operation.
 func Action(op string) string { return actionPrefix + op }
@@ -50,11 +55,12 @@ type Instance struct {
 	State               workflow.State    `json:"state"`
 	Completion          string            `json:"completion"`
 	CompletionReason    string            `json:"completionReason,omitempty"`
+	CompletionException string            `json:"completionException,omitempty"`
 	SuspensionReason    string            `json:"suspensionReason"`
 	SuspensionException string            `json:"suspensionException,omitempty"`
 	Bookmarks           []string          `json:"bookmarks"`
 	Definition          workflow.Identity `json:"definition"`
-	Variables           map[string]any    `json:"variables"`
+	Variables           map[string]any    `json:"variables"` // nil (null) when QueryInstances was not asked for them
 	PendingTimer        *time.Time        `json:"pendingTimer,omitempty"`
 	ExecutionStatus     string            `json:"executionStatus"`
 	Created             time.Time         `json:"created"`
@@ -71,4 +77,41 @@ type Record struct {
 	Reason    string    `json:"reason,omitempty"`
 	Principal string    `json:"principal,omitempty"`
 	Data      string    `json:"data,omitempty"`
+}
+
+// Page is one page of QueryInstances.
+type Page struct {
+	Instances     []*Instance `json:"instances"`
+	NextPageToken string      `json:"nextPageToken,omitempty"`
+}
+
+// Counts is what CountInstances returns: the total, and the groups when grouped.
+type Counts struct {
+	Total  int64   `json:"total"`
+	Groups []Count `json:"groups,omitempty"`
+}
+
+// Count is one group of CountInstances: its key (the field its groupBy names) and count.
+type Count struct {
+	State      workflow.State     `json:"state,omitempty"`
+	Definition *workflow.Identity `json:"definition,omitempty"`
+	Exception  *string            `json:"exception,omitempty"` // "" for the instances without one
+	Count      int64              `json:"count"`
+}
+
+// Definition is a registered definition as GetDefinitions describes it.
+type Definition struct {
+	workflow.Identity
+	Source        string              `json:"source"`   // embedded or file
+	Location      string              `json:"location"` // the sample's name in the binary, or the file's path
+	Arguments     []Argument          `json:"arguments"`
+	UpdatableFrom []workflow.Identity `json:"updatableFrom"`
+}
+
+// Argument is a definition's input argument.
+type Argument struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Required bool   `json:"required"`
+	Default  string `json:"default,omitempty"` // the expression as written
 }

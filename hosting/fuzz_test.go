@@ -55,6 +55,24 @@ func (h *fakeHost) Records(context.Context, uuid.UUID, int64) ([]workflow.Record
 	return nil, nil
 }
 
+func (h *fakeHost) Query(_ context.Context, req host.QueryRequest) (*host.QueryResult, error) {
+	return &host.QueryResult{Instances: []*host.Instance{{ID: uuid.MustParse("3f2504e0-4f89-41d3-9a0c-0305e82c3301"),
+		State: workflow.Active, Variables: []byte(`{"a":1}`)}}, NextPageToken: req.PageToken + "x"}, nil
+}
+
+func (h *fakeHost) Count(_ context.Context, _ host.Filter, by host.GroupBy) (*host.CountResult, error) {
+	r := &host.CountResult{Total: 3}
+	if by != host.GroupNone {
+		r.Groups = []host.Count{{State: workflow.Active, N: 2}, {State: workflow.Suspended, N: 1}}
+	}
+	return r, nil
+}
+
+func (h *fakeHost) Definitions(context.Context) ([]host.Definition, error) {
+	return []host.Definition{{Identity: workflow.Identity{Name: "Hello", Version: "1.0"}, Source: host.SourceEmbedded,
+		Arguments: []host.Argument{{Name: "name", Type: "String", Default: "'world'"}}}}, nil
+}
+
 // FuzzRequest sends arbitrary requests through a soap.Endpoint serving the hosting operations
 // (envelope parsing, argument decoding, every operation) to a host that always succeeds: the
 // endpoint must never panic, must answer a plain HTTP error, a reply or a fault, and a request
@@ -69,6 +87,11 @@ func FuzzRequest(f *testing.F) {
 	f.Add("text/xml", Action(OpResumeBookmark), env(`<ResumeBookmark xmlns="`+NS+`"><instanceId>{`+id+`}</instanceId><bookmark>B</bookmark><payload>{"a":[1,2]}</payload></ResumeBookmark>`))
 	f.Add("text/xml", "", env(`<ListInstances xmlns="`+NS+`"><state>Active</state><limit>3</limit></ListInstances>`))
 	f.Add("text/xml", "", env(`<GetTrackingRecords xmlns="`+NS+`"><instanceId>`+id+`</instanceId><after>2</after></GetTrackingRecords>`))
+	f.Add("text/xml", Action(OpQueryInstances), env(`<QueryInstances xmlns="`+NS+`"><filter><state>Suspended</state><versionMin>1.0</versionMin>`+
+		`<createdAfter>2026-11-30T08:00:00Z</createdAfter></filter><pageSize>10</pageSize><pageToken>AQAAAbjglJsuPyUE4E-JQdOaDAMF6CwzAQ</pageToken>`+
+		`<includeVariables>true</includeVariables></QueryInstances>`))
+	f.Add("text/xml", Action(OpCountInstances), env(`<CountInstances xmlns="`+NS+`"><filter><bookmark>Review</bookmark></filter><groupBy>state</groupBy></CountInstances>`))
+	f.Add("application/soap+xml", "", `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><GetDefinitions xmlns="`+NS+`"/></s:Body></s:Envelope>`)
 	for _, c := range HostileRequests(id) {
 		f.Add(c.ContentType, c.SOAPAction, c.Body)
 	}

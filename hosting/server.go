@@ -27,6 +27,9 @@ type Host interface {
 	Get(ctx context.Context, id uuid.UUID) (*host.Instance, error)
 	List(ctx context.Context, state workflow.State, limit int) ([]*host.Instance, error)
 	Records(ctx context.Context, id uuid.UUID, after int64) ([]workflow.Record, error)
+	Query(ctx context.Context, req host.QueryRequest) (*host.QueryResult, error)
+	Count(ctx context.Context, f host.Filter, by host.GroupBy) (*host.CountResult, error)
+	Definitions(ctx context.Context) ([]host.Definition, error)
 }
 
 type handler func(ctx context.Context, h Host, args *args) (*etree.Element, error)
@@ -44,6 +47,9 @@ var operations = map[string]operation{
 	OpGetInstance:          {getInstance, host.Reader},
 	OpListInstances:        {listInstances, host.Reader},
 	OpGetTrackingRecords:   {getTrackingRecords, host.Reader},
+	OpQueryInstances:       {queryInstances, host.Reader},
+	OpCountInstances:       {countInstances, host.Reader},
+	OpGetDefinitions:       {getDefinitions, host.Reader},
 }
 
 // Operations returns the hosting contract's operations bound to h, for a soap.Endpoint.
@@ -245,11 +251,15 @@ func getTrackingRecords(ctx context.Context, h Host, a *args) (*etree.Element, e
 	return reply, nil
 }
 
-func writeInstance(e *etree.Element, inst *host.Instance) {
+func writeInstance(e *etree.Element, inst *host.Instance) { writeInstanceVars(e, inst, true) }
+
+// writeInstanceVars writes an instance, with its variables when vars.
+func writeInstanceVars(e *etree.Element, inst *host.Instance, vars bool) {
 	el(e, "id", inst.ID.String())
 	el(e, "state", string(inst.State))
 	el(e, "completion", string(inst.Completion))
 	optEl(e, "completionReason", inst.CompletionReason)
+	optEl(e, "completionException", inst.CompletionException)
 	el(e, "suspensionReason", inst.SuspensionReason)
 	optEl(e, "suspensionException", inst.SuspensionException)
 	def := e.CreateElement("definition")
@@ -260,11 +270,13 @@ func writeInstance(e *etree.Element, inst *host.Instance) {
 	for _, b := range inst.Bookmarks {
 		el(bm, "bookmark", b)
 	}
-	vars := string(inst.Variables)
-	if vars == "" {
-		vars = "{}"
+	if vars {
+		v := string(inst.Variables)
+		if v == "" {
+			v = "{}"
+		}
+		el(e, "variables", v)
 	}
-	el(e, "variables", vars)
 	if !inst.PendingTimer.IsZero() {
 		el(e, "pendingTimer", inst.PendingTimer.UTC().Format(time.RFC3339Nano))
 	}
@@ -422,6 +434,7 @@ func toFault(err error) error {
 		{host.ErrInvalidInput, FaultInvalidInput},
 		{host.ErrExists, FaultInstanceExists},
 		{host.ErrBookmarkNotFound, FaultBookmarkNotFound},
+		{host.ErrInvalidQuery, FaultInvalidArgument},
 	} {
 		if errors.Is(he.Kind, m.kind) {
 			return soap.NewFault(soap.Sender, faultReason(he), soap.QName{Space: NS, Local: m.subcode})

@@ -38,11 +38,12 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
           <xs:element name="state" type="xs:string"><xs:annotation><xs:documentation>Active, Suspended or Completed.</xs:documentation></xs:annotation></xs:element>
           <xs:element name="completion" type="xs:string"><xs:annotation><xs:documentation>Empty, Closed, Canceled, Terminated or Faulted.</xs:documentation></xs:annotation></xs:element>
           <xs:element name="completionReason" type="xs:string" minOccurs="0"/>
+          <xs:element name="completionException" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The name of the exception that faulted the instance.</xs:documentation></xs:annotation></xs:element>
           <xs:element name="suspensionReason" type="xs:string"/>
           <xs:element name="suspensionException" type="xs:string" minOccurs="0"/>
           <xs:element name="definition" type="tns:DefinitionIdentity"/>
           <xs:element name="bookmarks" type="tns:Bookmarks"/>
-          <xs:element name="variables" type="xs:string"><xs:annotation><xs:documentation>A JSON object: the workflow variables at the last persist.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="variables" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>A JSON object: the workflow variables at the last persist. Always sent by GetInstance and ListInstances; by QueryInstances only with includeVariables.</xs:documentation></xs:annotation></xs:element>
           <xs:element name="pendingTimer" type="xs:dateTime" minOccurs="0"/>
           <xs:element name="executionStatus" type="xs:string"/>
           <xs:element name="created" type="xs:dateTime"/>
@@ -59,6 +60,59 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
           <xs:element name="reason" type="xs:string" minOccurs="0"/>
           <xs:element name="principal" type="xs:string" minOccurs="0"/>
           <xs:element name="data" type="xs:string" minOccurs="0"/>
+        </xs:sequence>
+      </xs:complexType>
+      <xs:complexType name="Filter">
+        <xs:annotation><xs:documentation>Every element is optional (absent or empty: no condition); the conditions are ANDed.</xs:documentation></xs:annotation>
+        <xs:sequence>
+          <xs:element name="state" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>Active, Suspended or Completed.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="completion" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>Closed, Canceled, Terminated or Faulted.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="definition" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The definition's name, exact.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="package" type="xs:string" minOccurs="0"/>
+          <xs:element name="version" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>A System.Version, compared as one: 1.0.0.0 matches 1.00.0.0, not 1.0.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="versionMin" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>Inclusive, in System.Version order (1.0 &lt; 1.0.0 &lt; 1.0.0.0 &lt; 9.0 &lt; 10.0).</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="versionMax" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>Inclusive.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="exception" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The name of the exception that suspended or faulted the instance, exact.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="reasonContains" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>A substring of the suspension reason (case sensitive).</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="bookmark" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>A bookmark the instance waits on.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="createdAfter" type="xs:dateTime" minOccurs="0"><xs:annotation><xs:documentation>Exclusive, like the other three; a time without a zone is UTC.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="createdBefore" type="xs:dateTime" minOccurs="0"/>
+          <xs:element name="updatedAfter" type="xs:dateTime" minOccurs="0"/>
+          <xs:element name="updatedBefore" type="xs:dateTime" minOccurs="0"/>
+        </xs:sequence>
+      </xs:complexType>
+      <xs:complexType name="Group">
+        <xs:annotation><xs:documentation>One group of CountInstances: the key its groupBy names, and its count.</xs:documentation></xs:annotation>
+        <xs:sequence>
+          <xs:element name="state" type="xs:string" minOccurs="0"/>
+          <xs:element name="definition" type="tns:DefinitionIdentity" minOccurs="0"/>
+          <xs:element name="exception" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>Empty for the instances without an exception.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="count" type="xs:long"/>
+        </xs:sequence>
+      </xs:complexType>
+      <xs:complexType name="Argument">
+        <xs:sequence>
+          <xs:element name="name" type="xs:string"/>
+          <xs:element name="type" type="xs:string"><xs:annotation><xs:documentation>Number, String, Boolean or Object.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="required" type="xs:boolean"/>
+          <xs:element name="default" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The default's expression as written.</xs:documentation></xs:annotation></xs:element>
+        </xs:sequence>
+      </xs:complexType>
+      <xs:complexType name="Arguments">
+        <xs:sequence><xs:element name="argument" type="tns:Argument" minOccurs="0" maxOccurs="unbounded"/></xs:sequence>
+      </xs:complexType>
+      <xs:complexType name="Identities">
+        <xs:sequence><xs:element name="identity" type="tns:DefinitionIdentity" minOccurs="0" maxOccurs="unbounded"/></xs:sequence>
+      </xs:complexType>
+      <xs:complexType name="Definition">
+        <xs:sequence>
+          <xs:element name="name" type="xs:string"/>
+          <xs:element name="package" type="xs:string"/>
+          <xs:element name="version" type="xs:string"/>
+          <xs:element name="source" type="xs:string"><xs:annotation><xs:documentation>embedded (a sample built into the server) or file.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="location" type="xs:string"><xs:annotation><xs:documentation>The sample's name in the server (samples/Hello.xml) or the file's path.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="arguments" type="tns:Arguments"/>
+          <xs:element name="updatableFrom" type="tns:Identities"><xs:annotation><xs:documentation>The identities whose instances Update may move to this definition.</xs:documentation></xs:annotation></xs:element>
         </xs:sequence>
       </xs:complexType>
       <xs:element name="Create">
@@ -112,6 +166,36 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
       <xs:element name="GetTrackingRecordsResponse">
         <xs:complexType><xs:sequence><xs:element name="record" type="tns:TrackingRecord" minOccurs="0" maxOccurs="unbounded"/></xs:sequence></xs:complexType>
       </xs:element>
+      <xs:element name="QueryInstances">
+        <xs:complexType><xs:sequence>
+          <xs:element name="filter" type="tns:Filter" minOccurs="0"/>
+          <xs:element name="pageSize" type="xs:int" minOccurs="0"><xs:annotation><xs:documentation>Default 100; at most 1000 (a larger size is taken as 1000).</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="pageToken" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The nextPageToken of the previous page, unchanged; absent for the first page.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="includeVariables" type="xs:boolean" minOccurs="0"/>
+        </xs:sequence></xs:complexType>
+      </xs:element>
+      <xs:element name="QueryInstancesResponse">
+        <xs:complexType><xs:sequence>
+          <xs:element name="instance" type="tns:Instance" minOccurs="0" maxOccurs="unbounded"><xs:annotation><xs:documentation>Ordered by created, then id.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="nextPageToken" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>Absent on the last page.</xs:documentation></xs:annotation></xs:element>
+        </xs:sequence></xs:complexType>
+      </xs:element>
+      <xs:element name="CountInstances">
+        <xs:complexType><xs:sequence>
+          <xs:element name="filter" type="tns:Filter" minOccurs="0"/>
+          <xs:element name="groupBy" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>none (the default), state, definition or exception.</xs:documentation></xs:annotation></xs:element>
+        </xs:sequence></xs:complexType>
+      </xs:element>
+      <xs:element name="CountInstancesResponse">
+        <xs:complexType><xs:sequence>
+          <xs:element name="total" type="xs:long"/>
+          <xs:element name="group" type="tns:Group" minOccurs="0" maxOccurs="unbounded"/>
+        </xs:sequence></xs:complexType>
+      </xs:element>
+      <xs:element name="GetDefinitions"><xs:complexType><xs:sequence/></xs:complexType></xs:element>
+      <xs:element name="GetDefinitionsResponse">
+        <xs:complexType><xs:sequence><xs:element name="definition" type="tns:Definition" minOccurs="0" maxOccurs="unbounded"/></xs:sequence></xs:complexType>
+      </xs:element>
     </xs:schema>`
 
 // WSDL renders the hosting contract's WSDL with SOAP 1.1 and 1.2 bindings and a service whose
@@ -121,7 +205,7 @@ func WSDL(serviceURL string) []byte {
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>
 <wsdl:definitions name="WorkflowHosting" targetNamespace="` + NS + `" xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:soap12="http://schemas.xmlsoap.org/wsdl/soap12/" xmlns:wsaw="http://www.w3.org/2006/05/addressing/wsdl" xmlns:tns="` + NS + `">
-  <wsdl:documentation>wimp's hosting contract: create workflow instances, resume their bookmarks, read instances and their tracking records. Instance conditions fault with the MS-WFIM subcodes (http://schemas.datacontract.org/2008/10/WorkflowServices: InstanceNotFound, InstanceSuspended, InstanceCompleted, InstanceTerminated); contract errors with subcodes in ` + NS + `: DefinitionNotFound, InvalidInput, InstanceExists, BookmarkNotFound, InvalidArgument.</wsdl:documentation>
+  <wsdl:documentation>wimp's hosting contract: create workflow instances, resume their bookmarks, read instances and their tracking records, query and count instances by filter, list the registered definitions. Instance conditions fault with the MS-WFIM subcodes (http://schemas.datacontract.org/2008/10/WorkflowServices: InstanceNotFound, InstanceSuspended, InstanceCompleted, InstanceTerminated); contract errors with subcodes in ` + NS + `: DefinitionNotFound, InvalidInput, InstanceExists, BookmarkNotFound, InvalidArgument.</wsdl:documentation>
   <wsdl:types>
     ` + schema + `
   </wsdl:types>

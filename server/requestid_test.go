@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/wimp-project/wimp/host"
+	"github.com/wimp-project/wimp/internal/testlog"
 	"github.com/wimp-project/wimp/server/servertest"
 )
 
@@ -15,7 +16,7 @@ import (
 // otherwise; the access log has one line per request with it, and the tracking record of the
 // management operation it caused names it.
 func TestRequestIDs(t *testing.T) {
-	log := &syncBuffer{}
+	log := &testlog.Buffer{}
 	srv := servertest.Run(t, servertest.Options{Log: log})
 	hostingC, _ := clients(srv.URL, http.DefaultClient)
 	id, err := hostingC.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",

@@ -1,13 +1,11 @@
 package server_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/wimp-project/wimp/auth/authtest"
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
+	"github.com/wimp-project/wimp/internal/testlog"
 	"github.com/wimp-project/wimp/server/servertest"
 	"github.com/wimp-project/wimp/soap"
 )
@@ -34,24 +33,6 @@ var testUsers = []authtest.User{
 	{Name: "otto", Password: operatorPassword, Roles: "operator"},
 	{Name: "ada", Password: adminPassword, Roles: "reader,admin"},
 	{Name: "carol", Roles: "admin"}, // certificate only
-}
-
-// syncBuffer is a log sink the server writes from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func securedServer(t *testing.T, log io.Writer) *servertest.Server {
@@ -382,7 +363,7 @@ func TestOpenAndReaderURLs(t *testing.T) {
 
 // No password or hash ever appears in the log, a reply or a tracking record, whatever fails.
 func TestCredentialsNeverLeak(t *testing.T) {
-	log := &syncBuffer{}
+	log := &testlog.Buffer{}
 	users := authtest.UsersText(t, testUsers...)
 	srv := securedServer(t, log)
 	adminH, adminC := as(srv.URL, http.DefaultClient, "ada", adminPassword, false)

@@ -84,6 +84,7 @@ type Instance struct {
 	SuspensionReason    string
 	SuspensionException string // exception name when suspended by an unhandled exception
 	CompletionReason    string // termination reason, or the fault message of a Faulted instance
+	CompletionException string // exception name of a Faulted instance ("" otherwise)
 	Bookmarks           []string
 	// PendingTimer is when the host must next look at the instance (UTC; zero: never by
 	// itself): its earliest durable timer, or a later retry time after failed executions.
@@ -135,7 +136,9 @@ type Change struct {
 	Hold bool
 }
 
-// Query selects instances for List (ordered by Created, then id).
+// Query selects instances for List (ordered by Created, then id). List(q) returns what
+// following every page of QueryInstances with Filter{State: q.State} would, up to q.Limit, with
+// images and variables.
 type Query struct {
 	State workflow.State // "" for all
 	Limit int            // 0 for no limit
@@ -158,6 +161,15 @@ type Store interface {
 	// empty apart.
 	Get(ctx context.Context, id uuid.UUID) (*Instance, error)
 	List(ctx context.Context, q Query) ([]*Instance, error)
+	// QueryInstances returns one page of the instances q.Filter selects, ordered by (Created,
+	// id), and the token of the next page ("" after the last). Paging is by key (the token holds
+	// the last instance's Created and id), so it is stable while instances are inserted and
+	// deleted: an instance that exists, and matches, from the first page to the last appears
+	// exactly once. Instances come without Image; Variables only when q.Variables. A filter
+	// that does not Validate, a negative size or a malformed token is ErrInvalidQuery.
+	QueryInstances(ctx context.Context, q PageQuery) (Page, error)
+	// CountInstances counts the instances f selects, in groups (see GroupBy and Count).
+	CountInstances(ctx context.Context, f Filter, by GroupBy) ([]Count, error)
 	// Records returns the instance's tracking records with Seq > after, oldest first (also
 	// after the instance was deleted; an id without records gives none and no error).
 	Records(ctx context.Context, id uuid.UUID, after int64) ([]workflow.Record, error)

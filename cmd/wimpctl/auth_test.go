@@ -92,8 +92,25 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch body.Tag {
 	case hosting.OpGetInstance:
 		writeFields(reply.CreateElement("instance"), f.inst)
-	case hosting.OpListInstances:
+	case hosting.OpListInstances, hosting.OpQueryInstances:
 		writeFields(reply.CreateElement("instance"), f.inst)
+	case hosting.OpCountInstances:
+		reply.CreateElement("total").SetText("1")
+		g := reply.CreateElement("group")
+		g.CreateElement("exception").SetText(f.inst["suspensionException"])
+		g.CreateElement("count").SetText("1")
+	case hosting.OpGetDefinitions:
+		d := reply.CreateElement("definition")
+		writeFields(d, map[string]string{"name": f.inst["suspensionException"]})
+		d.CreateElement("package").SetText("p")
+		d.CreateElement("version").SetText("1.0")
+		d.CreateElement("source").SetText("file")
+		d.CreateElement("location").SetText(f.inst["suspensionException"])
+		a := d.CreateElement("arguments").CreateElement("argument")
+		a.CreateElement("name").SetText(f.inst["suspensionException"])
+		a.CreateElement("type").SetText("String")
+		a.CreateElement("required").SetText("false")
+		writeFields(d.CreateElement("updatableFrom").CreateElement("identity"), map[string]string{"name": f.inst["suspensionException"]})
 	case hosting.OpGetTrackingRecords:
 		for _, rec := range f.recs {
 			writeFields(reply.CreateElement("record"), rec)
@@ -371,6 +388,8 @@ func TestTextOutputEscapes(t *testing.T) {
 		{[]string{"get", testID}, 8, 6},
 		{[]string{"list"}, 2, 1},
 		{[]string{"track", testID}, 2, 1},
+		{[]string{"count", "--by", "exception"}, 3, 1},
+		{[]string{"definitions"}, 2, 1},
 	} {
 		r := ctl(srv.URL, tc.args...)
 		if r.code != 0 {

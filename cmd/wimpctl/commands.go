@@ -26,15 +26,17 @@ type client struct {
 	control *soap.Client
 	hosting *hosting.Client
 	out     io.Writer
+	errOut  io.Writer // notes that are not the command's output (list's next page token)
 }
 
 // newClient returns the clients of both endpoints at base, sharing hc (and so its TLS set-up)
 // and creds (nil: none).
-func newClient(base string, v soap.Version, hc *http.Client, creds *soap.Credentials, out io.Writer) *client {
+func newClient(base string, v soap.Version, hc *http.Client, creds *soap.Credentials, out, errOut io.Writer) *client {
 	return &client{
 		control: &soap.Client{HTTP: hc, URL: base + "/WorkflowControl", Version: v, Credentials: creds},
 		hosting: &hosting.Client{SOAP: &soap.Client{HTTP: hc, URL: base + "/WorkflowHosting", Version: v, Credentials: creds}},
 		out:     out,
+		errOut:  errOut,
 	}
 }
 
@@ -77,6 +79,10 @@ func (c *client) dispatch(ctx context.Context, cmd string, args []string) error 
 		return c.get(ctx, args)
 	case "list":
 		return c.list(ctx, args)
+	case "count":
+		return c.count(ctx, args)
+	case "definitions":
+		return c.definitions(ctx, args)
 	case "track":
 		return c.track(ctx, args)
 	}
@@ -226,34 +232,6 @@ func (c *client) get(ctx context.Context, args []string) error {
 	}
 	vars, _ := json.Marshal(inst.Variables)
 	fmt.Fprintf(tw, "variables\t%s\nupdated\t%s\n", p(string(vars)), inst.Updated.Format("2006-01-02 15:04:05Z07:00"))
-	return tw.Flush()
-}
-
-func (c *client) list(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("list", flag.ContinueOnError)
-	state := fs.String("state", "", "")
-	limit := fs.Int("limit", 0, "")
-	asJSON := fs.Bool("json", false, "")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	list, err := c.hosting.ListInstances(ctx, *state, *limit)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		if list == nil {
-			list = []*hosting.Instance{}
-		}
-		return writeJSON(c.out, list)
-	}
-	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tCOMPLETION\tDEFINITION\tBOOKMARKS")
-	p := printable
-	for _, i := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\n", p(i.ID), p(string(i.State)), p(i.Completion), p(i.Definition.Name),
-			p(i.Definition.Version), joinPrintable(i.Bookmarks, ","))
-	}
 	return tw.Flush()
 }
 

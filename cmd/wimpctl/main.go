@@ -47,7 +47,16 @@ MS-WFIM operations (add --transacted for the Transacted* variant where one exist
 Hosting:
   create --definition NAME [--version V] [--id GUID] [--input key=value]...   prints the id
   resume ID BOOKMARK [--payload JSON]
-  get ID [--json]            list [--state S] [--limit N] [--json]            track ID [--json]
+  get ID [--json]            track ID [--json]            definitions [--json]
+  list [FILTER] [--limit N] [--page-token T | --all] [--json]
+                             one page (--limit, default 100, at most 1000); the next page's
+                             token is printed on stderr; --all follows every page
+  count [FILTER] [--by state|definition|exception] [--json]
+FILTER (all optional, ANDed): --state S  --completion C (names in any case)
+  --definition NAME  --package P  --version V  --version-min V  --version-max V
+  --exception NAME  --reason-contains TEXT  --bookmark NAME
+  --created-after T  --created-before T  --updated-after T  --updated-before T
+  (T: an RFC 3339 time, or a duration such as 24h meaning that long ago; bounds exclusive)
 Offline:
   hash-password              reads a password (stdin's first line), prints its bcrypt hash
 
@@ -112,7 +121,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	c := newClient(strings.TrimRight(*endpoint, "/"), v, hc, creds, stdout)
+	c := newClient(strings.TrimRight(*endpoint, "/"), v, hc, creds, stdout, stderr)
 	err = c.dispatch(ctx, g.Arg(0), g.Args()[1:])
 	var f *soap.Fault
 	switch {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wimp-project/wimp/store"
 )
 
 // ErrSchemaTooNew is returned by Open when the database was migrated by a newer binary
@@ -58,6 +60,51 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
 	return ms, nil
+}
+
+// migrationSteps are the Go parts of migrations, by migration name: what SQL cannot compute.
+// Each runs after its migration's SQL, in the same transaction.
+var migrationSteps = map[string]func(context.Context, *sql.Conn) error{
+	"0003_query": fillVersionKeys,
+}
+
+// fillVersionKeys sets version_key (store.VersionKey of definition_version) on the rows that
+// 0003_query found, in one pass over the table.
+func fillVersionKeys(ctx context.Context, conn *sql.Conn) error {
+	rows, err := conn.QueryContext(ctx, "SELECT DISTINCT definition_version FROM instances")
+	if err != nil {
+		return err
+	}
+	var versions []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		versions = append(versions, v)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(versions) == 0 {
+		return nil
+	}
+	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE version_keys (version TEXT PRIMARY KEY, key TEXT NOT NULL)"); err != nil {
+		return err
+	}
+	for _, v := range versions {
+		if _, err := conn.ExecContext(ctx, "INSERT INTO temp.version_keys VALUES (?, ?)", v, store.VersionKey(v)); err != nil {
+			return err
+		}
+	}
+	if _, err := conn.ExecContext(ctx, `UPDATE instances SET version_key =
+		(SELECT key FROM temp.version_keys WHERE version = instances.definition_version)`); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "DROP TABLE temp.version_keys")
+	return err
 }
 
 // migrate brings the database on conn up to the last of ms. Each migration runs in its own
@@ -116,6 +163,11 @@ func migrateStep(ctx context.Context, conn *sql.Conn, ms []migration, known int,
 	}
 	if _, err := conn.ExecContext(ctx, next.sql); err != nil {
 		return false, fmt.Errorf("store: migration %s: %w", next.name, err)
+	}
+	if step := migrationSteps[next.name]; step != nil {
+		if err := step(ctx, conn); err != nil {
+			return false, fmt.Errorf("store: migration %s: %w", next.name, err)
+		}
 	}
 	if _, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 		next.version, next.name, now().UnixMilli()); err != nil {

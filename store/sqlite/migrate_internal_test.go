@@ -2,12 +2,19 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/wimp-project/wimp/store"
 )
 
 func TestMigrationsInOrder(t *testing.T) {
@@ -16,6 +23,7 @@ func TestMigrationsInOrder(t *testing.T) {
 	fsys := fstest.MapFS{
 		"m/0002_b.sql": {Data: []byte("INSERT INTO log VALUES ('b');")},
 		"m/0001_a.sql": {Data: slices.Concat(mustRead(t, "migrations/0001_init.sql"), mustRead(t, "migrations/0002_leases.sql"),
+			mustRead(t, "migrations/0003_query.sql"),
 			[]byte("\nCREATE TABLE log (x TEXT); INSERT INTO log VALUES ('a');"))},
 		"m/README": {Data: []byte("not a migration")},
 	}
@@ -83,4 +91,75 @@ func mustRead(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestQueryMigrationOfExistingRows: 0003_query on a database that already holds instances fills
+// the bookmark table, the counts and the version keys, so the new queries see the old rows.
+func TestQueryMigrationOfExistingRows(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	ms, err := loadMigrations(embeddedMigrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, time.Second, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, conn, ms[:2], time.Now); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range []struct{ state, version, exc, bookmarks string }{
+		{"Active", "1.0.0.0", "", `["Review","Escalate"]`},
+		{"Active", "01.0.0.0", "", `["Review"]`},
+		{"Suspended", "2.0", "WorkItemLimitExceeded", `[]`},
+		{"Completed", "nonsense", "", `[]`},
+	} {
+		if _, err := conn.ExecContext(ctx, `INSERT INTO instances (id, definition_name, definition_version, state,
+			suspension_exception, blocking_bookmarks, version, created, updated) VALUES (?, 'Expense', ?, ?, ?, ?, 1, ?, ?)`,
+			uuid.NewString(), r.version, r.state, r.exc, r.bookmarks, 1000+i, 1000+i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	count := func(f store.Filter, by store.GroupBy) string {
+		t.Helper()
+		cs, err := s.CountInstances(ctx, f, by)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts []string
+		for _, c := range cs {
+			parts = append(parts, fmt.Sprintf("%s%s%s=%d", c.State, c.Definition.Version, c.Exception, c.N))
+		}
+		return strings.Join(parts, " ")
+	}
+	for _, c := range []struct {
+		f    store.Filter
+		by   store.GroupBy
+		want string
+	}{
+		{store.Filter{}, store.GroupByState, "Active=2 Suspended=1 Completed=1"},
+		{store.Filter{Version: "1.0.0.0"}, store.GroupByDefinition, "01.0.0.0=1 1.0.0.0=1"},
+		{store.Filter{VersionMin: "1.5"}, store.GroupNone, "=1"},
+		{store.Filter{Exception: "WorkItemLimitExceeded"}, store.GroupByState, "Suspended=1"},
+		{store.Filter{Bookmark: "Review"}, store.GroupByState, "Active=2"},
+		{store.Filter{Bookmark: "Escalate", Version: "1.0"}, store.GroupNone, "=0"},
+		{store.Filter{Bookmark: "Escalate", Version: "1.0.0.0"}, store.GroupNone, "=1"},
+	} {
+		if got := count(c.f, c.by); got != c.want {
+			t.Errorf("after migrating, CountInstances(%+v, %q) = %q, want %q", c.f, c.by, got, c.want)
+		}
+	}
 }

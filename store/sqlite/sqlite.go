@@ -316,7 +316,8 @@ func (s *Store) closeDBs() error {
 
 const instanceColumns = `id, definition_name, definition_package, definition_version, state, completion,
 	suspension_reason, suspension_exception, completion_reason, blocking_bookmarks, pending_timer,
-	execution_status, failures, image, image IS NULL, variables, version, lease_owner, lease_token, created, updated`
+	execution_status, failures, image, image IS NULL, variables, completion_exception, version, lease_owner, lease_token,
+	created, updated`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -333,7 +334,8 @@ func scanInstance(sc scanner) (*store.Instance, error) {
 	)
 	if err := sc.Scan(&id, &in.Definition.Name, &in.Definition.Package, &in.Definition.Version, &state, &completion,
 		&in.SuspensionReason, &in.SuspensionException, &in.CompletionReason, &bookmarks, &pending,
-		&in.ExecutionStatus, &in.Failures, &image, &imageNull, &variables, &in.Version, &in.Lease.Owner, &in.Lease.Token,
+		&in.ExecutionStatus, &in.Failures, &image, &imageNull, &variables, &in.CompletionException, &in.Version,
+		&in.Lease.Owner, &in.Lease.Token,
 		&created, &updatedMS); err != nil {
 		return nil, err
 	}

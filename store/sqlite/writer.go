@@ -338,11 +338,12 @@ func (s *Store) expire(batch []*request, errs []error) ([]*request, []error) {
 
 // writer owns the write connection and its prepared statements.
 type writer struct {
-	conn                                                *sql.Conn
-	insert, update, del, storedRow, ownerLive, ownerRow *sql.Stmt
-	insertRecord, setLease, register, renew, expire     *sql.Stmt
-	releaseAll, claimDue, claimRunnable                 *sql.Stmt
-	all                                                 []*sql.Stmt
+	conn                                                 *sql.Conn
+	insert, update, updateRun, del, storedRow, ownerLive *sql.Stmt
+	ownerRow                                             *sql.Stmt
+	insertRecord, setLease, register, renew, expire      *sql.Stmt
+	releaseAll, claimDue, claimRunnable                  *sql.Stmt
+	all                                                  []*sql.Stmt
 }
 
 // freeOrMine is the condition under which owner ?1 may take an instance's lease at store
@@ -361,17 +362,27 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 	}{
 		{&w.insert, `INSERT INTO instances (id, definition_name, definition_package, definition_version, state,
 			completion, suspension_reason, suspension_exception, completion_reason, blocking_bookmarks,
-			pending_timer, execution_status, failures, image, variables, lease_owner, lease_token, version, created, updated)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+			pending_timer, execution_status, failures, image, variables, completion_exception, version_key,
+			lease_owner, lease_token, version, created, updated)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
 			ON CONFLICT (id) DO NOTHING`},
 		{&w.update, `UPDATE instances SET definition_name = ?, definition_package = ?, definition_version = ?,
 			state = ?, completion = ?, suspension_reason = ?, suspension_exception = ?, completion_reason = ?,
 			blocking_bookmarks = ?, pending_timer = ?, execution_status = ?, failures = ?, image = ?, variables = ?,
+			completion_exception = ?, version_key = ?, lease_owner = ?, lease_token = ?, version = version + 1, updated = ?
+			WHERE id = ?`},
+		// An update that keeps the columns queries are indexed, counted and looked up by
+		// (runColumns' complement: state, completion, definition, exceptions, bookmarks) leaves
+		// them out, so that SQLite rewrites none of their index entries and runs no trigger.
+		{&w.updateRun, `UPDATE instances SET suspension_reason = ?, completion_reason = ?, pending_timer = ?,
+			execution_status = ?, failures = ?, image = ?, variables = ?,
 			lease_owner = ?, lease_token = ?, version = version + 1, updated = ?
 			WHERE id = ?`},
 		{&w.del, `DELETE FROM instances WHERE id = ?`},
 		{&w.storedRow, `SELECT version, lease_owner, lease_token, lease_owner != '' AND EXISTS
-			(SELECT 1 FROM owners WHERE owners.id = instances.lease_owner AND owners.expiry > ?)
+			(SELECT 1 FROM owners WHERE owners.id = instances.lease_owner AND owners.expiry > ?),
+			state, completion, definition_name, definition_package, definition_version, suspension_exception,
+			completion_exception, blocking_bookmarks
 			FROM instances WHERE id = ?`},
 		{&w.ownerLive, `SELECT EXISTS (SELECT 1 FROM owners WHERE id = ? AND expiry > ?)`},
 		{&w.ownerRow, `SELECT id, node, info, expiry FROM owners WHERE id = ?`},
@@ -506,11 +517,14 @@ type storedLease struct {
 	version    int64
 	lease      store.Lease
 	holderLive bool
+	keys       [8]string // the columns queries use, as stored (see keyColumns)
 }
 
 func (t *tx) stored(id uuid.UUID) (storedLease, error) {
 	c := storedLease{found: true}
-	err := t.w.storedRow.QueryRowContext(t.ctx, toMS(t.now), id.String()).Scan(&c.version, &c.lease.Owner, &c.lease.Token, &c.holderLive)
+	k := &c.keys
+	err := t.w.storedRow.QueryRowContext(t.ctx, toMS(t.now), id.String()).Scan(&c.version, &c.lease.Owner, &c.lease.Token, &c.holderLive,
+		&k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7])
 	if errors.Is(err, sql.ErrNoRows) {
 		return storedLease{}, nil
 	}
@@ -633,7 +647,13 @@ func (t *tx) applyChanges(changes []store.Change, u *undo) error {
 			if err != nil {
 				return err
 			}
-			if _, err := w.update.ExecContext(ctx, append(cols, lease.Owner, lease.Token, toMS(now), id)...); err != nil {
+			if keyColumns(cols) == cur.keys {
+				_, err = w.updateRun.ExecContext(ctx, cols[5], cols[7], cols[9], cols[10], cols[11], cols[12], cols[13],
+					lease.Owner, lease.Token, toMS(now), id)
+			} else {
+				_, err = w.update.ExecContext(ctx, append(cols, lease.Owner, lease.Token, toMS(now), id)...)
+			}
+			if err != nil {
 				return err
 			}
 			u.insts = append(u.insts, instUndo{in, in.Version, in.Lease, in.Created, in.Updated})
@@ -693,7 +713,8 @@ func execOne(ctx context.Context, st *sql.Stmt, none error, args ...any) error {
 
 // columns returns the instance's column values in the order shared by the insert and update
 // statements: definition (3), state, completion, suspension reason and exception, completion
-// reason, bookmarks, pending timer, execution status, failures, image, variables.
+// reason, bookmarks, pending timer, execution status, failures, image, variables, completion
+// exception, version key.
 func columns(in *store.Instance) ([]any, error) {
 	bookmarks := "[]"
 	if len(in.Bookmarks) > 0 {
@@ -715,7 +736,15 @@ func columns(in *store.Instance) ([]any, error) {
 	}
 	return []any{in.Definition.Name, in.Definition.Package, in.Definition.Version, string(in.State),
 		string(in.Completion), in.SuspensionReason, in.SuspensionException, in.CompletionReason, bookmarks,
-		toNullMS(in.PendingTimer), in.ExecutionStatus, in.Failures, image, variables}, nil
+		toNullMS(in.PendingTimer), in.ExecutionStatus, in.Failures, image, variables, in.CompletionException,
+		store.VersionKey(in.Definition.Version)}, nil
+}
+
+// keyColumns picks from columns' values those storedRow reads after the lease: state,
+// completion, definition (3), suspension exception, completion exception, bookmarks.
+func keyColumns(cols []any) [8]string {
+	return [8]string{cols[3].(string), cols[4].(string), cols[0].(string), cols[1].(string), cols[2].(string),
+		cols[6].(string), cols[14].(string), cols[8].(string)}
 }
 
 // emptyBlob is bound for a non-nil empty image: a zero-length blob, not NULL.

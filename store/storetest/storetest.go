@@ -58,7 +58,7 @@ func Run(t *testing.T, open Opener) {
 			c.f(t, open(t, time.Now))
 		})
 	}
-	for _, c := range leaseCases {
+	for _, c := range slices.Concat(leaseCases, queryCases) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			clk := newClock()
@@ -153,6 +153,7 @@ func diff(got, want *store.Instance) string {
 	f("SuspensionReason", got.SuspensionReason == want.SuspensionReason, got.SuspensionReason, want.SuspensionReason)
 	f("SuspensionException", got.SuspensionException == want.SuspensionException, got.SuspensionException, want.SuspensionException)
 	f("CompletionReason", got.CompletionReason == want.CompletionReason, got.CompletionReason, want.CompletionReason)
+	f("CompletionException", got.CompletionException == want.CompletionException, got.CompletionException, want.CompletionException)
 	f("Bookmarks", slices.Equal(got.Bookmarks, want.Bookmarks), got.Bookmarks, want.Bookmarks)
 	f("PendingTimer", sameTime(got.PendingTimer, want.PendingTimer), got.PendingTimer, want.PendingTimer)
 	f("ExecutionStatus", got.ExecutionStatus == want.ExecutionStatus, got.ExecutionStatus, want.ExecutionStatus)
@@ -206,6 +207,7 @@ func testRoundTrip(t *testing.T, s store.Store) {
 	empty := newInstance(workflow.Completed)
 	empty.Completion = workflow.Faulted
 	empty.CompletionReason = "division by zero"
+	empty.CompletionException = "System.DivideByZeroException"
 	empty.Image = []byte{}
 	empty.Variables = []byte(`{}`)
 	empty.Bookmarks = []string{}
