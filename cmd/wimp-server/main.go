@@ -108,7 +108,7 @@ func parseFlags(args []string) (config, error) {
 	var maxWork int64
 	str(&c.listen, "listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
 	str(&c.db, "db", "./wimp.db", "SQLite database file")
-	str(&c.definitions, "definitions", "", "directory of extra workflow definitions (*.xml)")
+	str(&c.definitions, "definitions", "", "directory of extra workflow definitions (*.xml, any case), or one definition file")
 	str(&c.policy, "unhandled-exception", string(host.AbandonAndSuspend),
 		"policy for unhandled workflow exceptions: AbandonAndSuspend, Terminate, Cancel or Abandon")
 	str(&c.logLevel, "log-level", "info", "debug, info (an access line per request), warn or error")
