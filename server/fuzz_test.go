@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/server/servertest"
@@ -17,6 +18,10 @@ import (
 // FuzzControlEndpoint sends arbitrary requests to the whole stack (soap, protocol, host,
 // store) and checks that the server always answers (a SOAP reply or an HTTP error, never a
 // hang or a crash) and that a request it refuses changes nothing.
+// exchangeBound is how long one exchange of FuzzControlEndpoint may take before it counts as a
+// hang: far beyond any exchange's cost, even on a loaded machine.
+const exchangeBound = 30 * time.Second
+
 func FuzzControlEndpoint(f *testing.F) {
 	const id = "{ID}" // replaced by a fresh waiting instance for every input
 	ns := "http://schemas.datacontract.org/2008/10/WorkflowServices"
@@ -94,18 +99,28 @@ func FuzzControlEndpoint(f *testing.F) {
 		if strings.ContainsFunc(contentType+soapAction, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
 			return // not sendable as an HTTP header value
 		}
-		// Every exchange must end: a hang is a failure, with its input saved.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		fresh, err := c.Create(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		snapshot := func() string {
-			inst, err := c.GetInstance(ctx, fresh)
-			if err != nil {
-				t.Fatal(err)
+		// Every exchange must end: one that takes longer than exchangeBound is a hang, a failure
+		// that names the step and the input.
+		bounded := func(step string, f func(ctx context.Context) error) {
+			t.Helper()
+			ctx, cancel := context.WithTimeout(context.Background(), exchangeBound)
+			defer cancel()
+			start := time.Now()
+			if err := f(ctx); err != nil {
+				t.Fatalf("%s after %v: %v\ninput: Content-Type %q, SOAPAction %q, body %q", step, time.Since(start).Round(time.Millisecond), err, contentType, soapAction, body)
 			}
+		}
+		var fresh uuid.UUID
+		bounded("creating the instance", func(ctx context.Context) (err error) {
+			fresh, err = c.Create(ctx, req)
+			return err
+		})
+		snapshot := func() string {
+			var inst *hosting.Instance
+			bounded("reading the instance", func(ctx context.Context) (err error) {
+				inst, err = c.GetInstance(ctx, fresh)
+				return err
+			})
 			return fmt.Sprintf("%s/%s/%q/%s/%v", inst.State, inst.Completion, inst.SuspensionReason, inst.Definition.Version, inst.Updated)
 		}
 		before := snapshot()
@@ -118,9 +133,10 @@ func FuzzControlEndpoint(f *testing.F) {
 		if soapAction != "" {
 			r.Header.Set("SOAPAction", soapAction)
 		}
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(r)
+		start := time.Now()
+		resp, err := (&http.Client{Timeout: exchangeBound}).Do(r)
 		if err != nil {
-			t.Fatalf("no reply: %v", err)
+			t.Fatalf("no reply after %v: %v\ninput: Content-Type %q, SOAPAction %q, body %q", time.Since(start).Round(time.Millisecond), err, contentType, soapAction, body)
 		}
 		reply, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
