@@ -37,7 +37,7 @@ type fakeRequest struct {
 
 func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
-		wsdl.ServeControlMetadata(w, r, wsdl.ServiceURL(r))
+		wsdl.ServeControlMetadata(w, r, "http://"+r.Host+r.URL.Path) // a test server: its own Host
 		return
 	}
 	b, _ := io.ReadAll(r.Body)

@@ -390,8 +390,9 @@ func IsMetadataRequest(r *http.Request) bool {
 // ServeControlMetadata answers GET/HEAD {serviceURL}?wsdl, ?singleWsdl and
 // ?xsd=xsd0|xsd1|xsd2 with Content-Type "text/xml; charset=utf-8". Unknown
 // schema names, ?wsdl=anything and requests without a metadata query get 404;
-// other methods 405. serviceURL is the endpoint's own absolute URL (see
-// ServiceURL), written into port addresses and schema locations.
+// other methods 405. serviceURL is the endpoint's own absolute URL (the
+// server's public base URL and the endpoint's path; never taken from the
+// request's Host header), written into port addresses and schema locations.
 func ServeControlMetadata(w http.ResponseWriter, r *http.Request, serviceURL string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -428,20 +429,6 @@ func ServeControlMetadata(w http.ResponseWriter, r *http.Request, serviceURL str
 	}
 }
 
-// ServiceURL returns the absolute URL of the endpoint r was addressed to,
-// from the request's Host header and path ("https" when r arrived over TLS),
-// without query: the serviceURL to pass to ServeControlMetadata.
-func ServiceURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	host := r.Host
-	if host == "" {
-		host = r.URL.Host
-	}
-	return scheme + "://" + host + r.URL.EscapedPath()
-}
 
 var attrEscaper = strings.NewReplacer(
 	"&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;",
