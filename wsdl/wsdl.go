@@ -429,7 +429,6 @@ func ServeControlMetadata(w http.ResponseWriter, r *http.Request, serviceURL str
 	}
 }
 
-
 var attrEscaper = strings.NewReplacer(
 	"&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;",
 	"\t", "&#x9;", "\n", "&#xA;", "\r", "&#xD;",

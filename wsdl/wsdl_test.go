@@ -502,4 +502,3 @@ func TestIsMetadataRequest(t *testing.T) {
 		}
 	}
 }
-
