@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/server/servertest"
 )
 
@@ -22,11 +21,7 @@ func TestAmbiguousFramingClosesTheConnection(t *testing.T) {
 	srv := servertest.Run(t, servertest.Options{})
 	hostingC, _ := clients(srv.URL, http.DefaultClient)
 	create := func() string {
-		id, err := hostingC.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
-			Inputs: map[string]any{"amount": 1500, "submitter": "unit"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := createExpense(t, hostingC, 1500, "unit")
 		return id.String()
 	}
 	first, victim := create(), create()

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/internal/testlog"
 	"github.com/wimp-project/wimp/server/servertest"
 )
@@ -19,11 +18,7 @@ func TestRequestIDs(t *testing.T) {
 	log := &testlog.Buffer{}
 	srv := servertest.Run(t, servertest.Options{Log: log})
 	hostingC, _ := clients(srv.URL, http.DefaultClient)
-	id, err := hostingC.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
-		Inputs: map[string]any{"amount": 10, "submitter": "unit"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := createExpense(t, hostingC, 10, "unit")
 	send := func(requestID string) string {
 		body := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><Suspend xmlns="http://schemas.datacontract.org/2008/10/WorkflowServices">` +
 			`<instanceId>` + id.String() + `</instanceId><reason>r</reason></Suspend></s:Body></s:Envelope>`

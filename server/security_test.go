@@ -86,17 +86,10 @@ func TestRolesPerMSWFIMOperation(t *testing.T) {
 	for _, wsse := range []bool{false, true} {
 		for _, u := range users {
 			for op, need := range mswfimRole {
-				id, err := adminH.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
-					Inputs: map[string]any{"amount": 1500, "submitter": "unit"}})
-				if err != nil {
-					t.Fatal(err)
-				}
-				before, err := adminH.TrackingRecords(bg, id, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
+				id := createExpense(t, adminH, 1500, "unit")
+				before := condition(t, adminH, id)
 				_, c := as(srv.URL, http.DefaultClient, u.name, u.password, wsse)
-				err = control(t, c, op, id, "by "+u.name)
+				err := control(t, c, op, id, "by "+u.name)
 				allowed := rank[u.role] >= rank[need]
 				switch {
 				case !allowed && !isAccessDenied(err):
@@ -104,20 +97,8 @@ func TestRolesPerMSWFIMOperation(t *testing.T) {
 				case allowed && isAccessDenied(err):
 					t.Errorf("wsse=%v: %s (%s) calling %s (needs %s): AccessDenied", wsse, u.name, u.role, op, need)
 				}
-				if allowed {
-					continue
-				}
-				after, err := adminH.TrackingRecords(bg, id, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				inst, err := adminH.GetInstance(bg, id)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(after) != len(before) || inst.State != "Active" {
-					t.Errorf("wsse=%v: a denied %s by %s changed the instance: state %s, %d tracking records before, %d after",
-						wsse, op, u.name, inst.State, len(before), len(after))
+				if after := condition(t, adminH, id); !allowed && (after != before || !strings.HasPrefix(before, "Active ")) {
+					t.Errorf("wsse=%v: a denied %s by %s changed the instance: %s before, %s after", wsse, op, u.name, before, after)
 				}
 			}
 		}
@@ -129,11 +110,7 @@ func TestRolesPerMSWFIMOperation(t *testing.T) {
 func TestRolesPerHostingOperation(t *testing.T) {
 	srv := securedServer(t, nil)
 	adminH, _ := as(srv.URL, http.DefaultClient, "ada", adminPassword, false)
-	id, err := adminH.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
-		Inputs: map[string]any{"amount": 1500, "submitter": "unit"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := createExpense(t, adminH, 1500, "unit")
 	readerH, _ := as(srv.URL, http.DefaultClient, "rita", readerPassword, false)
 	operatorH, _ := as(srv.URL, http.DefaultClient, "otto", operatorPassword, true)
 	if _, err := readerH.GetInstance(bg, id); err != nil {
@@ -367,11 +344,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	users := authtest.UsersText(t, testUsers...)
 	srv := securedServer(t, log)
 	adminH, adminC := as(srv.URL, http.DefaultClient, "ada", adminPassword, false)
-	id, err := adminH.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
-		Inputs: map[string]any{"amount": 1500, "submitter": "unit"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := createExpense(t, adminH, 1500, "unit")
 	var replies []string
 	for _, c := range []struct{ header, authorization string }{
 		{"", "Basic YWRhOndyb25nLXB3LVFxOTk="},                        // ada:wrong-pw-Qq99
@@ -442,11 +415,7 @@ func TestClientCertificates(t *testing.T) {
 		return &http.Client{Transport: &http.Transport{TLSClientConfig: c}}
 	}
 	carolH, carolC := as(srv.URL, client(ca.Client(t, "carol")), "", "", false)
-	id, err := carolH.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
-		Inputs: map[string]any{"amount": 1500, "submitter": "carol"}})
-	if err != nil {
-		t.Fatalf("carol (certificate-only admin) Create: %v", err)
-	}
+	id := createExpense(t, carolH, 1500, "carol")
 	if err := control(t, carolC, "Terminate", id, "by certificate"); err != nil {
 		t.Fatalf("carol Terminate: %v", err)
 	}
@@ -509,15 +478,8 @@ func TestUsersReplaced(t *testing.T) {
 func TestUnauthenticatedChangesNothing(t *testing.T) {
 	srv := securedServer(t, nil)
 	adminH, _ := as(srv.URL, http.DefaultClient, "ada", adminPassword, false)
-	id, err := adminH.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
-		Inputs: map[string]any{"amount": 1500, "submitter": "unit"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, err := adminH.TrackingRecords(bg, id, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := createExpense(t, adminH, 1500, "unit")
+	before := condition(t, adminH, id)
 	for _, c := range []struct {
 		name           string
 		user, password string
@@ -534,16 +496,8 @@ func TestUnauthenticatedChangesNothing(t *testing.T) {
 			t.Errorf("%s: Terminate succeeded", c.name)
 		}
 	}
-	after, err := adminH.TrackingRecords(bg, id, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := adminH.GetInstance(bg, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if inst.State != "Active" || len(after) != len(before) {
-		t.Errorf("after the refused requests: state %s, %d tracking records (before: %d)", inst.State, len(after), len(before))
+	if after := condition(t, adminH, id); after != before {
+		t.Errorf("after the refused requests: %s (before: %s)", after, before)
 	}
 }
 

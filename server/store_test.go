@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -36,6 +37,33 @@ func clients(base string, hc *http.Client) (*hosting.Client, *soap.Client) {
 		&soap.Client{HTTP: hc, URL: base + "/WorkflowControl", Version: soap.V12, Addressing: soap.WSA10}
 }
 
+// createExpense creates an ExpenseApproval instance through h (above an amount of 1000 it waits
+// for two reviews) and returns its id.
+func createExpense(t *testing.T, h *hosting.Client, amount int, submitter string) uuid.UUID {
+	t.Helper()
+	id, err := h.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
+		Inputs: map[string]any{"amount": amount, "submitter": submitter}})
+	if err != nil {
+		t.Fatalf("creating an instance as %s: %v", submitter, err)
+	}
+	return id
+}
+
+// condition is what a refused request must leave as it was: the instance's state and how many
+// tracking records it has.
+func condition(t *testing.T, h *hosting.Client, id uuid.UUID) string {
+	t.Helper()
+	inst, err := h.GetInstance(bg, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := h.TrackingRecords(bg, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%s with %d tracking records", inst.State, len(recs))
+}
+
 func control(t *testing.T, c *soap.Client, op string, id uuid.UUID, reason string) error {
 	t.Helper()
 	o, ok := protocol.OpByName(op)
@@ -56,13 +84,9 @@ func control(t *testing.T, c *soap.Client, op string, id uuid.UUID, reason strin
 func TestUnverifiedCredentialsAreNotThePrincipal(t *testing.T) {
 	srv := servertest.Run(t, servertest.Options{})
 	hostingC, controlC := clients(srv.URL, http.DefaultClient)
-	id, err := hostingC.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
-		Inputs: map[string]any{"amount": 10, "submitter": "unit"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := createExpense(t, hostingC, 10, "unit")
 	_, malloryC := clients(srv.URL, &http.Client{Transport: basicAuth{"mallory", "x"}})
-	err = control(t, malloryC, "Terminate", id, "forged")
+	err := control(t, malloryC, "Terminate", id, "forged")
 	if err == nil || !strings.Contains(err.Error(), "HTTP 401") {
 		t.Fatalf("Terminate with unverifiable Basic credentials: %v, want HTTP 401", err)
 	}
@@ -96,14 +120,10 @@ func TestUnverifiedCredentialsAreNotThePrincipal(t *testing.T) {
 func TestUnwritableStore(t *testing.T) {
 	srv := servertest.Run(t, servertest.Options{WriteTimeout: 200 * time.Millisecond})
 	hostingC, controlC := clients(srv.URL, http.DefaultClient)
-	id, err := hostingC.Create(bg, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
-		Inputs: map[string]any{"amount": 1500, "submitter": "unit"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := createExpense(t, hostingC, 1500, "unit")
 	unlock := sqlitetest.HoldWriteLock(t, srv.DB)
 
-	err = control(t, controlC, "Suspend", id, "while locked")
+	err := control(t, controlC, "Suspend", id, "while locked")
 	var f *soap.Fault
 	if !errors.As(err, &f) || f.Code != soap.Receiver || len(f.Subcodes) != 0 ||
 		!strings.Contains(f.Reason, "write timed out") || !strings.Contains(f.Reason, "nothing was changed") {
