@@ -132,7 +132,14 @@ namespace Wimp.Interop.Driver
         // result for each to stdout as it comes.
         public static void Serve(Func<Call, Result> perform)
         {
-            var inSer = new DataContractJsonSerializer(typeof(Call));
+            Serve<Call>(perform);
+        }
+
+        // Serve<TCall> is Serve for a driver whose calls carry more than Call
+        // (AuthDriver's credentials).
+        public static void Serve<TCall>(Func<TCall, Result> perform)
+        {
+            var inSer = new DataContractJsonSerializer(typeof(TCall));
             var outSer = new DataContractJsonSerializer(typeof(Result));
             var stdin = new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false));
             var stdout = Console.OpenStandardOutput();
@@ -140,9 +147,9 @@ namespace Wimp.Interop.Driver
             while ((line = stdin.ReadLine()) != null)
             {
                 if (line.Trim().Length == 0) continue;
-                Call c;
+                TCall c;
                 using (var ms = new MemoryStream(Encoding.UTF8.GetBytes(line)))
-                    c = (Call)inSer.ReadObject(ms);
+                    c = (TCall)inSer.ReadObject(ms);
                 var r = perform(c);
                 using (var ms = new MemoryStream())
                 {

@@ -354,27 +354,7 @@ namespace Wimp.Interop.Auth
             }
             ca = ReadPem(argv[1]);
             ServicePointManager.ServerCertificateValidationCallback = Validate;
-            var inSer = new DataContractJsonSerializer(typeof(AuthCall));
-            var outSer = new DataContractJsonSerializer(typeof(Result));
-            var stdin = new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false));
-            var stdout = Console.OpenStandardOutput();
-            string line;
-            while ((line = stdin.ReadLine()) != null)
-            {
-                if (line.Trim().Length == 0) continue;
-                AuthCall c;
-                using (var ms = new MemoryStream(Encoding.UTF8.GetBytes(line)))
-                    c = (AuthCall)inSer.ReadObject(ms);
-                var r = Invoke(argv[0], c);
-                using (var ms = new MemoryStream())
-                {
-                    outSer.WriteObject(ms, r);
-                    ms.WriteByte((byte)'\n');
-                    ms.Position = 0;
-                    ms.CopyTo(stdout);
-                }
-                stdout.Flush();
-            }
+            JsonLines.Serve<AuthCall>(c => Invoke(argv[0], c));
             return 0;
         }
     }
