@@ -25,21 +25,12 @@ var gsoapAuthSource []byte
 // (libssl-dev); pkg-config; the C++ compiler.
 const gsoapAuthPackages = "gsoap libgsoap-dev libssl-dev pkg-config g++"
 
-// gsoapAuthResult is one line of auth_driver's output.
+// gsoapAuthResult is one line of auth_driver's output: a gSOAP result, with the mechanism and
+// the realm of a 401 challenge.
 type gsoapAuthResult struct {
-	Seq          int     `json:"seq"`
-	Binding      string  `json:"binding"`
-	Auth         string  `json:"auth"`
-	Op           string  `json:"op"`
-	Error        int     `json:"error"`
-	HTTP         int     `json:"http"`
-	Version      int     `json:"version"`
-	Faultcode    *string `json:"faultcode"`
-	Code         *string `json:"code"`
-	Subcode      *string `json:"subcode"`
-	FaultSubcode *string `json:"faultSubcode"`
-	Reason       *string `json:"reason"`
-	Authrealm    *string `json:"authrealm"`
+	interoptest.GSOAPResult
+	Auth      string  `json:"auth"`
+	Authrealm *string `json:"authrealm"`
 }
 
 func (r gsoapAuthResult) String() string {

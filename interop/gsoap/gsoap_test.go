@@ -2,7 +2,6 @@ package gsoap
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,24 +24,7 @@ var gsoapClient = interoptest.Client{
 }
 
 // result is one line of the driver's output.
-type result struct {
-	Seq          int     `json:"seq"`
-	Binding      string  `json:"binding"`
-	Op           string  `json:"op"`
-	Error        int     `json:"error"`
-	HTTP         int     `json:"http"`
-	Version      int     `json:"version"`
-	Faultcode    *string `json:"faultcode"`
-	Code         *string `json:"code"`
-	Subcode      *string `json:"subcode"`
-	FaultSubcode *string `json:"faultSubcode"`
-	Reason       *string `json:"reason"`
-}
-
-func (r result) String() string {
-	b, _ := json.Marshal(r)
-	return string(b)
-}
+type result struct{ interoptest.GSOAPResult }
 
 // gSOAP's error codes the test distinguishes (stdsoap2.h).
 const (

@@ -1,6 +1,7 @@
 package interoptest
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -134,4 +135,26 @@ func GSOAPQName(s *string, nsmap map[string]string) (ns, local string, ok bool) 
 	}
 	ns, ok = nsmap[prefix]
 	return ns, local, ok
+}
+
+// GSOAPResult is one line of a gSOAP driver's output (interop/gsoap/testdata/driver.cpp and
+// auth_driver.cpp): the call and what gSOAP reported, as soap->error, the HTTP status and the
+// fault's parts (nil when absent).
+type GSOAPResult struct {
+	Seq          int     `json:"seq"`
+	Binding      string  `json:"binding"`
+	Op           string  `json:"op"`
+	Error        int     `json:"error"`
+	HTTP         int     `json:"http"`
+	Version      int     `json:"version"`
+	Faultcode    *string `json:"faultcode"`
+	Code         *string `json:"code"`
+	Subcode      *string `json:"subcode"`
+	FaultSubcode *string `json:"faultSubcode"`
+	Reason       *string `json:"reason"`
+}
+
+func (r GSOAPResult) String() string {
+	b, _ := json.Marshal(r)
+	return string(b)
 }
