@@ -108,6 +108,9 @@ const (
 	Update           // Instance.Version must equal the stored version (ErrConflict; ErrNotFound if absent)
 	Delete           // removes the instance (purge); its tracking records are kept. Version 0: unconditional
 	Track            // only appends Records; the instance must exist (ErrNotFound)
+	// Purge removes a Completed instance together with its tracking records (ErrLive if it is
+	// not Completed). Version 0: unconditional.
+	Purge
 )
 
 // Change is one instance's change plus the tracking records describing it.
@@ -127,7 +130,7 @@ const (
 // owner holds the instance. A lease whose owner's registration lapsed is free.
 type Change struct {
 	Op       Op
-	Instance *Instance // for Insert/Update; for Delete/Track only ID, Version (Delete) and Lease are used
+	Instance *Instance // for Insert/Update; for Delete/Purge/Track only ID, Version (Delete, Purge) and Lease are used
 	Records  []workflow.Record
 	// By is the owner writing the change; "" for a writer that holds no leases (tools, tests).
 	By string
@@ -199,6 +202,13 @@ type Store interface {
 	// ClaimRunnable is ClaimDue for Active instances whose ExecutionStatus is "Executing" and
 	// whose PendingTimer is zero or <= now (recovery of interrupted executions).
 	ClaimRunnable(ctx context.Context, owner string, now time.Time, limit int) ([]Claimed, error)
+
+	// PurgeRecords deletes up to limit (at least 1) of the oldest tracking records older than
+	// before, of instances that exist and are not Completed (a Completed instance keeps its
+	// trail until it is purged), and returns how many it deleted.
+	PurgeRecords(ctx context.Context, before time.Time, limit int) (int64, error)
+
+	Jobs
 
 	// Close lets commits already submitted finish, then releases the store. Every later call,
 	// Close included, returns ErrClosed.

@@ -25,6 +25,10 @@ func ValidateChanges(changes []Change) error {
 			if !c.Instance.State.Valid() {
 				return fmt.Errorf("%w: change %d: instance %s: unknown state %q", ErrInvalid, i, id, c.Instance.State)
 			}
+		case Purge:
+			if len(c.Records) > 0 {
+				return fmt.Errorf("%w: change %d: a Purge of instance %s carries records", ErrInvalid, i, id)
+			}
 		case Delete, Track:
 		default:
 			return fmt.Errorf("%w: change %d: unknown op %d", ErrInvalid, i, c.Op)
@@ -50,6 +54,8 @@ func (o Op) String() string {
 		return "Delete"
 	case Track:
 		return "Track"
+	case Purge:
+		return "Purge"
 	}
 	return fmt.Sprintf("Op(%d)", int(o))
 }

@@ -338,12 +338,13 @@ func (s *Store) expire(batch []*request, errs []error) ([]*request, []error) {
 
 // writer owns the write connection and its prepared statements.
 type writer struct {
-	conn                                                 *sql.Conn
-	insert, update, updateRun, del, storedRow, ownerLive *sql.Stmt
-	ownerRow                                             *sql.Stmt
-	insertRecord, setLease, register, renew, expire      *sql.Stmt
-	releaseAll, claimDue, claimRunnable                  *sql.Stmt
-	all                                                  []*sql.Stmt
+	conn                                            *sql.Conn
+	insert, update, updateRun, del, delRecords      *sql.Stmt
+	storedRow, ownerLive                            *sql.Stmt
+	ownerRow                                        *sql.Stmt
+	insertRecord, setLease, register, renew, expire *sql.Stmt
+	releaseAll, claimDue, claimRunnable             *sql.Stmt
+	all                                             []*sql.Stmt
 }
 
 // freeOrMine is the condition under which owner ?1 may take an instance's lease at store
@@ -379,6 +380,7 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 			lease_owner = ?, lease_token = ?, version = version + 1, updated = ?
 			WHERE id = ?`},
 		{&w.del, `DELETE FROM instances WHERE id = ?`},
+		{&w.delRecords, `DELETE FROM tracking_records WHERE instance_id = ?`},
 		{&w.storedRow, `SELECT version, lease_owner, lease_token, lease_owner != '' AND EXISTS
 			(SELECT 1 FROM owners WHERE owners.id = instances.lease_owner AND owners.expiry > ?),
 			state, completion, definition_name, definition_package, definition_version, suspension_exception,
@@ -627,7 +629,7 @@ func (t *tx) applyChanges(changes []store.Change, u *undo) error {
 		} else if c.By != "" && c.Hold {
 			lease = store.Lease{Owner: c.By, Token: 1}
 		}
-		if (c.Op == store.Update || (c.Op == store.Delete && in.Version != 0)) && cur.version != in.Version {
+		if (c.Op == store.Update || ((c.Op == store.Delete || c.Op == store.Purge) && in.Version != 0)) && cur.version != in.Version {
 			return fmt.Errorf("%w: %s is at version %d, change was based on %d", store.ErrConflict, in.ID, cur.version, in.Version)
 		}
 		switch c.Op {
@@ -660,6 +662,16 @@ func (t *tx) applyChanges(changes []store.Change, u *undo) error {
 			in.Version, in.Lease, in.Updated = in.Version+1, lease, now
 		case store.Delete:
 			if _, err := w.del.ExecContext(ctx, id); err != nil {
+				return err
+			}
+		case store.Purge:
+			if state := cur.keys[0]; state != string(workflow.Completed) {
+				return fmt.Errorf("%w: %s is %s", store.ErrLive, in.ID, state)
+			}
+			if _, err := w.del.ExecContext(ctx, id); err != nil {
+				return err
+			}
+			if _, err := w.delRecords.ExecContext(ctx, id); err != nil {
 				return err
 			}
 		case store.Track:

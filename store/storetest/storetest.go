@@ -58,7 +58,7 @@ func Run(t *testing.T, open Opener) {
 			c.f(t, open(t, time.Now))
 		})
 	}
-	for _, c := range slices.Concat(leaseCases, queryCases) {
+	for _, c := range slices.Concat(leaseCases, queryCases, jobCases) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			clk := newClock()
