@@ -178,6 +178,9 @@ type Store interface {
 	Records(ctx context.Context, id uuid.UUID, after int64) ([]workflow.Record, error)
 	// NextTimer returns the earliest PendingTimer of an Active instance; false if none.
 	NextTimer(ctx context.Context) (time.Time, bool, error)
+	// PendingTimers counts the Active instances with a PendingTimer, due or not: the ones
+	// NextTimer and ClaimDue look at (for metrics; it must not read every instance).
+	PendingTimers(ctx context.Context) (int64, error)
 
 	// Register makes o a live owner until now+ttl; ErrOwnerExists if o.ID was ever registered.
 	Register(ctx context.Context, o Owner, ttl time.Duration) error

@@ -80,6 +80,8 @@ func TestQueryPlans(t *testing.T) {
 		// Counts by state, definition or exception, without a filter or with one on those columns:
 		// the small summary table, never the instances.
 		{name: "count by state", query: summarySQL, want: []string{"SCAN instance_counts"}},
+		// The pending-timers gauge: the due-timer index alone, which holds only those instances.
+		{name: "pending timers", query: pendingTimersSQL, want: []string{"SEARCH instances USING COVERING INDEX instances_due_timer (pending_timer>?)"}},
 		{name: "count by state of a bookmark", want: []string{"SEARCH b USING PRIMARY KEY (bookmark=?)", byID, "USE TEMP B-TREE FOR GROUP BY"}},
 		{name: "count by state of an updated range",
 			want: []string{"SEARCH i USING INDEX instances_updated (updated>? AND updated<?)", "USE TEMP B-TREE FOR GROUP BY"}},

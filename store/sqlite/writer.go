@@ -273,10 +273,13 @@ func (s *Store) run() {
 // every request. Requests whose deadline passes before their transaction could be committed
 // are answered ErrTimeout and dropped first: none of them is ever applied.
 func (s *Store) commitBatch(batch []*request) {
+	start, taken := time.Now(), len(batch)
 	errs := make([]error, len(batch))
+	var txErr error
 	for n := 0; ; n++ {
 		batch, errs = s.expire(batch, errs)
 		if len(batch) == 0 {
+			s.observe(start, BatchInfo{TimedOut: taken, Err: store.ErrTimeout})
 			return
 		}
 		err := s.w.tryBatch(batch, errs, msNow(s.opts.clock))
@@ -291,6 +294,7 @@ func (s *Store) commitBatch(batch []*request) {
 			time.Sleep(wait)
 			continue
 		}
+		txErr = err
 		for i := range errs {
 			errs[i] = err
 		}
@@ -315,6 +319,7 @@ func (s *Store) commitBatch(batch []*request) {
 			}
 		}
 	}
+	s.observe(start, BatchInfo{Requests: len(batch), Failed: len(batch) - ok, TimedOut: taken - len(batch), Err: txErr})
 	for i, r := range batch {
 		r.done <- errs[i]
 	}

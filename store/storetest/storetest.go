@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"Records", testRecords},
 		{"DeleteKeepsRecords", testDeleteKeepsRecords},
 		{"ClaimDueAndNextTimer", testTimers},
+		{"PendingTimers", testPendingTimers},
 		{"ClaimRunnable", testRunnable},
 		{"List", testList},
 		{"CanceledContext", testCanceledContext},
