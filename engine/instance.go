@@ -326,6 +326,16 @@ func (in *Instance) NextTimer() (time.Time, bool) {
 	return in.timers[0].Due, true
 }
 
+// Timers returns the due times of the pending Delays, earliest first (nil when none). The n
+// timers FireDueTimers fires are the first n of them.
+func (in *Instance) Timers() []time.Time {
+	var out []time.Time
+	for _, t := range in.timers {
+		out = append(out, t.Due)
+	}
+	return out
+}
+
 // Variables returns a copy of the workflow variables.
 func (in *Instance) Variables() map[string]any { return copyValues(in.vars) }
 

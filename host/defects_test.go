@@ -295,7 +295,7 @@ func TestCreateIsOneCommitOrNothing(t *testing.T) {
 func TestCreatedInstanceRecoversFromFailedBackgroundCommit(t *testing.T) {
 	fs := &faultStore{Store: openStore(t)}
 	h := startHost(t, host.Config{Store: fs, UnloadAfter: -1, InlineBudget: 10, Slice: 10,
-		RecoveryInterval: 20 * time.Millisecond, Definitions: registry(t, loopDefinition("Counter", "i &lt; 3000", ""))})
+		RecoveryInterval: 20 * time.Millisecond, Definitions: registry(t, loopDefinition("Counter", "i &lt; 1000", ""))})
 	fs.fail.Store(false)
 	id, err := h.Create(bg, host.CreateRequest{Definition: "Counter"})
 	if err != nil {
@@ -309,8 +309,8 @@ func TestCreatedInstanceRecoversFromFailedBackgroundCommit(t *testing.T) {
 		inst, _ := get(t, h, id)
 		return inst.State == workflow.Completed
 	})
-	if _, vars := get(t, h, id); vars["i"] != float64(3000) {
-		t.Fatalf("completed with i = %v, want 3000", vars["i"])
+	if _, vars := get(t, h, id); vars["i"] != float64(1000) {
+		t.Fatalf("completed with i = %v, want 1000", vars["i"])
 	}
 }
 

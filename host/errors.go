@@ -23,6 +23,8 @@ var (
 	ErrExists             = errors.New("a workflow instance with this id already exists")
 	// ErrInvalidQuery: a query's filter, page size, page token or grouping is invalid.
 	ErrInvalidQuery = errors.New("invalid query")
+	// ErrJobNotFound: no bulk job has the id.
+	ErrJobNotFound = errors.New("no such bulk job")
 	// ErrUnavailable: the change could not be made durable now (the store timed out, failed, or
 	// another node holds the instance). Nothing of it was applied; the caller may retry.
 	ErrUnavailable = errors.New("the workflow store cannot commit the change now")

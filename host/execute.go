@@ -124,6 +124,9 @@ func (h *Host) commit(ctx context.Context, s *slot, row *store.Instance, recs []
 	if !row.PendingTimer.IsZero() && row.State == workflow.Active {
 		nudge(h.wake)
 	}
+	if row.State == workflow.Completed {
+		nudge(h.retain)
+	}
 	return nil
 }
 

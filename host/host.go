@@ -73,6 +73,19 @@ type Config struct {
 	// RecoveryInterval is how often the host looks for runnable instances nobody executes
 	// (interrupted executions, failed background commits); default Lease.
 	RecoveryInterval time.Duration
+	// Observer is told of the events metrics count (host/metrics.go); the zero value: nobody.
+	Observer Observer
+
+	// Bulk is the management contract bulk jobs apply their operations through (the MS-WFIM
+	// state table); nil: StartBulk is refused.
+	Bulk BulkContract
+	// PurgeCompleted: completed instances are purged in the background once they have been
+	// completed for CompletedRetention (0: as soon as they complete). Otherwise they are kept.
+	PurgeCompleted     bool
+	CompletedRetention time.Duration
+	// TrackingRetention: tracking records of live (not Completed) instances older than this
+	// are deleted in the background; 0 keeps them.
+	TrackingRetention time.Duration
 
 	// afterFunc schedules idle unloads (tests replace it); default time.AfterFunc.
 	afterFunc func(time.Duration, func())
@@ -105,6 +118,11 @@ type Host struct {
 	wg      sync.WaitGroup
 
 	timerTurns atomic.Int64 // times the timer loop went to sleep (tests observe it)
+
+	jobs      runningJobs
+	bulkItems counters      // instances handled by bulk jobs, by outcome
+	purged    atomic.Int64  // instances purged since start
+	retain    chan struct{} // nudges the retention loop when an instance completes
 }
 
 // slot is one instance's lock and in-memory state. It exists while someone holds a
@@ -169,7 +187,7 @@ func New(cfg Config) (*Host, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Host{cfg: cfg, store: cfg.Store, defs: cfg.Definitions, log: cfg.Logger,
-		slots: map[uuid.UUID]*slot{}, wake: make(chan struct{}, 1), recover: make(chan struct{}, 1),
+		slots: map[uuid.UUID]*slot{}, wake: make(chan struct{}, 1), recover: make(chan struct{}, 1), retain: make(chan struct{}, 1),
 		ctx: ctx, cancel: cancel}, nil
 }
 
@@ -182,12 +200,19 @@ func (h *Host) Start(ctx context.Context) error {
 		return fmt.Errorf("host: registering as a lease owner: %w", err)
 	}
 	h.reportDefinitions(ctx)
-	for _, loop := range []func(){h.leaseLoop, h.timerLoop, h.recoveryLoop} {
+	loops := []func(){h.leaseLoop, h.timerLoop, h.recoveryLoop}
+	if h.cfg.PurgeCompleted || h.cfg.TrackingRetention > 0 {
+		loops = append(loops, h.retentionLoop)
+	}
+	for _, loop := range loops {
 		if !h.goBackground(loop) {
 			return errors.New("host: closed")
 		}
 	}
 	nudge(h.recover) // startup recovery
+	if err := h.resumeJobs(ctx); err != nil {
+		return fmt.Errorf("host: resuming bulk jobs: %w", err)
+	}
 	return nil
 }
 

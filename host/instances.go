@@ -57,7 +57,7 @@ func (h *Host) Create(ctx context.Context, req CreateRequest) (uuid.UUID, error)
 	}
 	def, err := h.defs.Lookup(req.Definition, req.Version)
 	if err != nil {
-		return uuid.Nil, &Error{Kind: ErrDefinitionNotFound, Operation: op, Detail: err.Error()}
+		return uuid.Nil, &Error{Kind: ErrDefinitionNotFound, Operation: op, Detail: detail(err, engine.ErrNotFound)}
 	}
 	id := req.ID
 	if id == uuid.Nil {
@@ -74,7 +74,7 @@ func (h *Host) Create(ctx context.Context, req CreateRequest) (uuid.UUID, error)
 	}
 	wf, err := engine.Start(def, id, req.Inputs, h.now())
 	if err != nil {
-		return uuid.Nil, &Error{Kind: ErrInvalidInput, Instance: id, Operation: op, Detail: err.Error()}
+		return uuid.Nil, &Error{Kind: ErrInvalidInput, Instance: id, Operation: op, Detail: detail(err, engine.ErrInvalidInput)}
 	}
 	// The start is the persisted point an exception in the first run goes back to.
 	row := &store.Instance{ID: id, State: workflow.Active}
@@ -172,14 +172,31 @@ func (h *Host) Get(ctx context.Context, id uuid.UUID) (*Instance, error) {
 	return view(r), nil
 }
 
-// Records reads an instance's tracking records with Seq > after (they outlive the instance).
+// Records reads an instance's tracking records with Seq > after. An id that has no records
+// and no instance (never created, or purged with its records) is ErrNotFound.
 func (h *Host) Records(ctx context.Context, id uuid.UUID, after int64) ([]workflow.Record, error) {
-	if err := h.Authorize(ctx, "GetTrackingRecords", Reader); err != nil {
+	const op = "GetTrackingRecords"
+	if err := h.Authorize(ctx, op, Reader); err != nil {
 		return nil, err
 	}
 	recs, err := h.store.Records(ctx, id, after)
 	if err != nil {
-		return nil, h.unavailable(id, "GetTrackingRecords", err)
+		return nil, h.unavailable(id, op, err)
+	}
+	if len(recs) == 0 {
+		switch _, err := h.store.Get(ctx, id); {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, refuse(ErrNotFound, id, op, "")
+		case err != nil:
+			return nil, h.unavailable(id, op, err)
+		}
 	}
 	return recs, nil
+}
+
+// detail is an engine error's text without the kind's own words, which the host's Error
+// already says ("definition not found: Nope", not "definition not found: engine: definition
+// not found: Nope").
+func detail(err, kind error) string {
+	return strings.TrimPrefix(err.Error(), kind.Error()+": ")
 }

@@ -21,37 +21,60 @@ func (h *Host) Manage(ctx context.Context, cmd Command) error {
 	}
 	s := h.acquire(cmd.Instance)
 	defer h.release(s)
-	cond := Condition{}
-	switch err := h.readRow(ctx, s); {
-	case err == nil:
-		cond = Condition{Exists: true, State: s.rec.State, Completion: s.rec.Completion, Identity: s.rec.Definition}
-	case !errors.Is(err, store.ErrNotFound):
-		return h.unavailable(cmd.Instance, cmd.Operation, err)
-	}
-	cond.CanUpdate = func(to workflow.Identity) error { return h.canUpdate(cond.Identity, to) }
-	if cmd.Rules == nil {
-		return fmt.Errorf("host: command %s has no rules", cmd.Operation)
-	}
-	d := cmd.Rules(cond)
-	if d.Refuse != nil {
-		return &Error{Kind: d.Refuse, Instance: cmd.Instance, Operation: cmd.Operation, Completion: cond.Completion, Detail: d.Why}
+	d, err := h.decide(ctx, s, cmd)
+	if err != nil {
+		return err
 	}
 	// Once decided, the operation runs to its end even if the caller goes away: it either
 	// commits or leaves nothing behind.
 	return withOperation(h.apply(context.WithoutCancel(ctx), s, cmd, d, PrincipalFrom(ctx).String()), cmd.Operation)
 }
 
+// Preview is Manage without the effect: under the instance lock it decides the command on
+// the instance's condition and returns the refusal Manage would return, or nil when the
+// command would be applied. Nothing is changed or recorded (a bulk job's dry run).
+func (h *Host) Preview(ctx context.Context, cmd Command) error {
+	if err := h.Authorize(ctx, cmd.Operation, cmd.Requires); err != nil {
+		return err
+	}
+	s := h.acquire(cmd.Instance)
+	defer h.release(s)
+	_, err := h.decide(ctx, s, cmd)
+	return err
+}
+
+// decide asks the command's rules for a decision on the locked instance's condition.
+func (h *Host) decide(ctx context.Context, s *slot, cmd Command) (Decision, error) {
+	cond := Condition{}
+	switch err := h.readRow(ctx, s); {
+	case err == nil:
+		cond = Condition{Exists: true, State: s.rec.State, Completion: s.rec.Completion, Identity: s.rec.Definition}
+	case !errors.Is(err, store.ErrNotFound):
+		return Decision{}, h.unavailable(cmd.Instance, cmd.Operation, err)
+	}
+	cond.CanUpdate = func(to workflow.Identity) error { return h.canUpdate(cond.Identity, to) }
+	if cmd.Rules == nil {
+		return Decision{}, fmt.Errorf("host: command %s has no rules", cmd.Operation)
+	}
+	d := cmd.Rules(cond)
+	if d.Refuse != nil {
+		return d, &Error{Kind: d.Refuse, Instance: cmd.Instance, Operation: cmd.Operation, Completion: cond.Completion, Detail: d.Why}
+	}
+	return d, nil
+}
+
 // operationData is the Data of a management operation's tracking record.
 type operationData struct {
 	Operation string `json:"operation"`
 	Request   string `json:"request,omitempty"` // the X-Request-Id of the request that asked
+	Job       string `json:"job,omitempty"`     // the bulk job that applied it
 }
 
 // apply carries out a decided effect on the locked slot.
 func (h *Host) apply(ctx context.Context, s *slot, cmd Command, d Decision, principal string) error {
 	rec := func(name, reason string) workflow.Record {
 		r := h.record(s, workflow.InstanceRecord, name, reason, principal)
-		b, _ := json.Marshal(operationData{cmd.Operation, RequestIDFrom(ctx)})
+		b, _ := json.Marshal(operationData{cmd.Operation, RequestIDFrom(ctx), jobFrom(ctx)})
 		r.Data = string(b)
 		return r
 	}

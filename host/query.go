@@ -16,20 +16,25 @@ import (
 // the semantics are store.Filter's (versions compare as System.Version values, time bounds are
 // exclusive, ReasonContains is case sensitive). It has store.Filter's fields, so that one
 // converts to the other.
+// Its JSON form is a bulk job's filter (GetBulkOperation's job, `wimpctl bulk status -o json`).
 type Filter struct {
-	State      workflow.State
-	Completion workflow.Completion
-	Definition string
-	Package    string
+	State      workflow.State      `json:"state,omitempty"`
+	Completion workflow.Completion `json:"completion,omitempty"`
+	Definition string              `json:"definition,omitempty"`
+	Package    string              `json:"package,omitempty"`
 
-	Version, VersionMin, VersionMax string
+	Version    string `json:"version,omitempty"`
+	VersionMin string `json:"versionMin,omitempty"`
+	VersionMax string `json:"versionMax,omitempty"`
 
-	Exception      string
-	ReasonContains string
-	Bookmark       string
+	Exception      string `json:"exception,omitempty"`
+	ReasonContains string `json:"reasonContains,omitempty"`
+	Bookmark       string `json:"bookmark,omitempty"`
 
-	CreatedAfter, CreatedBefore time.Time
-	UpdatedAfter, UpdatedBefore time.Time
+	CreatedAfter  time.Time `json:"createdAfter,omitzero"`
+	CreatedBefore time.Time `json:"createdBefore,omitzero"`
+	UpdatedAfter  time.Time `json:"updatedAfter,omitzero"`
+	UpdatedBefore time.Time `json:"updatedBefore,omitzero"`
 }
 
 // Page sizes of Query (store.DefaultPageSize, store.MaxPageSize).

@@ -159,7 +159,7 @@ func (h *Host) fire(c store.Claimed) (at time.Time, done bool) {
 		_ = h.unloadable(h.ctx, s, err)
 		return time.Time{}, true
 	}
-	if s.wf.FireDueTimers(now) == 0 && s.wf.Status() != engine.StatusExecuting {
+	if h.fireDueTimers(s, now) == 0 && s.wf.Status() != engine.StatusExecuting {
 		if next, ok := s.wf.NextTimer(); ok && next.After(now) && !s.rec.PendingTimer.IsZero() &&
 			!next.Before(s.rec.PendingTimer) && next.Sub(s.rec.PendingTimer) < storeTimePrecision {
 			// The row is right, only coarser: wait for the exact due time (still loaded and leased).
