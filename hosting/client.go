@@ -320,3 +320,181 @@ func writeFilter(b *etree.Element, f host.Filter) {
 		}
 	}
 }
+
+// StartBulkOperation starts a bulk job applying req.Operation to every instance req.Filter
+// selects and returns it as started (Running; see GetBulkOperation for its progress).
+func (c *Client) StartBulkOperation(ctx context.Context, req host.BulkRequest) (*BulkOperation, error) {
+	reply, err := c.call(ctx, OpStartBulkOperation, func(b *etree.Element) { writeBulkRequest(b, req) })
+	if err != nil {
+		return nil, err
+	}
+	return replyJob(OpStartBulkOperation, reply)
+}
+
+// GetBulkOperation reads a bulk job and up to limit of its per-instance results with seq >
+// after (limit 0: the job only; the server returns at most MaxItemsLimit). Page on with
+// after = the returned NextItemsAfter.
+func (c *Client) GetBulkOperation(ctx context.Context, id uuid.UUID, after int64, limit int) (*BulkPage, error) {
+	reply, err := c.call(ctx, OpGetBulkOperation, func(b *etree.Element) {
+		el(b, "jobId", id.String())
+		if after != 0 {
+			el(b, "itemsAfter", strconv.FormatInt(after, 10))
+		}
+		el(b, "itemsLimit", strconv.Itoa(limit))
+	})
+	if err != nil {
+		return nil, err
+	}
+	j, err := replyJob(OpGetBulkOperation, reply)
+	if err != nil {
+		return nil, err
+	}
+	p := &BulkPage{Job: j, Items: []BulkItem{}}
+	for _, e := range reply.SelectElements("item") {
+		it, err := readBulkItem(e)
+		if err != nil {
+			return nil, err
+		}
+		p.Items = append(p.Items, it)
+	}
+	if p.NextItemsAfter, err = parseLong(reply, "nextItemsAfter", OpGetBulkOperation+"Response"); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// CancelBulkOperation stops a running bulk job where it is and returns it (an ended job
+// as it is).
+func (c *Client) CancelBulkOperation(ctx context.Context, id uuid.UUID) (*BulkOperation, error) {
+	reply, err := c.call(ctx, OpCancelBulkOperation, func(b *etree.Element) { el(b, "jobId", id.String()) })
+	if err != nil {
+		return nil, err
+	}
+	return replyJob(OpCancelBulkOperation, reply)
+}
+
+// Purge deletes the Completed instances f selects (dryRun: counts them) and reports how many,
+// and how many live instances f selected, which are never purged.
+func (c *Client) Purge(ctx context.Context, f host.Filter, dryRun bool) (*PurgeResult, error) {
+	reply, err := c.call(ctx, OpPurge, func(b *etree.Element) { writePurge(b, f, dryRun) })
+	if err != nil {
+		return nil, err
+	}
+	var res PurgeResult
+	if res.Purged, err = parseLong(reply, "purged", "PurgeResponse"); err != nil {
+		return nil, err
+	}
+	if res.Live, err = parseLong(reply, "live", "PurgeResponse"); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// writePurge writes Purge's arguments.
+func writePurge(b *etree.Element, f host.Filter, dryRun bool) {
+	writeFilter(b, f)
+	if dryRun {
+		el(b, "dryRun", "true")
+	}
+}
+
+// writeBulkRequest writes StartBulkOperation's arguments, in the schema's order.
+func writeBulkRequest(b *etree.Element, req host.BulkRequest) {
+	el(b, "operation", req.Operation)
+	writeFilter(b, req.Filter)
+	optEl(b, "reason", req.Reason)
+	if req.Identity != nil {
+		writeIdentity(b.CreateElement("identity"), *req.Identity)
+	}
+	if req.DryRun {
+		el(b, "dryRun", "true")
+	}
+	if req.RatePerSecond != 0 {
+		el(b, "ratePerSecond", strconv.FormatFloat(req.RatePerSecond, 'g', -1, 64))
+	}
+	if req.MaxInstances != 0 {
+		el(b, "maxInstances", strconv.FormatInt(req.MaxInstances, 10))
+	}
+}
+
+func replyJob(op string, reply *etree.Element) (*BulkOperation, error) {
+	e := reply.SelectElement("job")
+	if e == nil {
+		return nil, fmt.Errorf("%sResponse has no job", op)
+	}
+	return readJob(e)
+}
+
+// readJob reads a BulkOperation element.
+func readJob(e *etree.Element) (*BulkOperation, error) {
+	j := &BulkOperation{Operation: childText(e, "operation"), Reason: childText(e, "reason"),
+		Principal: childText(e, "principal"), Status: childText(e, "status"), Error: childText(e, "error"),
+		Faults: map[string]int64{}}
+	var err error
+	if j.ID, err = uuid.Parse(strings.TrimSpace(childText(e, "id"))); err != nil {
+		return nil, fmt.Errorf("job id: %w", err)
+	}
+	if f := e.SelectElement("filter"); f != nil {
+		if j.Filter, err = readFilter(f); err != nil {
+			return nil, fmt.Errorf("job filter: %w", err)
+		}
+	}
+	if id := e.SelectElement("identity"); id != nil {
+		x := readIdentity(id)
+		j.Identity = &x
+	}
+	if j.DryRun, err = strconv.ParseBool(strings.TrimSpace(childText(e, "dryRun"))); err != nil {
+		return nil, fmt.Errorf("job dryRun: %w", err)
+	}
+	if j.RatePerSecond, err = strconv.ParseFloat(strings.TrimSpace(childText(e, "ratePerSecond")), 64); err != nil {
+		return nil, fmt.Errorf("job ratePerSecond: %w", err)
+	}
+	for _, n := range []struct {
+		name string
+		v    *int64
+	}{{"maxInstances", &j.MaxInstances}, {"estimate", &j.Estimate}, {"matched", &j.Matched}, {"done", &j.Done}, {"ok", &j.OK}} {
+		if *n.v, err = parseLong(e, n.name, "job"); err != nil {
+			return nil, err
+		}
+	}
+	if fs := e.SelectElement("faults"); fs != nil {
+		for _, f := range fs.SelectElements("fault") {
+			n, err := parseLong(f, "count", "job fault")
+			if err != nil {
+				return nil, err
+			}
+			j.Faults[childText(f, "outcome")] = n
+		}
+	}
+	if j.Created, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(childText(e, "created"))); err != nil {
+		return nil, fmt.Errorf("job created: %w", err)
+	}
+	if j.Updated, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(childText(e, "updated"))); err != nil {
+		return nil, fmt.Errorf("job updated: %w", err)
+	}
+	return j, nil
+}
+
+func readBulkItem(e *etree.Element) (BulkItem, error) {
+	it := BulkItem{Outcome: childText(e, "outcome"), Detail: childText(e, "detail")}
+	var err error
+	if it.Seq, err = parseLong(e, "seq", "item"); err != nil {
+		return it, err
+	}
+	if it.Instance, err = uuid.Parse(strings.TrimSpace(childText(e, "instanceId"))); err != nil {
+		return it, fmt.Errorf("item instanceId: %w", err)
+	}
+	if it.Time, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(childText(e, "time"))); err != nil {
+		return it, fmt.Errorf("item time: %w", err)
+	}
+	return it, nil
+}
+
+// parseLong reads e's child name as an xs:long; what names e in the error.
+func parseLong(e *etree.Element, name, what string) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(childText(e, name)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", what, name, err)
+	}
+	return n, nil
+}

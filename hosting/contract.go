@@ -1,13 +1,17 @@
 // Package hosting is wimp's own SOAP contract for creating instances, resuming their bookmarks
 // and reading them back (the counterpart of WF4's IWorkflowCreation/hosting endpoints, which
-// MS-WFIM leaves out), querying and counting them by filter, and listing the registered
-// definitions. Server operations live in server.go (the operations table) and query.go, a Go
+// MS-WFIM leaves out), querying and counting them by filter, listing the registered
+// definitions, running bulk operations over a filter's instances and purging completed ones.
+// Server operations live in server.go (the operations table), query.go and bulk.go, a Go
 // client in client.go and the published WSDL in wsdl.go.
 package hosting
 
 import (
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/workflow"
 )
 
@@ -27,10 +31,14 @@ const (
 	OpQueryInstances       = "QueryInstances"
 	OpCountInstances       = "CountInstances"
 	OpGetDefinitions       = "GetDefinitions"
+	OpStartBulkOperation   = "StartBulkOperation"
+	OpGetBulkOperation     = "GetBulkOperation"
+	OpCancelBulkOperation  = "CancelBulkOperation"
+	OpPurge                = "Purge"
 )
 
 var opNames = []string{OpCreate, OpCreateWithInstanceID, OpResumeBookmark, OpGetInstance, OpListInstances, OpGetTrackingRecords,
-	OpQueryInstances, OpCountInstances, OpGetDefinitions}
+	OpQueryInstances, OpCountInstances, OpGetDefinitions, OpStartBulkOperation, OpGetBulkOperation, OpCancelBulkOperation, OpPurge}
 
 // Action is the request action of an operation.
 func Action(op string) string { return actionPrefix + op }
@@ -47,6 +55,8 @@ const (
 	FaultInstanceExists     = "InstanceExists"
 	FaultBookmarkNotFound   = "BookmarkNotFound"
 	FaultInvalidArgument    = "InvalidArgument"
+	// FaultBulkOperationNotFound: no bulk operation (job) has the jobId.
+	FaultBulkOperationNotFound = "BulkOperationNotFound"
 )
 
 // Instance is what GetInstance returns; its JSON form is `wimpctl get --json` (README, "Try it end to end").
@@ -114,4 +124,73 @@ type Argument struct {
 	Type     string `json:"type"`
 	Required bool   `json:"required"`
 	Default  string `json:"default,omitempty"` // the expression as written
+}
+
+// BulkOperation is a bulk job as StartBulkOperation, GetBulkOperation and CancelBulkOperation
+// return it: the request it was started with, who started it, and its progress.
+type BulkOperation struct {
+	ID        uuid.UUID          `json:"id"`
+	Operation string             `json:"operation"` // Suspend, Unsuspend, Run, Cancel, Terminate, Abandon or Update
+	Filter    host.Filter        `json:"filter"`
+	Reason    string             `json:"reason,omitempty"`
+	Identity  *workflow.Identity `json:"identity,omitempty"` // Update's target
+	DryRun    bool               `json:"dryRun"`
+	// RatePerSecond as requested: 0 is the default, host.DefaultBulkRate (a dry run is not
+	// paced).
+	RatePerSecond float64 `json:"ratePerSecond"`
+	MaxInstances  int64   `json:"maxInstances"` // 0: no limit
+	Principal     string  `json:"principal"`
+	Status        string  `json:"status"`          // Running, Completed, Canceled or Failed
+	Error         string  `json:"error,omitempty"` // why a Failed job stopped
+	// Estimate: the instances the filter selected when the job started (at most MaxInstances).
+	// Matched: instances reached so far; Done: of them, handled; OK: of them, succeeded (in a
+	// dry run: would be changed).
+	Estimate int64 `json:"estimate"`
+	Matched  int64 `json:"matched"`
+	Done     int64 `json:"done"`
+	OK       int64 `json:"ok"`
+	// Faults counts the other handled instances by outcome: the MS-WFIM fault subcode a single
+	// call would have got (InstanceCompleted, InstanceTerminated, InstanceSuspended, ...).
+	Faults  map[string]int64 `json:"faults"`
+	Created time.Time        `json:"created"`
+	Updated time.Time        `json:"updated"`
+}
+
+// Running reports whether the job has not ended yet.
+func (j *BulkOperation) Running() bool { return j.Status == BulkRunning }
+
+// Bulk job statuses (BulkOperation.Status).
+const (
+	BulkRunning   = "Running"
+	BulkCompleted = "Completed"
+	BulkCanceled  = "Canceled"
+	BulkFailed    = "Failed"
+)
+
+// BulkOutcomeOK is the outcome of an instance the job's operation succeeded on (in a dry run:
+// would be applied to).
+const BulkOutcomeOK = "ok"
+
+// BulkItem is a bulk job's result for one instance.
+type BulkItem struct {
+	Seq      int64     `json:"seq"` // 1, 2, ... in the order the job handled the instances
+	Instance uuid.UUID `json:"instanceId"`
+	Outcome  string    `json:"outcome"`          // BulkOutcomeOK, or the fault subcode
+	Detail   string    `json:"detail,omitempty"` // why it was refused
+	Time     time.Time `json:"time"`
+}
+
+// BulkPage is what GetBulkOperation returns: the job, a page of its per-instance results and
+// the seq to ask for the next page after (the last item's, or the one asked after when the
+// page is empty).
+type BulkPage struct {
+	Job            *BulkOperation `json:"job"`
+	Items          []BulkItem     `json:"items"`
+	NextItemsAfter int64          `json:"nextItemsAfter"`
+}
+
+// PurgeResult is what Purge did, or in a dry run would do.
+type PurgeResult struct {
+	Purged int64 `json:"purged"` // Completed instances deleted (dry run: that would be)
+	Live   int64 `json:"live"`   // Active and Suspended instances the filter selected, never purged
 }

@@ -73,10 +73,37 @@ func (h *fakeHost) Definitions(context.Context) ([]host.Definition, error) {
 		Arguments: []host.Argument{{Name: "name", Type: "String", Default: "'world'"}}}}, nil
 }
 
+func (h *fakeHost) StartBulk(_ context.Context, req host.BulkRequest) (*host.BulkJob, error) {
+	h.changed()
+	return &host.BulkJob{ID: uuid.MustParse("6f1d2c3b-4a59-4e6f-8a7b-9c0d1e2f3a4b"), Request: req, Status: "Running"}, nil
+}
+
+func (h *fakeHost) GetBulk(_ context.Context, id uuid.UUID, after int64, limit int) (*host.BulkJob, []host.BulkItem, error) {
+	j := &host.BulkJob{ID: id, Request: host.BulkRequest{Operation: "Suspend"}, Status: "Completed", Matched: 2, Done: 2, OK: 1,
+		Faults: map[string]int64{"InstanceCompleted": 1}}
+	var items []host.BulkItem
+	for seq := after + 1; seq <= 2 && len(items) < limit; seq++ {
+		items = append(items, host.BulkItem{Seq: seq, Instance: uuid.MustParse("3f2504e0-4f89-41d3-9a0c-0305e82c3301"), Outcome: "ok"})
+	}
+	return j, items, nil
+}
+
+func (h *fakeHost) CancelBulk(_ context.Context, id uuid.UUID) (*host.BulkJob, error) {
+	h.changed()
+	return &host.BulkJob{ID: id, Request: host.BulkRequest{Operation: "Suspend"}, Status: "Canceled"}, nil
+}
+
+// Purge counts as a change even in a dry run: a refused request must not reach it at all.
+func (h *fakeHost) Purge(context.Context, host.Filter, bool) (*host.PurgeResult, error) {
+	h.changed()
+	return &host.PurgeResult{Purged: 2, Live: 1}, nil
+}
+
 // FuzzRequest sends arbitrary requests through a soap.Endpoint serving the hosting operations
 // (envelope parsing, argument decoding, every operation) to a host that always succeeds: the
 // endpoint must never panic, must answer a plain HTTP error, a reply or a fault, and a request
-// answered with a fault or an HTTP error must not have reached Create or ResumeBookmark. Seeds:
+// answered with a fault or an HTTP error must not have reached Create, ResumeBookmark,
+// StartBulk, CancelBulk or Purge. Seeds:
 // valid requests and one of every malformed class (HostileRequests).
 func FuzzRequest(f *testing.F) {
 	const id = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
@@ -92,6 +119,13 @@ func FuzzRequest(f *testing.F) {
 		`<includeVariables>true</includeVariables></QueryInstances>`))
 	f.Add("text/xml", Action(OpCountInstances), env(`<CountInstances xmlns="`+NS+`"><filter><bookmark>Review</bookmark></filter><groupBy>state</groupBy></CountInstances>`))
 	f.Add("application/soap+xml", "", `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><GetDefinitions xmlns="`+NS+`"/></s:Body></s:Envelope>`)
+	f.Add("text/xml", Action(OpStartBulkOperation), env(`<StartBulkOperation xmlns="`+NS+`"><operation>Update</operation>`+
+		`<filter><state>Suspended</state><exception>OrderRejected</exception></filter><reason>r</reason>`+
+		`<identity><name>ExpenseApproval</name><package>wimp.samples</package><version>2.0.0.0</version></identity>`+
+		`<dryRun>1</dryRun><ratePerSecond>2.5e1</ratePerSecond><maxInstances>10</maxInstances></StartBulkOperation>`))
+	f.Add("text/xml", Action(OpGetBulkOperation), env(`<GetBulkOperation xmlns="`+NS+`"><jobId>{`+id+`}</jobId><itemsAfter>1</itemsAfter><itemsLimit>5</itemsLimit></GetBulkOperation>`))
+	f.Add("application/soap+xml", "", `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><CancelBulkOperation xmlns="`+NS+`"><jobId>`+id+`</jobId></CancelBulkOperation></s:Body></s:Envelope>`)
+	f.Add("text/xml", Action(OpPurge), env(`<Purge xmlns="`+NS+`"><filter><completion>Terminated</completion><updatedBefore>2026-11-01T00:00:00Z</updatedBefore></filter><dryRun>false</dryRun></Purge>`))
 	for _, c := range HostileRequests(id) {
 		f.Add(c.ContentType, c.SOAPAction, c.Body)
 	}

@@ -22,8 +22,8 @@ type HostileCase struct {
 
 // HostileRequests lists one request of every malformed class (XML 1.0 well-formedness,
 // Namespaces in XML 1.0, SOAP 1.1/1.2 envelope structure, the parser limits, mustUnderstand,
-// and arguments that hold an element instead of text). id is an existing instance's id, which
-// ResumeBookmark requests name. Every URI is spelt out literally.
+// and arguments that hold an element instead of text, or a value of the wrong type). id is an
+// existing instance's id, which ResumeBookmark requests name. Every URI is spelt out literally.
 func HostileRequests(id string) []HostileCase {
 	const (
 		ns   = "urn:wimp:workflow-hosting:2026-11"
@@ -53,6 +53,15 @@ func HostileRequests(id string) []HostileCase {
 			`</bookmark><payload>` + payload + `</payload></ResumeBookmark>`
 	}
 	okResume := resume("", "Review", `{"approved": true, "reviewer": "x"}`)
+	// The bulk operations select the waiting instance (unless they have a filter of their own);
+	// Purge's would delete every completed instance.
+	bulk := func(inner string) string {
+		if !strings.Contains(inner, "<filter>") {
+			inner += `<filter><bookmark>Review</bookmark></filter>`
+		}
+		return `<StartBulkOperation xmlns="` + ns + `">` + inner + `</StartBulkOperation>`
+	}
+	purge := func(inner string) string { return `<Purge xmlns="` + ns + `">` + inner + `</Purge>` }
 	utf16le := func(s string) string {
 		u := append([]uint16{0xFEFF}, utf16.Encode([]rune(s))...)
 		b := make([]byte, 2*len(u))
@@ -101,6 +110,35 @@ func HostileRequests(id string) []HostileCase {
 		{"ListInstances limit holding an element", ct11, act + "ListInstances", env11("", `<ListInstances xmlns="`+ns+`"><limit><l/></limit></ListInstances>`), "InvalidArgument", "must be text"},
 		{"GetTrackingRecords after holding an element", ct11, act + "GetTrackingRecords", env11("", `<GetTrackingRecords xmlns="`+ns+`"><instanceId>`+id+`</instanceId><after><a/>1</after></GetTrackingRecords>`), "InvalidArgument", "must be text"},
 		{"the same input twice", ct11, act + "Create", env11("", create("", `<inputs><input><name>name</name><value>"x"</value></input><input><name>name</name><value>"y"</value></input></inputs>`)), "InvalidArgument", "more than once"},
+		{"two Purges in one Body", ct11, act + "Purge", env11("", purge(`<dryRun>true</dryRun>`)+purge(`<dryRun>true</dryRun>`)), "", ""},
+		{"two StartBulkOperations in one Body", ct12, act + "StartBulkOperation", env12("", bulk(`<operation>Terminate</operation>`)+bulk(`<operation>Terminate</operation>`)), "", ""},
+		{"StartBulkOperation without an operation", ct11, act + "StartBulkOperation", env11("", bulk(`<reason>r</reason>`)), "InvalidArgument", "operation is required"},
+		{"StartBulkOperation with two operations", ct11, act + "StartBulkOperation", env11("", bulk(`<operation>Terminate</operation><operation>Suspend</operation>`)), "InvalidArgument", "more than once"},
+		{"StartBulkOperation operation holding an element", ct11, act + "StartBulkOperation", env11("", bulk(`<operation><o/>Terminate</operation>`)), "InvalidArgument", "must be text"},
+		{"StartBulkOperation reason holding an element", ct12, act + "StartBulkOperation", env12("", bulk(`<operation>Terminate</operation><reason><r/></reason>`)), "InvalidArgument", "must be text"},
+		{"StartBulkOperation filter state holding an element", ct11, act + "StartBulkOperation", env11("", bulk(`<operation>Terminate</operation><filter><state><s/>Active</state></filter>`)), "InvalidArgument", "must be text"},
+		{"StartBulkOperation filter with an unknown state", ct11, act + "StartBulkOperation", env11("", bulk(`<operation>Terminate</operation><filter><state>Sleeping</state></filter>`)), "InvalidArgument", "filter/state"},
+		{"StartBulkOperation filter version not a System.Version", ct11, act + "StartBulkOperation", env11("", bulk(`<operation>Terminate</operation><filter><version>1</version></filter>`)), "InvalidArgument", "filter/version"},
+		{"StartBulkOperation dryRun not a boolean", ct11, act + "StartBulkOperation", env11("", bulk(`<operation>Terminate</operation><dryRun>yes</dryRun>`)), "InvalidArgument", "dryRun"},
+		{"StartBulkOperation ratePerSecond not a number", ct11, act + "StartBulkOperation", env11("", bulk(`<operation>Terminate</operation><ratePerSecond>fast</ratePerSecond>`)), "InvalidArgument", "ratePerSecond"},
+		{"StartBulkOperation ratePerSecond INF", ct11, act + "StartBulkOperation", env11("", bulk(`<operation>Terminate</operation><ratePerSecond>INF</ratePerSecond>`)), "InvalidArgument", "ratePerSecond"},
+		{"StartBulkOperation ratePerSecond NaN", ct11, act + "StartBulkOperation", env11("", bulk(`<operation>Terminate</operation><ratePerSecond>NaN</ratePerSecond>`)), "InvalidArgument", "ratePerSecond"},
+		{"StartBulkOperation ratePerSecond negative", ct11, act + "StartBulkOperation", env11("", bulk(`<operation>Terminate</operation><ratePerSecond>-1</ratePerSecond>`)), "InvalidArgument", "ratePerSecond"},
+		{"StartBulkOperation ratePerSecond hexadecimal", ct11, act + "StartBulkOperation", env11("", bulk(`<operation>Terminate</operation><ratePerSecond>0x1p4</ratePerSecond>`)), "InvalidArgument", "ratePerSecond"},
+		{"StartBulkOperation maxInstances negative", ct11, act + "StartBulkOperation", env11("", bulk(`<operation>Terminate</operation><maxInstances>-5</maxInstances>`)), "InvalidArgument", "maxInstances"},
+		{"StartBulkOperation maxInstances a fraction", ct11, act + "StartBulkOperation", env11("", bulk(`<operation>Terminate</operation><maxInstances>1.5</maxInstances>`)), "InvalidArgument", "maxInstances"},
+		{"StartBulkOperation identity name holding an element", ct11, act + "StartBulkOperation", env11("", bulk(`<operation>Update</operation><identity><name><n/>ExpenseApproval</name><package>wimp.samples</package><version>2.0.0.0</version></identity>`)), "InvalidArgument", "must be text"},
+		{"StartBulkOperation identity with two versions", ct11, act + "StartBulkOperation", env11("", bulk(`<operation>Update</operation><identity><name>ExpenseApproval</name><package>wimp.samples</package><version>2.0.0.0</version><version>1.0.0.0</version></identity>`)), "InvalidArgument", "more than once"},
+		{"GetBulkOperation jobId not a GUID", ct11, act + "GetBulkOperation", env11("", `<GetBulkOperation xmlns="`+ns+`"><jobId>job-1</jobId></GetBulkOperation>`), "InvalidArgument", "is not a GUID"},
+		{"GetBulkOperation itemsLimit negative", ct11, act + "GetBulkOperation", env11("", `<GetBulkOperation xmlns="`+ns+`"><jobId>`+id+`</jobId><itemsLimit>-1</itemsLimit></GetBulkOperation>`), "InvalidArgument", "itemsLimit"},
+		{"GetBulkOperation itemsAfter not an integer", ct12, act + "GetBulkOperation", env12("", `<GetBulkOperation xmlns="`+ns+`"><jobId>`+id+`</jobId><itemsAfter>first</itemsAfter></GetBulkOperation>`), "InvalidArgument", "itemsAfter"},
+		{"CancelBulkOperation jobId holding an element", ct11, act + "CancelBulkOperation", env11("", `<CancelBulkOperation xmlns="`+ns+`"><jobId><j>`+id+`</j></jobId></CancelBulkOperation>`), "InvalidArgument", "must be text"},
+		{"CancelBulkOperation without a jobId", ct11, act + "CancelBulkOperation", env11("", `<CancelBulkOperation xmlns="`+ns+`"/>`), "InvalidArgument", "is not a GUID"},
+		{"Purge filter with an unknown completion", ct11, act + "Purge", env11("", purge(`<filter><completion>Done</completion></filter>`)), "InvalidArgument", "filter/completion"},
+		{"Purge filter given twice", ct11, act + "Purge", env11("", purge(`<filter><definition>Hello</definition></filter><filter/>`)), "InvalidArgument", "more than once"},
+		{"Purge filter createdBefore not a dateTime", ct11, act + "Purge", env11("", purge(`<filter><createdBefore>yesterday</createdBefore></filter>`)), "InvalidArgument", "filter/createdBefore"},
+		{"Purge dryRun not a boolean", ct12, act + "Purge", env12("", purge(`<dryRun>maybe</dryRun>`)), "InvalidArgument", "dryRun"},
+		{"Purge dryRun holding an element", ct11, act + "Purge", env11("", purge(`<dryRun><d/>true</dryRun>`)), "InvalidArgument", "must be text"},
 	}
 	return cases
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/server/servertest"
 )
@@ -33,13 +34,19 @@ func post(t *testing.T, url, contentType, soapAction, body string) (int, string,
 }
 
 // TestHostileRequestsChangeNothing: through the whole server, every malformed hosting request
-// is refused with its fault, creates no instance and leaves the waiting instance as it was.
+// is refused with its fault, creates no instance, purges none (a completed one is there to be
+// purged) and leaves the waiting instance as it was. (That a malformed StartBulkOperation
+// starts no job, whose effect would come later, TestHostileRequestsEndpoint shows: it never
+// reaches the host.)
 func TestHostileRequestsChangeNothing(t *testing.T) {
 	ctx := context.Background()
 	base := servertest.Start(t, "")
 	c := hosting.NewClient(base + "/WorkflowHosting")
 	id, err := c.Create(ctx, expense(10))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(ctx, host.CreateRequest{Definition: "Hello"}); err != nil {
 		t.Fatal(err)
 	}
 	snapshot := func() string {

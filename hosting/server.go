@@ -30,6 +30,10 @@ type Host interface {
 	Query(ctx context.Context, req host.QueryRequest) (*host.QueryResult, error)
 	Count(ctx context.Context, f host.Filter, by host.GroupBy) (*host.CountResult, error)
 	Definitions(ctx context.Context) ([]host.Definition, error)
+	StartBulk(ctx context.Context, req host.BulkRequest) (*host.BulkJob, error)
+	GetBulk(ctx context.Context, id uuid.UUID, after int64, limit int) (*host.BulkJob, []host.BulkItem, error)
+	CancelBulk(ctx context.Context, id uuid.UUID) (*host.BulkJob, error)
+	Purge(ctx context.Context, f host.Filter, dryRun bool) (*host.PurgeResult, error)
 }
 
 type handler func(ctx context.Context, h Host, args *args) (*etree.Element, error)
@@ -50,6 +54,10 @@ var operations = map[string]operation{
 	OpQueryInstances:       {queryInstances, host.Reader},
 	OpCountInstances:       {countInstances, host.Reader},
 	OpGetDefinitions:       {getDefinitions, host.Reader},
+	OpStartBulkOperation:   {startBulkOperation, host.Admin},
+	OpGetBulkOperation:     {getBulkOperation, host.Reader},
+	OpCancelBulkOperation:  {cancelBulkOperation, host.Admin},
+	OpPurge:                {purge, host.Admin},
 }
 
 // Operations returns the hosting contract's operations bound to h, for a soap.Endpoint.
@@ -231,7 +239,8 @@ func getTrackingRecords(ctx context.Context, h Host, a *args) (*etree.Element, e
 			return nil, argFault(fmt.Sprintf("after %q is not an integer", s))
 		}
 	}
-	// Records outlive their instance (a purge keeps them), so an unknown id is an empty list.
+	// An id with neither records nor an instance (never created, or purged with its records) is
+	// the host's InstanceNotFound.
 	recs, err := h.Records(ctx, id, after)
 	if err != nil {
 		return nil, err
@@ -435,6 +444,7 @@ func toFault(err error) error {
 		{host.ErrExists, FaultInstanceExists},
 		{host.ErrBookmarkNotFound, FaultBookmarkNotFound},
 		{host.ErrInvalidQuery, FaultInvalidArgument},
+		{host.ErrJobNotFound, FaultBulkOperationNotFound},
 	} {
 		if errors.Is(he.Kind, m.kind) {
 			return soap.NewFault(soap.Sender, faultReason(he), soap.QName{Space: NS, Local: m.subcode})

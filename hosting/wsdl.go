@@ -115,6 +115,48 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
           <xs:element name="updatableFrom" type="tns:Identities"><xs:annotation><xs:documentation>The identities whose instances Update may move to this definition.</xs:documentation></xs:annotation></xs:element>
         </xs:sequence>
       </xs:complexType>
+      <xs:complexType name="BulkFaultCount">
+        <xs:sequence>
+          <xs:element name="outcome" type="xs:string"><xs:annotation><xs:documentation>The MS-WFIM fault subcode a single call would have got: InstanceNotFound, InstanceSuspended, InstanceCompleted, InstanceTerminated, UpdateFailed, AccessDenied; Unavailable when the store could not commit; Error otherwise.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="count" type="xs:long"/>
+        </xs:sequence>
+      </xs:complexType>
+      <xs:complexType name="BulkFaultCounts">
+        <xs:sequence><xs:element name="fault" type="tns:BulkFaultCount" minOccurs="0" maxOccurs="unbounded"/></xs:sequence>
+      </xs:complexType>
+      <xs:complexType name="BulkOperation">
+        <xs:annotation><xs:documentation>A bulk operation (job): the request it was started with, who started it, its progress.</xs:documentation></xs:annotation>
+        <xs:sequence>
+          <xs:element name="id" type="tns:guid"/>
+          <xs:element name="operation" type="xs:string"/>
+          <xs:element name="filter" type="tns:Filter" minOccurs="0"><xs:annotation><xs:documentation>Absent: every instance.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="reason" type="xs:string" minOccurs="0"/>
+          <xs:element name="identity" type="tns:DefinitionIdentity" minOccurs="0"/>
+          <xs:element name="dryRun" type="xs:boolean"/>
+          <xs:element name="ratePerSecond" type="xs:double"><xs:annotation><xs:documentation>As requested; 0 is the default, 100 per second. A dry run is not paced.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="maxInstances" type="xs:long"><xs:annotation><xs:documentation>0: no limit.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="principal" type="xs:string"/>
+          <xs:element name="status" type="xs:string"><xs:annotation><xs:documentation>Running, Completed, Canceled or Failed.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="error" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>Why a Failed job stopped.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="estimate" type="xs:long"><xs:annotation><xs:documentation>The instances the filter selected when the job started (at most maxInstances).</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="matched" type="xs:long"><xs:annotation><xs:documentation>Instances of the selection reached so far.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="done" type="xs:long"><xs:annotation><xs:documentation>Of them, handled.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="ok" type="xs:long"><xs:annotation><xs:documentation>Of them, succeeded (in a dry run: would be changed).</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="faults" type="tns:BulkFaultCounts"><xs:annotation><xs:documentation>The other handled instances, by outcome.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="created" type="xs:dateTime"/>
+          <xs:element name="updated" type="xs:dateTime"/>
+        </xs:sequence>
+      </xs:complexType>
+      <xs:complexType name="BulkItem">
+        <xs:annotation><xs:documentation>A bulk operation's result for one instance.</xs:documentation></xs:annotation>
+        <xs:sequence>
+          <xs:element name="seq" type="xs:long"><xs:annotation><xs:documentation>1, 2, ... in the order the job handled the instances.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="instanceId" type="tns:guid"/>
+          <xs:element name="outcome" type="xs:string"><xs:annotation><xs:documentation>ok, or the fault subcode (as BulkFaultCount's).</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="detail" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>Why the instance was refused.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="time" type="xs:dateTime"/>
+        </xs:sequence>
+      </xs:complexType>
       <xs:element name="Create">
         <xs:complexType><xs:sequence>
           <xs:element name="definition" type="xs:string"/>
@@ -196,6 +238,55 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
       <xs:element name="GetDefinitionsResponse">
         <xs:complexType><xs:sequence><xs:element name="definition" type="tns:Definition" minOccurs="0" maxOccurs="unbounded"/></xs:sequence></xs:complexType>
       </xs:element>
+      <xs:element name="StartBulkOperation">
+        <xs:annotation><xs:documentation>Starts a durable job that applies an MS-WFIM operation to every instance the filter selects, one at a time, each decided by the MS-WFIM state table as a single call; needs the admin role.</xs:documentation></xs:annotation>
+        <xs:complexType><xs:sequence>
+          <xs:element name="operation" type="xs:string"><xs:annotation><xs:documentation>Suspend, Unsuspend, Run, Cancel, Terminate, Abandon or Update.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="filter" type="tns:Filter" minOccurs="0"><xs:annotation><xs:documentation>As QueryInstances'; absent: every instance.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="reason" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>Suspend's, Terminate's or Abandon's reason.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="identity" type="tns:DefinitionIdentity" minOccurs="0"><xs:annotation><xs:documentation>Update's target; required for Update.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="dryRun" type="xs:boolean" minOccurs="0"><xs:annotation><xs:documentation>Decide each instance's outcome and change nothing.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="ratePerSecond" type="xs:double" minOccurs="0"><xs:annotation><xs:documentation>At most this many instances per second; absent or 0: 100.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="maxInstances" type="xs:long" minOccurs="0"><xs:annotation><xs:documentation>The job ends after this many instances; absent or 0: no limit.</xs:documentation></xs:annotation></xs:element>
+        </xs:sequence></xs:complexType>
+      </xs:element>
+      <xs:element name="StartBulkOperationResponse">
+        <xs:complexType><xs:sequence><xs:element name="job" type="tns:BulkOperation"/></xs:sequence></xs:complexType>
+      </xs:element>
+      <xs:element name="GetBulkOperation">
+        <xs:complexType><xs:sequence>
+          <xs:element name="jobId" type="tns:guid"/>
+          <xs:element name="itemsAfter" type="xs:long" minOccurs="0"><xs:annotation><xs:documentation>The previous page's nextItemsAfter; absent or 0: from the first.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="itemsLimit" type="xs:int" minOccurs="0"><xs:annotation><xs:documentation>Absent: 100; 0: none (the job only); at most 1000 (a larger limit is taken as 1000).</xs:documentation></xs:annotation></xs:element>
+        </xs:sequence></xs:complexType>
+      </xs:element>
+      <xs:element name="GetBulkOperationResponse">
+        <xs:complexType><xs:sequence>
+          <xs:element name="job" type="tns:BulkOperation"/>
+          <xs:element name="item" type="tns:BulkItem" minOccurs="0" maxOccurs="unbounded"><xs:annotation><xs:documentation>In seq order.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="nextItemsAfter" type="xs:long"><xs:annotation><xs:documentation>The last item's seq, or itemsAfter when there is none: the itemsAfter of the next call.</xs:documentation></xs:annotation></xs:element>
+        </xs:sequence></xs:complexType>
+      </xs:element>
+      <xs:element name="CancelBulkOperation">
+        <xs:annotation><xs:documentation>Stops a running job where it is (what it did stays done); a job that has ended is returned as it is. Needs the admin role.</xs:documentation></xs:annotation>
+        <xs:complexType><xs:sequence><xs:element name="jobId" type="tns:guid"/></xs:sequence></xs:complexType>
+      </xs:element>
+      <xs:element name="CancelBulkOperationResponse">
+        <xs:complexType><xs:sequence><xs:element name="job" type="tns:BulkOperation"/></xs:sequence></xs:complexType>
+      </xs:element>
+      <xs:element name="Purge">
+        <xs:annotation><xs:documentation>Deletes the Completed instances the filter selects, with their tracking records; Active and Suspended instances are never deleted (a filter whose state is Active or Suspended is an InvalidArgument fault). Needs the admin role.</xs:documentation></xs:annotation>
+        <xs:complexType><xs:sequence>
+          <xs:element name="filter" type="tns:Filter" minOccurs="0"><xs:annotation><xs:documentation>As QueryInstances'; absent: every Completed instance.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="dryRun" type="xs:boolean" minOccurs="0"><xs:annotation><xs:documentation>Count and delete nothing.</xs:documentation></xs:annotation></xs:element>
+        </xs:sequence></xs:complexType>
+      </xs:element>
+      <xs:element name="PurgeResponse">
+        <xs:complexType><xs:sequence>
+          <xs:element name="purged" type="xs:long"><xs:annotation><xs:documentation>Completed instances deleted (in a dry run: that would be).</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="live" type="xs:long"><xs:annotation><xs:documentation>Active and Suspended instances the filter selected, left alone.</xs:documentation></xs:annotation></xs:element>
+        </xs:sequence></xs:complexType>
+      </xs:element>
     </xs:schema>`
 
 // WSDL renders the hosting contract's WSDL with SOAP 1.1 and 1.2 bindings and a service whose
@@ -205,7 +296,7 @@ func WSDL(serviceURL string) []byte {
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>
 <wsdl:definitions name="WorkflowHosting" targetNamespace="` + NS + `" xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:soap12="http://schemas.xmlsoap.org/wsdl/soap12/" xmlns:wsaw="http://www.w3.org/2006/05/addressing/wsdl" xmlns:tns="` + NS + `">
-  <wsdl:documentation>wimp's hosting contract: create workflow instances, resume their bookmarks, read instances and their tracking records, query and count instances by filter, list the registered definitions. Instance conditions fault with the MS-WFIM subcodes (http://schemas.datacontract.org/2008/10/WorkflowServices: InstanceNotFound, InstanceSuspended, InstanceCompleted, InstanceTerminated); contract errors with subcodes in ` + NS + `: DefinitionNotFound, InvalidInput, InstanceExists, BookmarkNotFound, InvalidArgument.</wsdl:documentation>
+  <wsdl:documentation>wimp's hosting contract: create workflow instances, resume their bookmarks, read instances and their tracking records, query and count instances by filter, list the registered definitions, apply an MS-WFIM operation to every instance a filter selects (bulk operations), purge completed instances. Instance conditions fault with the MS-WFIM subcodes (http://schemas.datacontract.org/2008/10/WorkflowServices: InstanceNotFound, InstanceSuspended, InstanceCompleted, InstanceTerminated); contract errors with subcodes in ` + NS + `: DefinitionNotFound, InvalidInput, InstanceExists, BookmarkNotFound, InvalidArgument, BulkOperationNotFound; a caller without the operation's role gets WCF's AccessDenied (http://schemas.microsoft.com/net/2005/12/windowscommunicationfoundation/dispatcher).</wsdl:documentation>
   <wsdl:types>
     ` + schema + `
   </wsdl:types>
