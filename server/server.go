@@ -33,6 +33,9 @@ type Options struct {
 	Forwarding *Forwarding
 	// ClockSkew is how far a WS-Security Timestamp may be off (0: DefaultClockSkew).
 	ClockSkew time.Duration
+	// Metrics is what /metrics serves, wired to the store and the host (NewMetrics). Nil: the
+	// server makes its own, without the store's commits and the timers' lateness.
+	Metrics *Metrics
 }
 
 // New returns the handler serving every wimp URL (README, "What runs where").
@@ -47,10 +50,14 @@ func New(h *host.Host, o Options) http.Handler {
 		o.Forwarding = &Forwarding{}
 	}
 	sec := &security{auth: o.Auth, fwd: o.Forwarding, skew: o.ClockSkew}
-	m := newMetrics(h, o.Auth)
-	control := &soap.Endpoint{Operations: protocol.Operations(countingManager{h, m.operations}), MaxBodyBytes: o.MaxBody, Logger: o.Log,
+	m := o.Metrics
+	if m == nil {
+		m = newMetrics()
+	}
+	m.bind(h, o.Auth, o.Log)
+	control := &soap.Endpoint{Operations: m.countOperations(protocol.Operations(h)), MaxBodyBytes: o.MaxBody, Logger: o.Log,
 		Authenticate: sec.authenticateSOAP}
-	hostingEP := &soap.Endpoint{Operations: hosting.Operations(namingHost{h}), MaxBodyBytes: o.MaxBody, Logger: o.Log,
+	hostingEP := &soap.Endpoint{Operations: m.countOperations(hosting.Operations(h)), MaxBodyBytes: o.MaxBody, Logger: o.Log,
 		Authenticate: sec.authenticateSOAP}
 	base := o.Forwarding.BaseURL
 

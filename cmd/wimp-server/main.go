@@ -7,8 +7,11 @@
 //	            [--commit-timeout 5s] [--max-work-items 100000]
 //	            [--read-header-timeout 10s] [--read-timeout 1m] [--write-timeout 1m] [--idle-timeout 2m]
 //	            [--shutdown-timeout 10s] [--max-header-bytes 65536] [--max-connections 1024]
+//	wimp-server --version
 //
-// Every flag falls back to an environment variable named after it: --max-body is WIMP_MAX_BODY.
+// Every flag but --version falls back to an environment variable named after it: --max-body is
+// WIMP_MAX_BODY. --version prints the build's module version (or "(devel)" and its VCS
+// revision) and the Go version, and exits without starting anything.
 package main
 
 import (
@@ -17,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,6 +36,8 @@ import (
 	"github.com/wimp-project/wimp/auth"
 	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/host"
+	"github.com/wimp-project/wimp/internal/buildinfo"
+	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/server"
 	"github.com/wimp-project/wimp/store/sqlite"
 )
@@ -39,10 +45,19 @@ import (
 type config struct {
 	listen, db, definitions, policy, logLevel, logFormat string
 	unloadAfter, commitTimeout                           time.Duration
+	retention                                            retention
 	maxBody                                              int64
 	maxWorkItems                                         int
 	http                                                 httpLimits
 	security                                             securityConfig
+	version                                              bool // --version: print the version and start nothing
+}
+
+// retention is what the host deletes by age (README, "Purge and retention").
+type retention struct {
+	completed      string // "keep", or a duration (0: at completion)
+	completedAfter time.Duration
+	tracking       time.Duration // 0: keep
 }
 
 // securityConfig is who may call (README, Security).
@@ -60,7 +75,10 @@ type httpLimits struct {
 }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	err := run(os.Args[1:])
+	switch {
+	case errors.Is(err, flag.ErrHelp): // -h, --help: the usage went to stdout
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "wimp-server:", err)
 		os.Exit(1)
 	}
@@ -119,6 +137,10 @@ func parseFlags(args []string) (config, error) {
 		"how long a change may wait for the database before it fails, unapplied, with a Receiver fault")
 	num(&maxWork, "max-work-items", "100000",
 		"work items an instance may run without becoming idle before it is suspended (a definition's MaxWorkItems overrides it)")
+	str(&c.retention.completed, "completed-retention", "keep",
+		"how long completed instances are kept before they are purged in the background: keep (never purged), or a duration (0: at completion)")
+	dur(&c.retention.tracking, "tracking-retention", "0s", 0,
+		"tracking records of live instances older than this are deleted in the background (0: kept)")
 	dur(&c.http.readHeaderTimeout, "read-header-timeout", "10s", 1, "time allowed to read a request's headers")
 	dur(&c.http.readTimeout, "read-timeout", "1m", 1, "time allowed to read a whole request, body included")
 	dur(&c.http.writeTimeout, "write-timeout", "1m", 1, "time allowed from the end of a request's headers to the end of its reply")
@@ -138,10 +160,18 @@ func parseFlags(args []string) (config, error) {
 		envErrs = append(envErrs, fmt.Errorf("%s: %w", envName("insecure"), err))
 	}
 	fs.BoolVar(&c.security.insecure, "insecure", insecure, "allow a non-loopback listener without TLS and a users file (logged as a warning at every start)")
+	// No environment variable: a WIMP_VERSION left set would stop every start.
+	fs.BoolVar(&c.version, "version", false, "print the version and exit")
 	if err := errors.Join(envErrs...); err != nil {
 		return c, err
 	}
+	fs.SetOutput(io.Discard) // errors are printed once, by main; the usage only when asked for
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fmt.Println("usage: wimp-server [FLAGS]   (every flag can also be set as WIMP_<NAME>, e.g. --max-body as WIMP_MAX_BODY)")
+			fs.PrintDefaults()
+		}
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -156,6 +186,13 @@ func parseFlags(args []string) (config, error) {
 		}
 	}
 	c.maxWorkItems = int(maxWork)
+	if c.retention.completed != "keep" {
+		d, err := time.ParseDuration(c.retention.completed)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("--completed-retention must be keep or a duration of 0 or more (e.g. 720h), not %q", c.retention.completed)
+		}
+		c.retention.completedAfter = d
+	}
 	return c, nil
 }
 
@@ -163,6 +200,10 @@ func run(args []string) error {
 	c, err := parseFlags(args)
 	if err != nil {
 		return err
+	}
+	if c.version {
+		fmt.Println(buildinfo.VersionLine("wimp-server"))
+		return nil
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
@@ -198,7 +239,8 @@ func run(args []string) error {
 		return err
 	}
 	defer ln.Close()
-	st, err := sqlite.Open(ctx, c.db, sqlite.WithWriteTimeout(c.commitTimeout))
+	metrics := server.NewMetrics()
+	st, err := sqlite.Open(ctx, c.db, sqlite.WithWriteTimeout(c.commitTimeout), sqlite.WithObserver(metrics.ObserveBatch))
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", c.db, err)
 	}
@@ -209,8 +251,10 @@ func run(args []string) error {
 	}
 	node, _ := os.Hostname()
 	h, err := host.New(host.Config{Store: st, Definitions: defs, Logger: log, UnloadAfter: unload, Policy: policy,
-		MaxWorkItems: c.maxWorkItems, Node: node,
-		Info: fmt.Sprintf("wimp-server pid %d, listening on %s", os.Getpid(), ln.Addr())})
+		MaxWorkItems: c.maxWorkItems, Node: node, Observer: metrics.HostObserver(), Bulk: protocol.Bulk{},
+		PurgeCompleted: c.retention.completed != "keep", CompletedRetention: c.retention.completedAfter,
+		TrackingRetention: c.retention.tracking,
+		Info:              fmt.Sprintf("wimp-server pid %d, listening on %s", os.Getpid(), ln.Addr())})
 	if err != nil {
 		return err
 	}
@@ -221,7 +265,7 @@ func run(args []string) error {
 
 	srv := &http.Server{
 		Handler: server.New(h, server.Options{MaxBody: c.maxBody, Log: log, Auth: sec.auth, Forwarding: sec.forwarding,
-			ClockSkew: c.security.clockSkew}),
+			ClockSkew: c.security.clockSkew, Metrics: metrics}),
 		ReadHeaderTimeout: c.http.readHeaderTimeout,
 		ReadTimeout:       c.http.readTimeout,  // a request body trickled byte by byte cannot hold a connection forever
 		WriteTimeout:      c.http.writeTimeout, // nor a client that never reads its reply

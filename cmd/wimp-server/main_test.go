@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +50,10 @@ func TestRejectsBadFlags(t *testing.T) {
 		{"--read-header-timeout", "-1s"},
 		{"--max-connections", "0"},
 		{"--max-header-bytes", "-5"},
+		{"--completed-retention", "-1h"},
+		{"--completed-retention", "soon"},
+		{"--completed-retention", ""},
+		{"--tracking-retention", "-1s"},
 		{"extra"},
 	} {
 		if err := run(append(args, "--db", filepath.Join(t.TempDir(), "x.db"), "--listen", "127.0.0.1:0")); err == nil {
@@ -138,5 +145,71 @@ func TestBadSecurityFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("run(%v): %v, want an error containing %q", c.args, err, c.want)
 		}
+	}
+}
+
+// --version prints the version on stdout, one line, and starts nothing; WIMP_VERSION is not its
+// environment variable.
+func TestVersion(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "wimp.db")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = w
+	err = run([]string{"--version", "--db", db, "--listen", "127.0.0.1:0"})
+	os.Stdout = stdout
+	w.Close()
+	out, _ := io.ReadAll(r)
+	if re := regexp.MustCompile(`^wimp-server (v[0-9]\S*|\(devel\)( revision [0-9a-f]+( modified)?)?) go[0-9]\S*\n$`); err != nil || !re.Match(out) {
+		t.Errorf("--version: %v, printed %q", err, out)
+	}
+	if _, statErr := os.Stat(db); statErr == nil {
+		t.Error("--version created the database")
+	}
+	t.Setenv("WIMP_VERSION", "true")
+	if c, err := parseFlags(nil); err != nil || c.version {
+		t.Errorf("WIMP_VERSION=true: version %v, %v", c.version, err)
+	}
+}
+
+// -h and --help print the usage on stdout and start nothing (main exits 0 on flag.ErrHelp).
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "--help"} {
+		db := filepath.Join(t.TempDir(), "wimp.db")
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout := os.Stdout
+		os.Stdout = w
+		err = run([]string{arg, "--db", db})
+		os.Stdout = stdout
+		w.Close()
+		out, _ := io.ReadAll(r)
+		if !errors.Is(err, flag.ErrHelp) || !strings.HasPrefix(string(out), "usage: wimp-server [FLAGS]") ||
+			!strings.Contains(string(out), "-completed-retention") {
+			t.Errorf("%s: %v, printed %q", arg, err, out)
+		}
+		if _, statErr := os.Stat(db); statErr == nil {
+			t.Errorf("%s created the database", arg)
+		}
+	}
+}
+
+// --completed-retention is keep by default, and 0 means at completion, not keep.
+func TestRetentionFlags(t *testing.T) {
+	c, err := parseFlags(nil)
+	if err != nil || c.retention.completed != "keep" || c.retention.tracking != 0 {
+		t.Fatalf("defaults: %+v, %v; want keep and 0", c.retention, err)
+	}
+	c, err = parseFlags([]string{"--completed-retention", "0", "--tracking-retention", "720h"})
+	if err != nil || c.retention.completed != "0" || c.retention.completedAfter != 0 || c.retention.tracking != 720*time.Hour {
+		t.Fatalf("0 and 720h: %+v, %v", c.retention, err)
+	}
+	c, err = parseFlags([]string{"--completed-retention", "168h"})
+	if err != nil || c.retention.completedAfter != 168*time.Hour {
+		t.Fatalf("168h: %+v, %v", c.retention, err)
 	}
 }

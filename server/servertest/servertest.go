@@ -15,6 +15,7 @@ import (
 	"github.com/wimp-project/wimp/auth"
 	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/host"
+	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/server"
 	"github.com/wimp-project/wimp/store/sqlite"
 )
@@ -53,7 +54,8 @@ func Run(t testing.TB, opts Options) *Server {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "wimp.db")
-	var sopts []sqlite.Option
+	metrics := server.NewMetrics()
+	sopts := []sqlite.Option{sqlite.WithObserver(metrics.ObserveBatch)}
 	if opts.WriteTimeout > 0 {
 		sopts = append(sopts, sqlite.WithWriteTimeout(opts.WriteTimeout))
 	}
@@ -80,14 +82,15 @@ func Run(t testing.TB, opts Options) *Server {
 		}
 		authn = auth.NewAuthenticator(auth.NewVerifier(users), log)
 	}
-	h, err := host.New(host.Config{Store: st, Definitions: defs, Logger: log})
+	h, err := host.New(host.Config{Store: st, Definitions: defs, Logger: log, Observer: metrics.HostObserver(), Bulk: protocol.Bulk{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(server.New(h, server.Options{MaxBody: 64 << 10, Log: log, Auth: authn, Forwarding: opts.Forwarding}))
+	srv := httptest.NewUnstartedServer(server.New(h, server.Options{MaxBody: 64 << 10, Log: log, Auth: authn, Forwarding: opts.Forwarding,
+		Metrics: metrics}))
 	if opts.TLS != nil {
 		srv.TLS = opts.TLS.Config()
 		srv.StartTLS()
