@@ -32,7 +32,7 @@ func TestExpenseApprovalSurvivesKill9(t *testing.T) {
 		t.Fatalf("after create: want Active waiting on [Review], got %s %v", inst.State, inst.Bookmarks)
 	}
 
-	s.ok("resume", id, "Review", "--payload", `{"approved":true,"reviewer":"first"}`)
+	s.ok("resume-bookmark", id, "Review", "--payload", `{"approved":true,"reviewer":"first"}`)
 	s.Kill9()
 	s.restart()
 
@@ -47,7 +47,7 @@ func TestExpenseApprovalSurvivesKill9(t *testing.T) {
 	// Kill it once more while idle, with nothing acknowledged since: still there.
 	s.Kill9()
 	s.restart()
-	s.ok("resume", id, "Review", "--payload", `{"approved":true,"reviewer":"x"}`)
+	s.ok("resume-bookmark", id, "Review", "--payload", `{"approved":true,"reviewer":"x"}`)
 	inst = s.get(id)
 	if inst.State != "Completed" || inst.Completion != "Closed" {
 		t.Fatalf("after the second approval: want Completed/Closed, got %s/%s", inst.State, inst.Completion)

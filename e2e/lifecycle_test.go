@@ -67,7 +67,7 @@ func TestCancelRunsHandlersTerminateDoesNot(t *testing.T) {
 				{"run", "--transacted"}, {"cancel", "--transacted"}} {
 				s.wantFault(c.fault, append([]string{op[0], c.id}, op[1:]...)...)
 			}
-			s.wantFault(c.fault, "resume", c.id, "Continue")
+			s.wantFault(c.fault, "resume-bookmark", c.id, "Continue")
 		}
 		if inst := s.get(terminated); inst.Completion != "Terminated" || inst.CompletionReason != "stop now" {
 			t.Errorf("the refused operations changed the terminated instance: %+v", inst)
@@ -81,7 +81,7 @@ func TestCancelRunsHandlersTerminateDoesNot(t *testing.T) {
 func TestAbandon(t *testing.T) {
 	s := startServer(t, "--unload-after", "1h")
 	id := s.create("ExpenseApproval", "--input", "amount=1500", "--input", "submitter=carol")
-	s.ok("resume", id, "Review", "--payload", `{"approved":true,"reviewer":"first"}`)
+	s.ok("resume-bookmark", id, "Review", "--payload", `{"approved":true,"reviewer":"first"}`)
 	before := s.get(id)
 	if num(before, "approvals") != 1 {
 		t.Fatalf("after the first approval: %v", before.Variables)
@@ -97,7 +97,7 @@ func TestAbandon(t *testing.T) {
 		t.Errorf("want an Aborted tracking record with the reason, got %+v (found %v)", r, ok)
 	}
 	// It keeps working: it is reloaded from the store.
-	s.ok("resume", id, "Review", "--payload", `{"approved":true,"reviewer":"x"}`)
+	s.ok("resume-bookmark", id, "Review", "--payload", `{"approved":true,"reviewer":"x"}`)
 	if inst := s.get(id); inst.State != "Completed" || str(inst, "status") != "Approved" || num(inst, "approvals") != 2 {
 		t.Fatalf("after abandon and the second approval: want Completed, Approved, 2 approvals; got %s %v", inst.State, inst.Variables)
 	}
@@ -112,7 +112,7 @@ func TestAbandon(t *testing.T) {
 	}
 	s.wantFault("InstanceSuspended", "run", id)
 	s.ok("unsuspend", id)
-	s.ok("resume", id, "Review", "--payload", `{"approved":false,"reviewer":"x"}`)
+	s.ok("resume-bookmark", id, "Review", "--payload", `{"approved":false,"reviewer":"x"}`)
 	if inst := s.get(id); inst.State != "Completed" || str(inst, "status") != "Denied" {
 		t.Fatalf("after unsuspend and a denial: %s %v", inst.State, inst.Variables)
 	}
@@ -124,7 +124,7 @@ func TestAbandon(t *testing.T) {
 func TestUnhandledExceptionSuspends(t *testing.T) {
 	s := startServer(t)
 	id := s.create("FaultOnDemand")
-	s.ok("resume", id, "Attempt", "--payload", `{"fail":true,"message":"boom"}`)
+	s.ok("resume-bookmark", id, "Attempt", "--payload", `{"fail":true,"message":"boom"}`)
 	inst := s.get(id)
 	if inst.State != "Suspended" || inst.SuspensionReason != "boom" || inst.SuspensionException != "OrderRejected" {
 		t.Fatalf("after the unhandled exception: want Suspended, reason boom, exception OrderRejected; got %s, %q, %q",
@@ -138,13 +138,13 @@ func TestUnhandledExceptionSuspends(t *testing.T) {
 	if r, ok := findRecord(recs, "Instance", "UnhandledException"); !ok || r.Reason != "boom" {
 		t.Errorf("want an UnhandledException tracking record (boom), got %+v", r)
 	}
-	s.wantFault("InstanceSuspended", "resume", id, "Attempt", "--payload", `{"fail":false}`)
+	s.wantFault("InstanceSuspended", "resume-bookmark", id, "Attempt", "--payload", `{"fail":false}`)
 
 	s.ok("unsuspend", id)
 	if inst := s.get(id); inst.State != "Active" || inst.SuspensionReason != "" || inst.SuspensionException != "" {
 		t.Fatalf("after unsuspend: want Active with no suspension recorded, got %+v", inst)
 	}
-	s.ok("resume", id, "Attempt", "--payload", `{"fail":false}`)
+	s.ok("resume-bookmark", id, "Attempt", "--payload", `{"fail":false}`)
 	if inst := s.get(id); inst.State != "Completed" || inst.Completion != "Closed" || str(inst, "status") != "Done" {
 		t.Fatalf("after the retry: want Completed/Closed, status Done; got %s/%s %v", inst.State, inst.Completion, inst.Variables)
 	}
@@ -197,7 +197,7 @@ func TestUnsuspendRetriesFromCheckpoint(t *testing.T) {
 func TestUpdate(t *testing.T) {
 	s := startServer(t)
 	id := s.create("ExpenseApproval", "--version", "1.0.0.0", "--input", "amount=1500", "--input", "submitter=dave")
-	s.ok("resume", id, "Review", "--payload", `{"approved":true,"reviewer":"first"}`)
+	s.ok("resume-bookmark", id, "Review", "--payload", `{"approved":true,"reviewer":"first"}`)
 	identity := func(v string) []string {
 		return []string{"update", id, "--name", "ExpenseApproval", "--package", "wimp.samples", "--version", v}
 	}
@@ -233,7 +233,7 @@ func TestUpdate(t *testing.T) {
 	s.Kill9()
 	s.restart()
 	check("after kill -9", "2.0.0.0")
-	s.ok("resume", id, "Review", "--payload", `{"approved":true,"reviewer":"x"}`)
+	s.ok("resume-bookmark", id, "Review", "--payload", `{"approved":true,"reviewer":"x"}`)
 	inst = s.get(id)
 	if inst.State != "Completed" || str(inst, "status") != "Approved" {
 		t.Fatalf("after the second approval: %s %v", inst.State, inst.Variables)

@@ -324,32 +324,36 @@ func TestAuthUsageErrors(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	pwFile := writeFile(t, "secret\n")
+	// Flags that cannot work together are usage errors (64); files that do not load, and
+	// credentials the soap client refuses to send, other errors (1).
 	for _, tc := range []struct {
 		env  map[string]string
 		args []string
+		code int
 		msg  []string
 	}{
-		{nil, []string{"--user", "alice", "get", testID}, []string{"$WIMP_PASSWORD", "--password-file"}},
-		{map[string]string{"WIMP_USER": "alice"}, []string{"get", testID}, []string{"$WIMP_PASSWORD", "--password-file"}},
-		{nil, []string{"--password-file", pwFile, "get", testID}, []string{"--user"}},
-		{nil, []string{"--user", "alice", "--password-file", filepath.Join(t.TempDir(), "missing"), "get", testID}, []string{"--password-file"}},
-		{nil, []string{"--user", "alice", "--password-file", writeFile(t, "\nsecret\n"), "get", testID}, []string{"empty"}},
-		{map[string]string{"WIMP_PASSWORD": "secret"}, []string{"--user", "alice", "--auth", "digest", "get", testID}, []string{"--auth"}},
-		{nil, []string{"--cert", p.certFile, "get", testID}, []string{"--cert", "--key"}},
-		{nil, []string{"--key", p.keyFile, "get", testID}, []string{"--cert", "--key"}},
-		{nil, []string{"--cert", p.keyFile, "--key", p.certFile, "get", testID}, []string{"--cert"}},
-		{nil, []string{"--ca", filepath.Join(t.TempDir(), "missing"), "get", testID}, []string{"--ca"}},
-		{nil, []string{"--ca", pwFile, "get", testID}, []string{"--ca", "PEM"}},
-		{map[string]string{"WIMP_PASSWORD": "secret"}, []string{"--user", "a:b", "get", testID}, []string{"':'"}},
-		{nil, []string{"--password", "secret", "get", testID}, []string{"password"}}, // no such flag
+		{nil, []string{"--user", "alice", "get", testID}, 64, []string{"$WIMP_PASSWORD", "--password-file"}},
+		{map[string]string{"WIMP_USER": "alice"}, []string{"get", testID}, 64, []string{"$WIMP_PASSWORD", "--password-file"}},
+		{nil, []string{"--password-file", pwFile, "get", testID}, 64, []string{"--user"}},
+		{nil, []string{"--user", "alice", "--password-file", filepath.Join(t.TempDir(), "missing"), "get", testID}, 1, []string{"--password-file"}},
+		{nil, []string{"--user", "alice", "--password-file", writeFile(t, "\nsecret\n"), "get", testID}, 1, []string{"empty"}},
+		{map[string]string{"WIMP_PASSWORD": "secret"}, []string{"--user", "alice", "--auth", "digest", "get", testID}, 64, []string{"--auth"}},
+		{nil, []string{"--cert", p.certFile, "get", testID}, 64, []string{"--cert", "--key"}},
+		{nil, []string{"get", testID, "--key", p.keyFile}, 64, []string{"--cert", "--key"}},
+		{nil, []string{"--cert", p.keyFile, "--key", p.certFile, "get", testID}, 1, []string{"--cert"}},
+		{nil, []string{"--ca", filepath.Join(t.TempDir(), "missing"), "get", testID}, 1, []string{"--ca"}},
+		{nil, []string{"--ca", pwFile, "get", testID}, 1, []string{"--ca", "PEM"}},
+		{map[string]string{"WIMP_PASSWORD": "secret"}, []string{"--user", "a:b", "get", testID}, 1, []string{"':'"}},
+		{nil, []string{"--password", "secret", "get", testID}, 64, []string{"password"}}, // no such flag
+		{nil, []string{"get", testID, "--password", "secret"}, 64, []string{"password"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
 			r := ctlIn("", append([]string{"--endpoint", srv.URL}, tc.args...)...)
-			if r.code != 1 {
-				t.Errorf("exit %d, want 1: %+v", r.code, r)
+			if r.code != tc.code || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("exit %d, want %d with one line: %+v", r.code, tc.code, r)
 			}
 			for _, m := range tc.msg {
 				if !strings.Contains(r.stderr, m) {
@@ -385,7 +389,7 @@ func TestTextOutputEscapes(t *testing.T) {
 		args       []string
 		rows, hits int // lines of output, and how many show the value escaped
 	}{
-		{[]string{"get", testID}, 8, 6},
+		{[]string{"get", testID}, 9, 6},
 		{[]string{"list"}, 2, 1},
 		{[]string{"track", testID}, 2, 1},
 		{[]string{"count", "--by", "exception"}, 3, 1},
@@ -413,10 +417,9 @@ func TestTextOutputEscapes(t *testing.T) {
 		t.Errorf("get: variables not escaped:\n%s", r.stdout)
 	}
 
-	// A fault's reason and subcode are escaped too.
+	// A fault's reason and subcode are escaped too, on one line.
 	r := ctl(srv.URL, "run", testID)
-	if r.code != 2 || strings.Count(r.stderr, "\n") != 2 || !strings.Contains(r.stderr, "reason: nope"+shown) ||
-		!strings.Contains(r.stderr, `{urn:x\u2028y}Sub`) {
+	if r.code != 2 || r.stderr != `wimpctl: fault (Sender {urn:x\u2028y}Sub): nope`+shown+"\n" {
 		t.Errorf("run's fault: %+v", r)
 	}
 

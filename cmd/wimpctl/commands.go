@@ -9,9 +9,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/google/uuid"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
@@ -20,265 +20,289 @@ import (
 	"github.com/wimp-project/wimp/workflow"
 )
 
-var errUsage = errors.New("usage")
-
+// client is what an action works with: the two endpoints' clients (nil for an offline
+// command) and the standard streams.
 type client struct {
 	control *soap.Client
 	hosting *hosting.Client
+	in      io.Reader
 	out     io.Writer
 	errOut  io.Writer // notes that are not the command's output (list's next page token)
 }
 
-// newClient returns the clients of both endpoints at base, sharing hc (and so its TLS set-up)
-// and creds (nil: none).
-func newClient(base string, v soap.Version, hc *http.Client, creds *soap.Credentials, out, errOut io.Writer) *client {
-	return &client{
-		control: &soap.Client{HTTP: hc, URL: base + "/WorkflowControl", Version: v, Credentials: creds},
-		hosting: &hosting.Client{SOAP: &soap.Client{HTTP: hc, URL: base + "/WorkflowHosting", Version: v, Credentials: creds}},
-		out:     out,
-		errOut:  errOut,
+// setEndpoints sets up the clients of both endpoints at base, sharing hc (and so its TLS
+// set-up and time limit) and creds (nil: none).
+func (c *client) setEndpoints(base string, v soap.Version, hc *http.Client, creds *soap.Credentials) {
+	c.control = &soap.Client{HTTP: hc, URL: base + "/WorkflowControl", Version: v, Credentials: creds}
+	c.hosting = &hosting.Client{SOAP: &soap.Client{HTTP: hc, URL: base + "/WorkflowHosting", Version: v, Credentials: creds}}
+}
+
+// bcryptCost is the cost of the hashes hash-password prints.
+const bcryptCost = 12
+
+// controlSummaries are the MS-WFIM commands' lines in the tool's usage; controlCommand makes
+// one command per operation kind of protocol.Ops, with the flags of its operation's parameter.
+var controlSummaries = map[protocol.Kind]string{
+	protocol.Run:       "make the instance runnable, loading it if needed",
+	protocol.Suspend:   "suspend the instance; --reason R is required",
+	protocol.Unsuspend: "unsuspend the instance; timers that fell due meanwhile fire now, once",
+	protocol.Cancel:    "cancel the instance: its cancellation handlers run, then it completes Canceled",
+	protocol.Terminate: "terminate the instance at once [--reason R]; no handler runs",
+	protocol.Abandon:   "drop the instance's memory: it goes back to its last persisted point [--reason R]",
+	protocol.Update:    "update the instance's definition identity [--name N --package P --version V]",
+}
+
+func init() {
+	for _, op := range protocol.Ops {
+		if !op.Transacted {
+			register(controlCommand(op))
+		}
+	}
+	register(&command{
+		name: "create", group: groupHosting, flags: createFlags,
+		summary: "create an instance --definition NAME [--version V] [--id GUID] [--input K=V]...; prints its id",
+		doc: `Creates an instance of a registered definition (Create, or CreateWithInstanceId with --id)
+and prints its id. --input KEY=VALUE converts VALUE to the type the definition declares for
+the argument KEY (String as it is, Number, Boolean true or false, Object as JSON), asking
+the server for its definitions first; KEY:=JSON sends the JSON value as it is.`,
+	})
+	register(&command{
+		name: "resume-bookmark", args: "ID NAME", group: groupHosting, flags: resumeFlags, aliases: []string{"resume"},
+		summary: "resume the instance's bookmark NAME [--payload JSON]",
+		doc:     "Resumes the bookmark NAME of the instance ID (ResumeBookmark), with a JSON payload.",
+	})
+	register(&command{
+		name: "get", args: "ID", group: groupHosting, flags: getFlags,
+		summary: "print an instance",
+		doc: `Prints the instance ID (GetInstance): its state, completion or suspension, definition,
+bookmarks, next timer, variables and times.`,
+	})
+	register(&command{
+		name: "hash-password", group: groupOffline, offline: true, flags: noFlags(hashPassword),
+		summary: "read a password (stdin's first line) and print its bcrypt hash",
+		doc: `Reads a password from stdin's first line and prints its bcrypt hash (cost 12), for the
+server's users file. It does not contact the server.`,
+	})
+	register(&command{
+		name: "help", args: "[COMMAND]", group: groupOffline, offline: true, flags: noFlags(help),
+		summary: "print this help, or a command's",
+		doc:     "Prints the tool's usage, or with COMMAND that command's (as wimpctl COMMAND --help).",
+	})
+}
+
+// noFlags is the flags function of a command without flags of its own.
+func noFlags(a action) func(*flag.FlagSet) action {
+	return func(*flag.FlagSet) action { return a }
+}
+
+// controlCommand is the command of a plain MS-WFIM operation, with --transacted when it has a
+// Transacted variant.
+func controlCommand(plain protocol.Op) *command {
+	name := strings.ToLower(plain.Kind.String())
+	transacted, hasTransacted := protocol.OpByName("Transacted" + plain.Name)
+	return &command{
+		name: name, args: "ID", group: groupControl, summary: controlSummaries[plain.Kind],
+		doc: fmt.Sprintf("Sends MS-WFIM %s for the instance ID (see docs/protocol.md, State table).", plain.Name),
+		flags: func(fs *flag.FlagSet) action {
+			var tx *bool
+			if hasTransacted {
+				tx = fs.Bool("transacted", false, "send "+transacted.Name+" instead of "+plain.Name)
+			}
+			var reason, idName, pkg, version *string
+			switch plain.Param {
+			case protocol.ReasonParam:
+				usage := "the `REASON` recorded with it"
+				if plain.Kind == protocol.Suspend {
+					usage += " (required)"
+				}
+				reason = fs.String("reason", "", usage)
+			case protocol.IdentityParam:
+				idName = fs.String("name", "", "the new definition identity's `NAME` (without it: a nil identity)")
+				pkg = fs.String("package", "", "the new identity's `PACKAGE`")
+				version = fs.String("version", "", "the new identity's `VERSION`")
+			}
+			return func(ctx context.Context, c *client, args []string) error {
+				set := map[string]bool{}
+				fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+				id, err := parseID(args[0])
+				if err != nil {
+					return err
+				}
+				op := plain
+				if tx != nil && *tx {
+					op = transacted
+				}
+				if plain.Kind == protocol.Suspend && !set["reason"] {
+					return usagef("suspend needs --reason")
+				}
+				if (set["package"] || set["version"]) && !set["name"] {
+					return usagef("--package and --version go with --name")
+				}
+				req := protocol.Command{Op: op, InstanceID: id}
+				if set["reason"] {
+					req.Reason = reason
+				}
+				if set["name"] {
+					req.Identity = &workflow.Identity{Name: *idName, Package: *pkg, Version: *version}
+				}
+				_, err = c.control.Call(ctx, op.Action(), protocol.Encode(req))
+				return err
+			}
+		},
 	}
 }
 
-// multiFlag collects repeated --input key=value flags.
+// parseID reads an instance id argument (any form .NET's Guid.Parse takes).
+func parseID(s string) (uuid.UUID, error) {
+	id, err := protocol.ParseGUID(s)
+	if err != nil {
+		return uuid.Nil, usagef("%q is not a GUID", s)
+	}
+	return id, nil
+}
+
+// multiFlag collects a repeated flag's values.
 type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-// parse parses flags and positional arguments in any order and checks the positional count.
-func parse(fs *flag.FlagSet, args []string, positional ...string) ([]string, error) {
-	fs.SetOutput(io.Discard)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	if len(pos) != len(positional) {
-		return nil, fmt.Errorf("%w: %s takes %s", errUsage, fs.Name(), strings.Join(positional, " "))
-	}
-	return pos, nil
-}
-
-func (c *client) dispatch(ctx context.Context, cmd string, args []string) error {
-	switch cmd {
-	case "run", "suspend", "unsuspend", "cancel", "terminate", "abandon", "update":
-		return c.manage(ctx, cmd, args)
-	case "create":
-		return c.create(ctx, args)
-	case "resume":
-		return c.resume(ctx, args)
-	case "get":
-		return c.get(ctx, args)
-	case "list":
-		return c.list(ctx, args)
-	case "count":
-		return c.count(ctx, args)
-	case "definitions":
-		return c.definitions(ctx, args)
-	case "track":
-		return c.track(ctx, args)
-	}
-	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
-}
-
-func (c *client) manage(ctx context.Context, cmd string, args []string) error {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	transacted := fs.Bool("transacted", false, "")
-	reason := fs.String("reason", "", "")
-	name := fs.String("name", "", "")
-	pkg := fs.String("package", "", "")
-	version := fs.String("version", "", "")
-	pos, err := parse(fs, args, "ID")
-	if err != nil {
-		return err
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	opName := strings.ToUpper(cmd[:1]) + cmd[1:]
-	if *transacted {
-		if cmd == "abandon" {
-			return fmt.Errorf("%w: abandon has no transacted variant", errUsage)
-		}
-		opName = "Transacted" + opName
-	}
-	op, _ := protocol.OpByName(opName)
-	if op.Param != protocol.ReasonParam && set["reason"] {
-		return fmt.Errorf("%w: %s takes no --reason", errUsage, cmd)
-	}
-	if op.Param != protocol.IdentityParam && (set["name"] || set["package"] || set["version"]) {
-		return fmt.Errorf("%w: only update takes --name/--package/--version", errUsage)
-	}
-	if cmd == "suspend" && !set["reason"] {
-		return fmt.Errorf("%w: suspend needs --reason", errUsage)
-	}
-	id, err := protocol.ParseGUID(pos[0])
-	if err != nil {
-		return fmt.Errorf("%w: %q is not a GUID", errUsage, pos[0])
-	}
-	req := protocol.Command{Op: op, InstanceID: id}
-	if set["reason"] {
-		req.Reason = reason
-	}
-	if set["name"] {
-		req.Identity = &workflow.Identity{Name: *name, Package: *pkg, Version: *version}
-	}
-	body := protocol.Encode(req)
-	_, err = c.control.Call(ctx, op.Action(), body)
-	return err
-}
-
-func (c *client) create(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("create", flag.ContinueOnError)
-	def := fs.String("definition", "", "")
-	version := fs.String("version", "", "")
-	idText := fs.String("id", "", "")
+func createFlags(fs *flag.FlagSet) action {
+	def := fs.String("definition", "", "the definition's `NAME`, or PACKAGE.NAME (required)")
+	version := fs.String("version", "", "the definition's `VERSION` (default: the newest)")
+	idText := fs.String("id", "", "the new instance's `GUID` (default: the server picks one)")
 	var inputs multiFlag
-	fs.Var(&inputs, "input", "")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if *def == "" {
-		return fmt.Errorf("%w: create needs --definition", errUsage)
-	}
-	req := host.CreateRequest{Definition: *def, Version: *version, Inputs: map[string]any{}}
-	if *idText != "" {
-		id, err := protocol.ParseGUID(*idText)
+	fs.Var(&inputs, "input", "an input argument: `KEY=VALUE`, typed as the definition declares KEY, or KEY:=JSON; repeatable")
+	out := outputFlags(fs, `json: {"id": ...}; wide: as table`)
+	return func(ctx context.Context, c *client, _ []string) error {
+		if *def == "" {
+			return usagef("create needs --definition")
+		}
+		req := host.CreateRequest{Definition: *def, Version: *version}
+		if *idText != "" {
+			id, err := protocol.ParseGUID(*idText)
+			if err != nil {
+				return usagef("--id %q is not a GUID", *idText)
+			}
+			req.ID = id
+		}
+		var err error
+		if req.Inputs, err = c.inputs(ctx, *def, *version, inputs); err != nil {
+			return err
+		}
+		id, err := c.hosting.Create(ctx, req)
 		if err != nil {
-			return fmt.Errorf("%w: --id %q is not a GUID", errUsage, *idText)
+			return err
 		}
-		req.ID = id
-	}
-	for _, kv := range inputs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("%w: --input %q is not key=value", errUsage, kv)
+		if *out == formatJSON {
+			return writeJSON(c.out, struct {
+				ID string `json:"id"`
+			}{id.String()})
 		}
-		req.Inputs[k] = inputValue(v)
+		fmt.Fprintln(c.out, id)
+		return nil
 	}
-	id, err := c.hosting.Create(ctx, req)
+}
+
+func resumeFlags(fs *flag.FlagSet) action {
+	payload := fs.String("payload", "", "the `JSON` value the bookmark is resumed with (default: none)")
+	return func(ctx context.Context, c *client, args []string) error {
+		id, err := parseID(args[0])
+		if err != nil {
+			return err
+		}
+		if *payload != "" && !json.Valid([]byte(*payload)) {
+			return usagef("--payload is not valid JSON")
+		}
+		return c.hosting.ResumeBookmark(ctx, id, args[1], *payload)
+	}
+}
+
+func getFlags(fs *flag.FlagSet) action {
+	out := outputFlags(fs, "wide adds the execution status")
+	return func(ctx context.Context, c *client, args []string) error {
+		id, err := parseID(args[0])
+		if err != nil {
+			return err
+		}
+		inst, err := c.hosting.GetInstance(ctx, id)
+		if err != nil {
+			return err
+		}
+		if *out == formatJSON {
+			return writeJSON(c.out, inst)
+		}
+		tw := newTable(c.out)
+		// One line per field: its key, then its values, the empty ones left out.
+		line := func(key string, values ...string) {
+			cells := []string{key}
+			for _, v := range values {
+				if v != "" {
+					cells = append(cells, printable(v))
+				}
+			}
+			if len(cells) == 1 {
+				cells = append(cells, "-")
+			}
+			tw.row(cells...)
+		}
+		line("id", inst.ID)
+		line("state", string(inst.State))
+		if inst.Completion != "" {
+			line("completion", inst.Completion, inst.CompletionReason, inst.CompletionException)
+		}
+		if inst.SuspensionReason != "" || inst.SuspensionException != "" {
+			line("suspended", inst.SuspensionReason, inst.SuspensionException)
+		}
+		d := inst.Definition
+		line("definition", d.Name+" "+d.Version+" ("+d.Package+")")
+		line("bookmarks", strings.Join(inst.Bookmarks, ", "))
+		if inst.PendingTimer != nil {
+			tw.row("next timer", timeCell(*inst.PendingTimer))
+		}
+		vars, _ := json.Marshal(inst.Variables)
+		line("variables", string(vars))
+		tw.row("created", timeCell(inst.Created))
+		tw.row("updated", timeCell(inst.Updated))
+		if *out == formatWide {
+			line("execution", inst.ExecutionStatus)
+		}
+		return tw.flush()
+	}
+}
+
+// hashPassword is `wimpctl hash-password`: the bcrypt hash of the password on stdin's first line.
+func hashPassword(_ context.Context, c *client, _ []string) error {
+	pw, err := readSecretLine(c.in)
 	if err != nil {
-		return err
+		return fmt.Errorf("hash-password: reading stdin: %w", err)
 	}
-	fmt.Fprintln(c.out, id)
+	switch {
+	case pw == "":
+		return errors.New("hash-password: the password is empty (stdin's first line)")
+	case strings.ContainsFunc(pw, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		// Neither HTTP Basic (RFC 7617) nor wimpctl can send such a password.
+		return errors.New("hash-password: the password contains a control character")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcryptCost)
+	if err != nil { // a password longer than 72 bytes
+		return fmt.Errorf("hash-password: %w", err)
+	}
+	fmt.Fprintf(c.out, "%s\n", hash)
 	return nil
 }
 
-// inputValue reads a --input value as JSON when it is valid JSON (1500, true, "x", {...}),
-// otherwise as a plain string (alice, 240h).
-func inputValue(s string) any {
-	var v any
-	if json.Unmarshal([]byte(s), &v) == nil {
-		return v
+// help is `wimpctl help [COMMAND]`.
+func help(_ context.Context, c *client, args []string) error {
+	if len(args) == 0 {
+		g, _ := (&globals{}).flagSet()
+		writeToolUsage(c.out, g)
+		return nil
 	}
-	return s
-}
-
-func (c *client) resume(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("resume", flag.ContinueOnError)
-	payload := fs.String("payload", "", "")
-	pos, err := parse(fs, args, "ID", "BOOKMARK")
-	if err != nil {
-		return err
+	cmd, _ := lookup(args[0])
+	if cmd == nil {
+		return usagef("unknown command %q", args[0])
 	}
-	id, err := protocol.ParseGUID(pos[0])
-	if err != nil {
-		return fmt.Errorf("%w: %q is not a GUID", errUsage, pos[0])
-	}
-	if *payload != "" && !json.Valid([]byte(*payload)) {
-		return fmt.Errorf("%w: --payload is not valid JSON", errUsage)
-	}
-	return c.hosting.ResumeBookmark(ctx, id, pos[1], *payload)
-}
-
-func (c *client) get(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("get", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "")
-	pos, err := parse(fs, args, "ID")
-	if err != nil {
-		return err
-	}
-	id, err := protocol.ParseGUID(pos[0])
-	if err != nil {
-		return fmt.Errorf("%w: %q is not a GUID", errUsage, pos[0])
-	}
-	inst, err := c.hosting.GetInstance(ctx, id)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return writeJSON(c.out, inst)
-	}
-	p := printable
-	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "id\t%s\nstate\t%s\n", p(inst.ID), p(string(inst.State)))
-	if inst.Completion != "" {
-		fmt.Fprintf(tw, "completion\t%s\t%s\n", p(inst.Completion), p(inst.CompletionReason))
-	}
-	if inst.SuspensionReason != "" {
-		fmt.Fprintf(tw, "suspended\t%s\t%s\n", p(inst.SuspensionReason), p(inst.SuspensionException))
-	}
-	fmt.Fprintf(tw, "definition\t%s %s (%s)\nbookmarks\t%s\n", p(inst.Definition.Name), p(inst.Definition.Version),
-		p(inst.Definition.Package), joinPrintable(inst.Bookmarks, ", "))
-	if inst.PendingTimer != nil {
-		fmt.Fprintf(tw, "next timer\t%s\n", inst.PendingTimer.Format("2006-01-02 15:04:05Z07:00"))
-	}
-	vars, _ := json.Marshal(inst.Variables)
-	fmt.Fprintf(tw, "variables\t%s\nupdated\t%s\n", p(string(vars)), inst.Updated.Format("2006-01-02 15:04:05Z07:00"))
-	return tw.Flush()
-}
-
-func (c *client) track(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("track", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "")
-	pos, err := parse(fs, args, "ID")
-	if err != nil {
-		return err
-	}
-	id, err := uuid.Parse(pos[0])
-	if err != nil {
-		if id, err = protocol.ParseGUID(pos[0]); err != nil {
-			return fmt.Errorf("%w: %q is not a GUID", errUsage, pos[0])
-		}
-	}
-	recs, err := c.hosting.TrackingRecords(ctx, id, 0)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		if recs == nil {
-			recs = []hosting.Record{}
-		}
-		return writeJSON(c.out, recs)
-	}
-	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tTIME\tKIND\tNAME\tACTIVITY\tREASON\tPRINCIPAL")
-	p := printable
-	for _, r := range recs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Time.Format("15:04:05.000"), p(r.Kind), p(r.Name),
-			p(r.Activity), p(r.Reason), p(r.Principal))
-	}
-	return tw.Flush()
-}
-
-// joinPrintable joins values with sep, each made printable.
-func joinPrintable(values []string, sep string) string {
-	out := make([]string, len(values))
-	for i, v := range values {
-		out[i] = printable(v)
-	}
-	return strings.Join(out, sep)
-}
-
-func writeJSON(w io.Writer, v any) error {
-	e := json.NewEncoder(w)
-	e.SetIndent("", "  ")
-	return e.Encode(v)
+	cmd.writeUsage(c.out)
+	return nil
 }

@@ -1,9 +1,16 @@
 // Command wimpctl administers a wimp server: the MS-WFIM operations through the control
-// endpoint, and instance creation, bookmark resumption and reads through the hosting endpoint.
+// endpoint, and instance creation, bookmark resumption, queries and tracking records through
+// the hosting endpoint.
 //
-//	wimpctl [--endpoint http://127.0.0.1:8080] [--soap 1.1|1.2] [--timeout 30s]
-//	        [--user NAME [--password-file FILE] [--auth basic|wsse]]
-//	        [--ca FILE] [--cert FILE --key FILE] COMMAND ...
+//	wimpctl [GLOBAL FLAGS] COMMAND [ARGS] [FLAGS]
+//	wimpctl --help | --version
+//	wimpctl COMMAND --help
+//
+// The global flags (--endpoint URL, --soap 1.1|1.2, --timeout D, --user NAME, --password-file
+// FILE, --auth basic|wsse, --ca FILE, --cert FILE, --key FILE) go before or after the command;
+// after it, --version is the command's own flag where it has one (create, update, list, count:
+// a definition version), and the tool's --version is taken before the command only. --help or
+// -h prints the tool's or the command's usage on stdout and exits 0.
 //
 // With --user (or $WIMP_USER) every request carries the user's credentials, as HTTP Basic or as
 // a WS-Security UsernameToken (--auth wsse); the password is the first line of --password-file,
@@ -11,9 +18,16 @@
 // an https:// endpoint. `wimpctl hash-password` reads a password on stdin and prints its bcrypt
 // hash, for the server's users file; it does not contact the server.
 //
-// Values that come from the server are printed with their control characters escaped (see
-// printable). A SOAP fault prints its code, subcode and reason on stderr and exits 2; other
-// errors, usage errors included, exit 1.
+// Commands that print what they read take -o table (aligned columns, the default), -o json
+// (--json is its synonym) or -o wide (more columns). Values that come from the server are
+// printed in tables with their control characters escaped (see printable).
+//
+// Exit status: 0 success; 1 transport or server error (connection, TLS, HTTP status, an
+// unreadable reply, a file that cannot be read); 2 SOAP fault, printed on stderr as one line
+// with its code, subcodes and reason; 64 usage error (EX_USAGE of sysexits.h). Every error is
+// one line on stderr.
+//
+// Each command is registered (see command, in cli.go) in the file that implements it.
 package main
 
 import (
@@ -31,43 +45,17 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
+	"github.com/wimp-project/wimp/internal/buildinfo"
 	"github.com/wimp-project/wimp/soap"
 )
 
-const usage = `usage: wimpctl [--endpoint URL] [--soap 1.1|1.2] [--timeout D]
-               [--user NAME [--password-file FILE] [--auth basic|wsse]]
-               [--ca FILE] [--cert FILE --key FILE] COMMAND [ARGS]
-
-MS-WFIM operations (add --transacted for the Transacted* variant where one exists):
-  run ID                     suspend ID --reason R       unsuspend ID
-  cancel ID                  terminate ID [--reason R]   abandon ID [--reason R]
-  update ID --name N [--package P] [--version V]   (no --name: send a nil identity)
-Hosting:
-  create --definition NAME [--version V] [--id GUID] [--input key=value]...   prints the id
-  resume ID BOOKMARK [--payload JSON]
-  get ID [--json]            track ID [--json]            definitions [--json]
-  list [FILTER] [--limit N] [--page-token T | --all] [--json]
-                             one page (--limit, default 100, at most 1000); the next page's
-                             token is printed on stderr; --all follows every page
-  count [FILTER] [--by state|definition|exception] [--json]
-FILTER (all optional, ANDed): --state S  --completion C (names in any case)
-  --definition NAME  --package P  --version V  --version-min V  --version-max V
-  --exception NAME  --reason-contains TEXT  --bookmark NAME
-  --created-after T  --created-before T  --updated-after T  --updated-before T
-  (T: an RFC 3339 time, or a duration such as 24h meaning that long ago; bounds exclusive)
-Offline:
-  hash-password              reads a password (stdin's first line), prints its bcrypt hash
-
---endpoint defaults to $WIMP_ENDPOINT or http://127.0.0.1:8080, --user to $WIMP_USER.
-The password is the first line of --password-file FILE, else $WIMP_PASSWORD.
---auth basic sends HTTP Basic, --auth wsse a WS-Security UsernameToken (PasswordText).
---ca is a PEM bundle of the CAs that verify the server; --cert/--key a client certificate.
-`
-
-// bcryptCost is the cost of the hashes hash-password prints.
-const bcryptCost = 12
+// Exit statuses (README, wimpctl).
+const (
+	exitOK    = 0
+	exitError = 1  // transport or server error
+	exitFault = 2  // SOAP fault
+	exitUsage = 64 // EX_USAGE
+)
 
 // maxSecretLine bounds the line a password is read from (bcrypt itself takes 72 bytes).
 const maxSecretLine = 4096
@@ -76,67 +64,179 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
+// globals are the flags every command takes, before or after its name.
+type globals struct {
+	endpoint, soap, user, passwordFile, auth, ca, cert, key string
+	timeout                                                 time.Duration
+}
+
+// flagSet returns the flag set of what comes before the command: the global flags, and
+// --version.
+func (o *globals) flagSet() (g *flag.FlagSet, version *bool) {
+	g = flag.NewFlagSet("wimpctl", flag.ContinueOnError)
+	g.SetOutput(io.Discard)
+	o.register(g)
+	return g, g.Bool("version", false, "print wimpctl's version and exit (before the command)")
+}
+
+func (o *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.endpoint, "endpoint", envOr("WIMP_ENDPOINT", "http://127.0.0.1:8080"), "the server's base `URL` ($WIMP_ENDPOINT)")
+	fs.StringVar(&o.soap, "soap", "1.1", "SOAP `VERSION`: 1.1 or 1.2")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "each request's time limit `D` (0: none)")
+	fs.StringVar(&o.user, "user", os.Getenv("WIMP_USER"), "send this user `NAME`'s credentials ($WIMP_USER)")
+	fs.StringVar(&o.passwordFile, "password-file", "", "the password is this `FILE`'s first line (else $WIMP_PASSWORD)")
+	fs.StringVar(&o.auth, "auth", "basic", "how credentials are sent, `MODE` basic (HTTP Basic) or wsse (a WS-Security UsernameToken)")
+	fs.StringVar(&o.ca, "ca", "", "PEM `FILE` of the CAs that verify the server (instead of the system's)")
+	fs.StringVar(&o.cert, "cert", "", "client certificate, a PEM `FILE` (with --key)")
+	fs.StringVar(&o.key, "key", "", "the client certificate's private key, a PEM `FILE`")
+}
+
 // run executes one command line and returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := flag.NewFlagSet("wimpctl", flag.ContinueOnError)
-	g.SetOutput(stderr)
-	g.Usage = func() { fmt.Fprint(stderr, usage) }
-	endpoint := g.String("endpoint", envOr("WIMP_ENDPOINT", "http://127.0.0.1:8080"), "server base URL")
-	version := g.String("soap", "1.1", "SOAP version: 1.1 or 1.2")
-	timeout := g.Duration("timeout", 30*time.Second, "request timeout")
-	user := g.String("user", os.Getenv("WIMP_USER"), "user name")
-	passwordFile := g.String("password-file", "", "file whose first line is the password")
-	authMode := g.String("auth", "basic", "how credentials are sent: basic or wsse")
-	caFile := g.String("ca", "", "PEM file of the CAs that verify the server")
-	certFile := g.String("cert", "", "client certificate (PEM)")
-	keyFile := g.String("key", "", "client certificate's private key (PEM)")
-	if err := g.Parse(args); err != nil {
-		return 1
+	var o globals
+	g, version := o.flagSet()
+	switch err := g.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		writeToolUsage(stdout, g)
+		return exitOK
+	case err != nil:
+		return report(stderr, usagef("%v", err))
+	}
+	if *version {
+		fmt.Fprintln(stdout, buildinfo.VersionLine("wimpctl"))
+		return exitOK
 	}
 	if g.NArg() == 0 {
-		g.Usage()
-		return 1
+		writeToolUsage(stderr, g)
+		return exitUsage
 	}
-	if g.Arg(0) == "hash-password" {
-		return hashPassword(g.Args()[1:], stdin, stdout, stderr)
+	cmd, deprecated := lookup(g.Arg(0))
+	if cmd == nil {
+		return report(stderr, usagef("unknown command %q", g.Arg(0)))
 	}
+	if deprecated {
+		fmt.Fprintf(stderr, "wimpctl: %s is deprecated; use %s\n", g.Arg(0), cmd.name)
+	}
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	act := cmd.flags(fs)
+	g.VisitAll(func(f *flag.Flag) {
+		if f.Name != "version" && fs.Lookup(f.Name) == nil {
+			fs.Var(f.Value, f.Name, f.Usage) // the same Value: set before or after the command alike
+		}
+	})
+	pos, err := cmd.parseArgs(fs, g.Args()[1:])
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		cmd.writeUsage(stdout)
+		return exitOK
+	case err != nil:
+		return report(stderr, forCommand(cmd, err))
+	}
+	c := &client{in: stdin, out: stdout, errOut: stderr}
+	if !cmd.offline {
+		if err := c.connect(o); err != nil {
+			return report(stderr, forCommand(cmd, err))
+		}
+	}
+	return report(stderr, forCommand(cmd, act(context.Background(), c, pos)))
+}
+
+// forCommand points a usage error at cmd's --help.
+func forCommand(cmd *command, err error) error {
+	var u *usageError
+	if errors.As(err, &u) && u.cmd == "" {
+		u.cmd = cmd.name
+	}
+	return err
+}
+
+// report prints err, if any, as one line on stderr and returns the exit status.
+func report(stderr io.Writer, err error) int {
+	var f *soap.Fault
+	var u *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &f):
+		fmt.Fprintf(stderr, "wimpctl: fault (%s): %s\n", faultCodes(f), printable(tidyReason(f.Reason)))
+		return exitFault
+	case errors.As(err, &u):
+		help := "wimpctl --help"
+		if u.cmd != "" {
+			help = "wimpctl " + u.cmd + " --help"
+		}
+		fmt.Fprintf(stderr, "wimpctl: %s (see '%s')\n", printable(u.msg), help)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "wimpctl: %s\n", printable(err.Error()))
+		return exitError
+	}
+}
+
+// faultCodes is a fault's code and subcodes, e.g. Sender {urn:...}DefinitionNotFound.
+func faultCodes(f *soap.Fault) string {
+	parts := []string{f.Code.String()}
+	for _, q := range f.Subcodes {
+		parts = append(parts, printable("{"+q.Space+"}"+q.Local))
+	}
+	return strings.Join(parts, " ")
+}
+
+// tidyReason drops from a fault reason a message repeated after a Go package name, as in
+// "definition not found: engine: definition not found: Nope": the server wraps its engine's
+// error in its own of the same kind (host.Error's Kind, then its Detail). Other text stays.
+func tidyReason(reason string) string {
+	parts := strings.Split(reason, ": ")
+	seen := map[string]bool{}
+	out := parts[:0:0]
+	for i := 0; i < len(parts); i++ {
+		if i+1 < len(parts) && isPackageName(parts[i]) && seen[parts[i+1]] {
+			i++ // the package name and the message it repeats
+			continue
+		}
+		seen[parts[i]] = true
+		out = append(out, parts[i])
+	}
+	return strings.Join(out, ": ")
+}
+
+// isPackageName reports whether s looks like a Go package name, the prefix of its errors.
+func isPackageName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return s[0] >= 'a'
+}
+
+// connect sets up both endpoints' clients from the global flags.
+func (c *client) connect(o globals) error {
 	v := soap.V11
-	switch *version {
+	switch o.soap {
 	case "1.1":
 	case "1.2":
 		v = soap.V12
 	default:
-		fmt.Fprintf(stderr, "wimpctl: --soap must be 1.1 or 1.2, not %q\n", *version)
-		return 1
+		return usagef("--soap must be 1.1 or 1.2, not %q", o.soap)
 	}
-	creds, err := credentials(*user, *passwordFile, *authMode)
+	if o.timeout < 0 {
+		return usagef("--timeout must not be negative")
+	}
+	creds, err := credentials(o.user, o.passwordFile, o.auth)
 	if err != nil {
-		fmt.Fprintf(stderr, "wimpctl: %s\n", printable(err.Error()))
-		return 1
+		return err
 	}
-	hc, err := httpClient(*caFile, *certFile, *keyFile)
+	hc, err := httpClient(o.ca, o.cert, o.key)
 	if err != nil {
-		fmt.Fprintf(stderr, "wimpctl: %s\n", printable(err.Error()))
-		return 1
+		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	c := newClient(strings.TrimRight(*endpoint, "/"), v, hc, creds, stdout, stderr)
-	err = c.dispatch(ctx, g.Arg(0), g.Args()[1:])
-	var f *soap.Fault
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &f):
-		fmt.Fprintf(stderr, "fault: code=%s subcode=%s\nreason: %s\n", f.Code, subcodes(f), printable(f.Reason))
-		return 2
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "wimpctl: %s\n\n%s", printable(err.Error()), usage)
-		return 1
-	default:
-		fmt.Fprintf(stderr, "wimpctl: %s\n", printable(err.Error()))
-		return 1
-	}
+	hc.Timeout = o.timeout
+	c.setEndpoints(strings.TrimRight(o.endpoint, "/"), v, hc, creds)
+	return nil
 }
 
 // credentials returns the credentials the flags and environment name (nil without a user).
@@ -149,11 +249,11 @@ func credentials(user, passwordFile, mode string) (*soap.Credentials, error) {
 	case "wsse":
 		wsse = true
 	default:
-		return nil, fmt.Errorf("--auth must be basic or wsse, not %q", mode)
+		return nil, usagef("--auth must be basic or wsse, not %q", mode)
 	}
 	if user == "" {
 		if passwordFile != "" {
-			return nil, errors.New("--password-file needs --user (or $WIMP_USER)")
+			return nil, usagef("--password-file needs --user (or $WIMP_USER)")
 		}
 		return nil, nil
 	}
@@ -171,7 +271,7 @@ func credentials(user, passwordFile, mode string) (*soap.Credentials, error) {
 	case os.Getenv("WIMP_PASSWORD") != "":
 		password = os.Getenv("WIMP_PASSWORD")
 	default:
-		return nil, fmt.Errorf("--user %s needs a password: set $WIMP_PASSWORD or pass --password-file FILE", user)
+		return nil, usagef("--user %s needs a password: set $WIMP_PASSWORD or pass --password-file FILE", user)
 	}
 	if password == "" {
 		return nil, fmt.Errorf("--password-file %s: the password (its first line) is empty", passwordFile)
@@ -211,7 +311,7 @@ func httpClient(caFile, certFile, keyFile string) (*http.Client, error) {
 		cfg.RootCAs = pool
 	}
 	if (certFile == "") != (keyFile == "") {
-		return nil, errors.New("--cert and --key go together: pass both or neither")
+		return nil, usagef("--cert and --key go together: pass both or neither")
 	}
 	if certFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -226,45 +326,6 @@ func httpClient(caFile, certFile, keyFile string) (*http.Client, error) {
 		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}, nil
-}
-
-// hashPassword is `wimpctl hash-password`: the bcrypt hash of the password on stdin's first line.
-func hashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) != 0 {
-		fmt.Fprintf(stderr, "wimpctl: hash-password takes no arguments (it reads the password on stdin)\n\n%s", usage)
-		return 1
-	}
-	pw, err := readSecretLine(stdin)
-	if err != nil {
-		fmt.Fprintf(stderr, "wimpctl: hash-password: reading stdin: %v\n", err)
-		return 1
-	}
-	switch {
-	case pw == "":
-		fmt.Fprintln(stderr, "wimpctl: hash-password: the password is empty (stdin's first line)")
-		return 1
-	case strings.ContainsFunc(pw, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		// Neither HTTP Basic (RFC 7617) nor wimpctl can send such a password.
-		fmt.Fprintln(stderr, "wimpctl: hash-password: the password contains a control character")
-		return 1
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcryptCost)
-	if err != nil { // a password longer than 72 bytes
-		fmt.Fprintf(stderr, "wimpctl: hash-password: %v\n", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "%s\n", hash)
-	return 0
-}
-func subcodes(f *soap.Fault) string {
-	if len(f.Subcodes) == 0 {
-		return "(none)"
-	}
-	parts := make([]string, len(f.Subcodes))
-	for i, q := range f.Subcodes {
-		parts[i] = printable("{" + q.Space + "}" + q.Local)
-	}
-	return strings.Join(parts, " / ")
 }
 
 func envOr(key, def string) string {

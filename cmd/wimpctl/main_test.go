@@ -79,7 +79,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"unsuspend", id, "--transacted"}, 0, "Active"},
 		{[]string{"update", id}, 2, "Active"}, // a nil identity: UpdateFailed
 		{[]string{"update", id, "--name", "ExpenseApproval", "--package", "wimp.samples", "--version", "2.0.0.0"}, 0, "Active"},
-		{[]string{"resume", id, "Review", "--payload", `{"approved": true, "reviewer": "bob"}`}, 0, "Active"},
+		{[]string{"resume-bookmark", id, "Review", "--payload", `{"approved": true, "reviewer": "bob"}`}, 0, "Active"},
 		{[]string{"abandon", id, "--reason", "r"}, 0, "Active"},
 		{[]string{"terminate", id, "--reason", "done", "--transacted"}, 0, "Completed"},
 		{[]string{"cancel", id}, 2, "Completed"},
@@ -88,7 +88,7 @@ func TestCommands(t *testing.T) {
 		if r.code != step.code {
 			t.Fatalf("%v: exit %d, want %d: %+v", step.args, r.code, step.code, r)
 		}
-		if step.code == 2 && !strings.Contains(r.stderr, "subcode={http://schemas.datacontract.org/2008/10/WorkflowServices}") {
+		if step.code == 2 && !strings.Contains(r.stderr, "{http://schemas.datacontract.org/2008/10/WorkflowServices}") {
 			t.Errorf("%v: a fault prints its subcode: %q", step.args, r.stderr)
 		}
 		if got := getJSON()["state"]; got != step.state {
@@ -128,7 +128,6 @@ func TestCommands(t *testing.T) {
 func TestUsageErrors(t *testing.T) {
 	base := servertest.Start(t, "")
 	for _, args := range [][]string{
-		{},
 		{"frobnicate"},
 		{"suspend", "3f2504e0-4f89-41d3-9a0c-0305e82c3301"},
 		{"run", "not-a-guid"},
@@ -137,11 +136,17 @@ func TestUsageErrors(t *testing.T) {
 		{"cancel", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "--reason", "x"},
 		{"create"},
 		{"create", "--definition", "Hello", "--input", "novalue"},
-		{"resume", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "B", "--payload", "{not json"},
+		{"resume-bookmark", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "B", "--payload", "{not json"},
+		{"resume-bookmark", "3f2504e0-4f89-41d3-9a0c-0305e82c3301"},
+		{"update", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "--version", "2.0.0.0"}, // --version needs --name
+		{"get", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "--version"},               // the tool's --version goes first
 		{"--soap", "1.3", "list"},
+		{"list", "--soap", "1.3"},
+		{"--timeout", "-1s", "list"},
+		{"track", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "--follow", "--poll-interval", "0s"},
 	} {
-		if r := ctl(base, args...); r.code != 1 || r.stderr == "" {
-			t.Errorf("%v: exit %d, stderr %q; want 1 with a message", args, r.code, r.stderr)
+		if r := ctl(base, args...); r.code != 64 || r.stderr == "" || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want 64 with a one-line message", args, r.code, r.stderr)
 		}
 	}
 	if r := ctl(base, "get", "3f2504e0-4f89-41d3-9a0c-0305e82c3301"); r.code != 2 || !strings.Contains(r.stderr, "InstanceNotFound") {

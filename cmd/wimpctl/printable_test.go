@@ -121,21 +121,22 @@ func TestHashPasswordRefused(t *testing.T) {
 	for _, tc := range []struct {
 		stdin string
 		args  []string
+		code  int
 		msg   string
 	}{
-		{"", nil, "empty"},
-		{"\n", nil, "empty"},
-		{"\r\n", nil, "empty"},
-		{"\nsecond", nil, "empty"},
-		{"a\x01b\n", nil, "control character"},
-		{"tab\there\n", nil, "control character"},
-		{strings.Repeat("x", 73) + "\n", nil, "72 bytes"},
-		{strings.Repeat("x", 5000), nil, "longer than"},
-		{"pw\n", []string{"extra"}, "no arguments"},
+		{"", nil, 1, "empty"},
+		{"\n", nil, 1, "empty"},
+		{"\r\n", nil, 1, "empty"},
+		{"\nsecond", nil, 1, "empty"},
+		{"a\x01b\n", nil, 1, "control character"},
+		{"tab\there\n", nil, 1, "control character"},
+		{strings.Repeat("x", 73) + "\n", nil, 1, "72 bytes"},
+		{strings.Repeat("x", 5000), nil, 1, "longer than"},
+		{"pw\n", []string{"extra"}, 64, "no arguments"},
 	} {
 		r := ctlIn(tc.stdin, append([]string{"hash-password"}, tc.args...)...)
-		if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, tc.msg) {
-			t.Errorf("%q %v: exit %d, stdout %q, stderr %q; want 1 and a message with %q", tc.stdin, tc.args, r.code, r.stdout, r.stderr, tc.msg)
+		if r.code != tc.code || r.stdout != "" || !strings.Contains(r.stderr, tc.msg) {
+			t.Errorf("%q %v: exit %d, stdout %q, stderr %q; want %d and a message with %q", tc.stdin, tc.args, r.code, r.stdout, r.stderr, tc.code, tc.msg)
 		}
 	}
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/wimp-project/wimp/host"
@@ -13,7 +13,9 @@ import (
 	"github.com/wimp-project/wimp/workflow"
 )
 
-// filterFlags are the instance filter flags list and count share.
+// filterFlags are the instance filter flags: the same on every command that selects
+// instances (list, count, and those that act on what they select). Register them with register,
+// read them with filter.
 type filterFlags struct {
 	state, completion, definition, pkg                       string
 	version, versionMin, versionMax                          string
@@ -21,21 +23,26 @@ type filterFlags struct {
 	createdAfter, createdBefore, updatedAfter, updatedBefore string
 }
 
+// filterHelp is what a command that takes the filter flags says of them in its --help.
+const filterHelp = `The filter flags are ANDed; none selects every instance. Times (T) are RFC 3339 times
+(2026-11-30T08:00:00Z) or durations meaning that long ago (24h, 90m); time bounds are
+exclusive, version bounds inclusive, in System.Version order (1.0 < 1.0.0 < 1.0.0.0 < 10.0).`
+
 func (ff *filterFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&ff.state, "state", "", "")
-	fs.StringVar(&ff.completion, "completion", "", "")
-	fs.StringVar(&ff.definition, "definition", "", "")
-	fs.StringVar(&ff.pkg, "package", "", "")
-	fs.StringVar(&ff.version, "version", "", "")
-	fs.StringVar(&ff.versionMin, "version-min", "", "")
-	fs.StringVar(&ff.versionMax, "version-max", "", "")
-	fs.StringVar(&ff.exception, "exception", "", "")
-	fs.StringVar(&ff.reasonContains, "reason-contains", "", "")
-	fs.StringVar(&ff.bookmark, "bookmark", "", "")
-	fs.StringVar(&ff.createdAfter, "created-after", "", "")
-	fs.StringVar(&ff.createdBefore, "created-before", "", "")
-	fs.StringVar(&ff.updatedAfter, "updated-after", "", "")
-	fs.StringVar(&ff.updatedBefore, "updated-before", "", "")
+	fs.StringVar(&ff.state, "state", "", "only instances in `STATE`: Active, Suspended or Completed (any case)")
+	fs.StringVar(&ff.completion, "completion", "", "only instances that completed `HOW`: Closed, Canceled, Terminated or Faulted (any case)")
+	fs.StringVar(&ff.definition, "definition", "", "only instances of the definition `NAME`")
+	fs.StringVar(&ff.pkg, "package", "", "only instances of a definition in `PACKAGE`")
+	fs.StringVar(&ff.version, "version", "", "only instances of definition version `V` (1.0.0.0 is 1.00.0.0, not 1.0)")
+	fs.StringVar(&ff.versionMin, "version-min", "", "only instances of definition version `V` or later")
+	fs.StringVar(&ff.versionMax, "version-max", "", "only instances of definition version `V` or earlier")
+	fs.StringVar(&ff.exception, "exception", "", "only instances suspended or faulted by the exception `NAME`")
+	fs.StringVar(&ff.reasonContains, "reason-contains", "", "only instances whose suspension reason contains `TEXT` (case sensitive)")
+	fs.StringVar(&ff.bookmark, "bookmark", "", "only instances waiting on the bookmark `NAME`")
+	fs.StringVar(&ff.createdAfter, "created-after", "", "only instances created after `T`")
+	fs.StringVar(&ff.createdBefore, "created-before", "", "only instances created before `T`")
+	fs.StringVar(&ff.updatedAfter, "updated-after", "", "only instances last changed after `T`")
+	fs.StringVar(&ff.updatedBefore, "updated-before", "", "only instances last changed before `T`")
 }
 
 // filter is the flags' filter; durations are taken back from now.
@@ -57,7 +64,7 @@ func (ff *filterFlags) filter(now time.Time) (host.Filter, error) {
 			continue
 		}
 		if _, err := workflow.ParseVersion(v.value); err != nil {
-			return f, fmt.Errorf("%w: --%s: %v", errUsage, v.flag, err)
+			return f, usagef("--%s: %v", v.flag, err)
 		}
 		*v.dst = v.value
 	}
@@ -70,7 +77,7 @@ func (ff *filterFlags) filter(now time.Time) (host.Filter, error) {
 			continue
 		}
 		if *t.dst, err = parseWhen(t.value, now); err != nil {
-			return f, fmt.Errorf("%w: --%s: %v", errUsage, t.flag, err)
+			return f, usagef("--%s: %v", t.flag, err)
 		}
 	}
 	return f, nil
@@ -86,7 +93,7 @@ func parseState(s string) (workflow.State, error) {
 	if s == "" {
 		return "", nil
 	}
-	return "", fmt.Errorf("%w: --state %q is not Active, Suspended or Completed", errUsage, s)
+	return "", usagef("--state %q is not Active, Suspended or Completed", s)
 }
 
 // parseCompletion reads a completion name in any case ("" for none).
@@ -99,7 +106,7 @@ func parseCompletion(s string) (workflow.Completion, error) {
 	if s == "" {
 		return "", nil
 	}
-	return "", fmt.Errorf("%w: --completion %q is not Closed, Canceled, Terminated or Faulted", errUsage, s)
+	return "", usagef("--completion %q is not Closed, Canceled, Terminated or Faulted", s)
 }
 
 // parseWhen reads a time: RFC 3339 (2026-11-30T08:00:00Z), or a positive Go duration (90m,
@@ -118,159 +125,208 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 	return now.Add(-d), nil
 }
 
-// list prints one page of the instances the filter flags select (--all: every page). Without
-// --all, the next page's token, if any, is written on stderr.
-func (c *client) list(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+func init() {
+	register(&command{
+		name: "list", group: groupHosting, flags: listFlags,
+		summary: "list instances [FILTER] [--limit N] [--page-token T | --all]",
+		doc: `Lists the instances the filter flags select (QueryInstances), oldest first: one page of
+--limit instances (default 100, at most 1000); when there are more, the next page's token
+is printed on stderr (more instances: wimpctl list ... --page-token T). --all reads every
+page. -o json includes the instances' variables.
+
+` + filterHelp,
+	})
+	register(&command{
+		name: "count", group: groupHosting, flags: countFlags,
+		summary: "count instances [FILTER] [--by state|definition|exception]",
+		doc: `Counts the instances the filter flags select (CountInstances), in all or grouped by
+state, definition or exception.
+
+` + filterHelp,
+	})
+	register(&command{
+		name: "definitions", group: groupHosting, flags: definitionsFlags,
+		summary: "list the server's registered definitions",
+		doc: `Lists the server's registered definitions (GetDefinitions): identity, input arguments
+(name:type, required or with its default) and, with -o wide, where each was loaded from and
+the identities whose instances can be updated to it.`,
+	})
+}
+
+// listFlags is list: one page of the instances the filter flags select (--all: every page).
+// Without --all, the next page's token, if any, is written on stderr.
+func listFlags(fs *flag.FlagSet) action {
 	var ff filterFlags
 	ff.register(fs)
-	limit := fs.Int("limit", 0, "")
-	token := fs.String("page-token", "", "")
-	all := fs.Bool("all", false, "")
-	asJSON := fs.Bool("json", false, "")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	f, err := ff.filter(time.Now())
-	if err != nil {
-		return err
-	}
-	if *limit < 0 || *limit > host.MaxPageSize {
-		return fmt.Errorf("%w: --limit %d: a page holds 1 to %d instances", errUsage, *limit, host.MaxPageSize)
-	}
-	req := host.QueryRequest{Filter: f, PageSize: *limit, PageToken: *token, IncludeVariables: *asJSON}
-	if *all && req.PageSize == 0 {
-		req.PageSize = host.MaxPageSize
-	}
-	list := []*hosting.Instance{}
-	for {
-		page, err := c.hosting.QueryInstances(ctx, req)
+	limit := fs.Int("limit", 0, "at most `N` instances, 1 to 1000 (default 100)")
+	token := fs.String("page-token", "", "start at the page of this `TOKEN` (from the previous page)")
+	all := fs.Bool("all", false, "read every page (from --page-token's, if given)")
+	out := outputFlags(fs, "wide adds package, updated, next timer, exception and reason")
+	return func(ctx context.Context, c *client, _ []string) error {
+		f, err := ff.filter(time.Now())
 		if err != nil {
 			return err
 		}
-		list = append(list, page.Instances...)
-		req.PageToken = page.NextPageToken
-		if !*all || req.PageToken == "" {
-			break
+		if *limit < 0 || *limit > host.MaxPageSize {
+			return usagef("--limit %d: a page holds 1 to %d instances", *limit, host.MaxPageSize)
 		}
+		req := host.QueryRequest{Filter: f, PageSize: *limit, PageToken: *token, IncludeVariables: *out == formatJSON}
+		if *all && req.PageSize == 0 {
+			req.PageSize = host.MaxPageSize
+		}
+		list := []*hosting.Instance{}
+		for {
+			page, err := c.hosting.QueryInstances(ctx, req)
+			if err != nil {
+				return err
+			}
+			list = append(list, page.Instances...)
+			req.PageToken = page.NextPageToken
+			if !*all || req.PageToken == "" {
+				break
+			}
+		}
+		if req.PageToken != "" {
+			fmt.Fprintf(c.errOut, "more instances: wimpctl list ... --page-token %s\n", printable(req.PageToken))
+		}
+		if *out == formatJSON {
+			return writeJSON(c.out, list)
+		}
+		wide := *out == formatWide
+		tw := newTable(c.out)
+		header := []string{"ID", "STATE", "COMPLETION", "DEFINITION", "VERSION", "BOOKMARKS", "CREATED"}
+		if wide {
+			header = append(header, "PACKAGE", "UPDATED", "TIMER", "EXCEPTION", "REASON")
+		}
+		tw.row(header...)
+		for _, i := range list {
+			cells := []string{cell(i.ID), cell(string(i.State)), cell(i.Completion), cell(i.Definition.Name),
+				cell(i.Definition.Version), cell(strings.Join(i.Bookmarks, ",")), timeCell(i.Created)}
+			if wide {
+				timer := "-"
+				if i.PendingTimer != nil {
+					timer = timeCell(*i.PendingTimer)
+				}
+				exception, reason := i.SuspensionException, i.SuspensionReason
+				if i.State == workflow.Completed {
+					exception, reason = i.CompletionException, i.CompletionReason
+				}
+				cells = append(cells, cell(i.Definition.Package), timeCell(i.Updated), timer, cell(exception), cell(reason))
+			}
+			tw.row(cells...)
+		}
+		return tw.flush()
 	}
-	if req.PageToken != "" {
-		fmt.Fprintf(c.errOut, "more instances: wimpctl list ... --page-token %s\n", printable(req.PageToken))
-	}
-	if *asJSON {
-		return writeJSON(c.out, list)
-	}
-	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tCOMPLETION\tDEFINITION\tBOOKMARKS")
-	p := printable
-	for _, i := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\n", p(i.ID), p(string(i.State)), p(i.Completion), p(i.Definition.Name),
-			p(i.Definition.Version), joinPrintable(i.Bookmarks, ","))
-	}
-	return tw.Flush()
 }
 
-// count prints how many instances the filter flags select, grouped by --by.
-func (c *client) count(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("count", flag.ContinueOnError)
+// countFlags is count: how many instances the filter flags select, grouped by --by.
+func countFlags(fs *flag.FlagSet) action {
 	var ff filterFlags
 	ff.register(fs)
-	by := fs.String("by", "", "")
-	asJSON := fs.Bool("json", false, "")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	f, err := ff.filter(time.Now())
-	if err != nil {
-		return err
-	}
-	var group host.GroupBy
-	switch strings.ToLower(*by) {
-	case "", "none":
-		group = host.GroupNone
-	case "state":
-		group = host.GroupByState
-	case "definition":
-		group = host.GroupByDefinition
-	case "exception":
-		group = host.GroupByException
-	default:
-		return fmt.Errorf("%w: --by %q is not state, definition or exception", errUsage, *by)
-	}
-	counts, err := c.hosting.CountInstances(ctx, f, group)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return writeJSON(c.out, counts)
-	}
-	if group == host.GroupNone {
-		fmt.Fprintln(c.out, counts.Total)
-		return nil
-	}
-	p := printable
-	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	switch group {
-	case host.GroupByState:
-		fmt.Fprintln(tw, "STATE\tCOUNT")
-	case host.GroupByDefinition:
-		fmt.Fprintln(tw, "DEFINITION\tVERSION\tPACKAGE\tCOUNT")
-	case host.GroupByException:
-		fmt.Fprintln(tw, "EXCEPTION\tCOUNT")
-	}
-	for _, g := range counts.Groups {
-		switch {
-		case group == host.GroupByState:
-			fmt.Fprintf(tw, "%s\t%d\n", p(string(g.State)), g.Count)
-		case group == host.GroupByDefinition && g.Definition != nil:
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", p(g.Definition.Name), p(g.Definition.Version), p(g.Definition.Package), g.Count)
-		case group == host.GroupByException && g.Exception != nil:
-			name := p(*g.Exception)
-			if name == "" {
-				name = "(none)"
-			}
-			fmt.Fprintf(tw, "%s\t%d\n", name, g.Count)
+	by := fs.String("by", "", "group the counts by `KEY`: state, definition or exception")
+	out := outputFlags(fs, "wide: as table")
+	return func(ctx context.Context, c *client, _ []string) error {
+		f, err := ff.filter(time.Now())
+		if err != nil {
+			return err
 		}
+		var group host.GroupBy
+		switch strings.ToLower(*by) {
+		case "", "none":
+			group = host.GroupNone
+		case "state":
+			group = host.GroupByState
+		case "definition":
+			group = host.GroupByDefinition
+		case "exception":
+			group = host.GroupByException
+		default:
+			return usagef("--by %q is not state, definition or exception", *by)
+		}
+		counts, err := c.hosting.CountInstances(ctx, f, group)
+		if err != nil {
+			return err
+		}
+		if *out == formatJSON {
+			return writeJSON(c.out, counts)
+		}
+		if group == host.GroupNone {
+			fmt.Fprintln(c.out, counts.Total)
+			return nil
+		}
+		p := printable
+		tw := newTable(c.out)
+		switch group {
+		case host.GroupByState:
+			tw.row("STATE", "COUNT")
+		case host.GroupByDefinition:
+			tw.row("DEFINITION", "VERSION", "PACKAGE", "COUNT")
+		case host.GroupByException:
+			tw.row("EXCEPTION", "COUNT")
+		}
+		for _, g := range counts.Groups {
+			n := strconv.FormatInt(g.Count, 10)
+			switch {
+			case group == host.GroupByState:
+				tw.row(p(string(g.State)), n)
+			case group == host.GroupByDefinition && g.Definition != nil:
+				tw.row(cell(g.Definition.Name), cell(g.Definition.Version), cell(g.Definition.Package), n)
+			case group == host.GroupByException && g.Exception != nil:
+				name := p(*g.Exception)
+				if name == "" {
+					name = "(none)"
+				}
+				tw.row(name, n)
+			}
+		}
+		if err := tw.flush(); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(c.out, "total %d\n", counts.Total)
+		return err
 	}
-	tw.Flush()
-	fmt.Fprintf(c.out, "total %d\n", counts.Total)
-	return nil
 }
 
-// definitions prints the server's registered definitions.
-func (c *client) definitions(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("definitions", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	defs, err := c.hosting.Definitions(ctx)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return writeJSON(c.out, defs)
-	}
-	p := printable
-	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tVERSION\tPACKAGE\tSOURCE\tARGUMENTS\tUPDATABLE FROM")
-	for _, d := range defs {
-		var args, from []string
-		for _, a := range d.Arguments {
-			s := p(a.Name) + ":" + p(a.Type)
-			if a.Required {
-				s += " (required)"
-			}
-			if a.Default != "" {
-				s += " = " + p(a.Default)
-			}
-			args = append(args, s)
+// definitionsFlags is definitions: the server's registered definitions.
+func definitionsFlags(fs *flag.FlagSet) action {
+	out := outputFlags(fs, "wide adds where each was loaded from and the identities it updates")
+	return func(ctx context.Context, c *client, _ []string) error {
+		defs, err := c.hosting.Definitions(ctx)
+		if err != nil {
+			return err
 		}
-		for _, id := range d.UpdatableFrom {
-			from = append(from, p(id.Name)+" "+p(id.Version))
+		if *out == formatJSON {
+			return writeJSON(c.out, defs)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\t%s\n", p(d.Name), p(d.Version), p(d.Package), p(d.Source), p(d.Location),
-			strings.Join(args, ", "), strings.Join(from, ", "))
+		wide := *out == formatWide
+		p := printable
+		tw := newTable(c.out)
+		header := []string{"NAME", "VERSION", "PACKAGE", "ARGUMENTS"}
+		if wide {
+			header = append(header, "SOURCE", "LOCATION", "UPDATABLE-FROM")
+		}
+		tw.row(header...)
+		for _, d := range defs {
+			var args, from []string
+			for _, a := range d.Arguments {
+				s := p(a.Name) + ":" + p(a.Type)
+				if a.Required {
+					s += " (required)"
+				}
+				if a.Default != "" {
+					s += " = " + p(a.Default)
+				}
+				args = append(args, s)
+			}
+			cells := []string{cell(d.Name), cell(d.Version), cell(d.Package), dash(strings.Join(args, ", "))}
+			if wide {
+				for _, id := range d.UpdatableFrom {
+					from = append(from, p(id.Name)+" "+p(id.Version))
+				}
+				cells = append(cells, cell(d.Source), cell(d.Location), dash(strings.Join(from, ", ")))
+			}
+			tw.row(cells...)
+		}
+		return tw.flush()
 	}
-	return tw.Flush()
 }

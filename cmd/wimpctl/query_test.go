@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -62,7 +61,7 @@ func TestListFiltersCountDefinitions(t *testing.T) {
 	t2 := time.Now().UTC().Format(time.RFC3339Nano)
 	time.Sleep(5 * time.Millisecond)
 	must("suspend", audited, "--reason", "audit by Bob")
-	must("resume", rejected, "Attempt", "--payload", `{"fail": true, "message": "no"}`)
+	must("resume-bookmark", rejected, "Attempt", "--payload", `{"fail": true, "message": "no"}`)
 
 	for _, c := range []struct {
 		args []string
@@ -179,7 +178,7 @@ func TestListFiltersCountDefinitions(t *testing.T) {
 		!slices.Equal(defs[i].UpdatableFrom, []workflow.Identity{{Name: "ExpenseApproval", Package: "wimp.samples", Version: "1.0.0.0"}}) {
 		t.Errorf("definitions --json, ExpenseApproval 2.0.0.0: %+v", defs)
 	}
-	r = ctl(base, "definitions")
+	r = ctl(base, "definitions", "-o", "wide")
 	var row string
 	for _, l := range strings.Split(r.stdout, "\n") {
 		if f := strings.Fields(l); len(f) > 2 && f[0] == "ExpenseApproval" && f[1] == "2.0.0.0" {
@@ -187,13 +186,19 @@ func TestListFiltersCountDefinitions(t *testing.T) {
 		}
 	}
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "NAME ") || !strings.Contains(row, " wimp.samples ") ||
-		!strings.Contains(row, " embedded samples/ExpenseApprovalV2.xml ") ||
+		!strings.Contains(row, " embedded  samples/ExpenseApprovalV2.xml ") ||
 		!strings.Contains(row, " amount:Number (required), submitter:String (required), reviewTimeout:String = '240h' ") ||
 		!strings.HasSuffix(row, " ExpenseApproval 1.0.0.0") {
-		t.Errorf("definitions: row %q in %+v", row, r)
+		t.Errorf("definitions -o wide: row %q in %+v", row, r)
+	}
+	// The table leaves out where a definition comes from and what it updates.
+	r = ctl(base, "definitions")
+	if lines := strings.Split(r.stdout, "\n"); r.code != 0 || lines[0] != "NAME                VERSION  PACKAGE       ARGUMENTS" ||
+		strings.Contains(r.stdout, "embedded") {
+		t.Errorf("definitions: %+v", r)
 	}
 
-	// Usage errors exit 1; a token the server refuses is its InvalidArgument fault (exit 2).
+	// Usage errors exit 64; a token the server refuses is its InvalidArgument fault (exit 2).
 	for _, args := range [][]string{
 		{"list", "--state", "sleeping"},
 		{"list", "--completion", "done"},
@@ -207,13 +212,14 @@ func TestListFiltersCountDefinitions(t *testing.T) {
 		{"count", "--by", "colour"},
 		{"count", "--reason-contains"},
 		{"definitions", "x"},
+		{"count", "-o", "yaml"},
 	} {
-		if r := ctl(base, args...); r.code != 1 || r.stderr == "" {
-			t.Errorf("%v: exit %d, stderr %q; want 1 with a message", args, r.code, r.stderr)
+		if r := ctl(base, args...); r.code != 64 || r.stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q; want 64 with a message", args, r.code, r.stderr)
 		}
 	}
 	r = ctl(base, "list", "--page-token", "garbage")
-	if r.code != 2 || !strings.Contains(r.stderr, "subcode={urn:wimp:workflow-hosting:2026-11}InvalidArgument") ||
+	if r.code != 2 || !strings.HasPrefix(r.stderr, "wimpctl: fault (Sender {urn:wimp:workflow-hosting:2026-11}InvalidArgument): ") ||
 		!strings.Contains(r.stderr, "malformed page token") {
 		t.Errorf("a bad token: %+v", r)
 	}
@@ -249,7 +255,7 @@ func TestParseWhen(t *testing.T) {
 			t.Errorf("parseCompletion(%q) = %q, %v", in, got, err)
 		}
 	}
-	if _, err := parseCompletion("cancelled"); !errors.Is(err, errUsage) {
+	if _, err := parseCompletion("cancelled"); !isUsageError(err) {
 		t.Errorf("parseCompletion(cancelled): %v", err)
 	}
 }
@@ -279,14 +285,14 @@ func FuzzFilterFlags(f *testing.F) {
 		if err == nil && !strings.EqualFold(string(st), s) {
 			t.Fatalf("parseState(%q) = %q", s, st)
 		}
-		if err != nil && !errors.Is(err, errUsage) {
+		if err != nil && !isUsageError(err) {
 			t.Fatalf("parseState(%q): %v is not a usage error", s, err)
 		}
 		c, err := parseCompletion(s)
 		if err == nil && !strings.EqualFold(string(c), s) {
 			t.Fatalf("parseCompletion(%q) = %q", s, c)
 		}
-		if _, err := ff.filter(now); err != nil && !errors.Is(err, errUsage) {
+		if _, err := ff.filter(now); err != nil && !isUsageError(err) {
 			t.Fatalf("filter with %q: %v is not a usage error", s, err)
 		}
 	})
