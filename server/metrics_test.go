@@ -85,6 +85,16 @@ func (e exposition) want(t *testing.T, when string, values map[string]float64) {
 	}
 }
 
+// wantTypes checks families' # TYPE lines.
+func (e exposition) wantTypes(t *testing.T, types map[string]string) {
+	t.Helper()
+	for name, typ := range types {
+		if e.types[name] != typ {
+			t.Errorf("# TYPE %s %s: got %q", name, typ, e.types[name])
+		}
+	}
+}
+
 // atLeast checks series that grow with background work too (lease renewals commit).
 func (e exposition) atLeast(t *testing.T, when string, values map[string]float64) {
 	t.Helper()
@@ -138,7 +148,7 @@ func TestMetricsFollowTheInstances(t *testing.T) {
 	}
 
 	m := scrape(t, srv.URL)
-	for name, typ := range map[string]string{
+	m.wantTypes(t, map[string]string{
 		"wimp_instances":                     "gauge",
 		"wimp_timers_pending":                "gauge",
 		"wimp_timer_lateness_seconds":        "histogram",
@@ -147,11 +157,7 @@ func TestMetricsFollowTheInstances(t *testing.T) {
 		"wimp_store_commit_batch_size":       "histogram",
 		"wimp_metrics_read_errors_total":     "counter",
 		"wimp_operations_total":              "counter",
-	} {
-		if m.types[name] != typ {
-			t.Errorf("# TYPE %s %s: got %q", name, typ, m.types[name])
-		}
-	}
+	})
 	m.want(t, "after the first requests", map[string]float64{
 		`wimp_instances{state="Active"}`:                                                          1,
 		`wimp_instances{state="Suspended"}`:                                                       1,
@@ -286,15 +292,11 @@ func TestMetricsOfBulkAndPurge(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := scrape(t, srv.URL)
-	for name, typ := range map[string]string{
+	m.wantTypes(t, map[string]string{
 		"wimp_bulk_instances_total":   "counter",
 		"wimp_bulk_jobs_running":      "gauge",
 		"wimp_purged_instances_total": "counter",
-	} {
-		if m.types[name] != typ {
-			t.Errorf("# TYPE %s %s: got %q", name, typ, m.types[name])
-		}
-	}
+	})
 	m.want(t, "after the bulk job and the purge", map[string]float64{
 		`wimp_bulk_instances_total{outcome="ok"}`:                 1,
 		`wimp_bulk_instances_total{outcome="InstanceTerminated"}`: 1,

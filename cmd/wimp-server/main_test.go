@@ -152,16 +152,7 @@ func TestBadSecurityFlags(t *testing.T) {
 // environment variable.
 func TestVersion(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "wimp.db")
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout := os.Stdout
-	os.Stdout = w
-	err = run([]string{"--version", "--db", db, "--listen", "127.0.0.1:0"})
-	os.Stdout = stdout
-	w.Close()
-	out, _ := io.ReadAll(r)
+	out, err := runCapturingStdout(t, "--version", "--db", db, "--listen", "127.0.0.1:0")
 	if re := regexp.MustCompile(`^wimp-server (v[0-9]\S*|\(devel\)( revision [0-9a-f]+( modified)?)?) go[0-9]\S*\n$`); err != nil || !re.Match(out) {
 		t.Errorf("--version: %v, printed %q", err, out)
 	}
@@ -178,16 +169,7 @@ func TestVersion(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, arg := range []string{"-h", "--help"} {
 		db := filepath.Join(t.TempDir(), "wimp.db")
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stdout := os.Stdout
-		os.Stdout = w
-		err = run([]string{arg, "--db", db})
-		os.Stdout = stdout
-		w.Close()
-		out, _ := io.ReadAll(r)
+		out, err := runCapturingStdout(t, arg, "--db", db)
 		if !errors.Is(err, flag.ErrHelp) || !strings.HasPrefix(string(out), "usage: wimp-server [FLAGS]") ||
 			!strings.Contains(string(out), "-completed-retention") {
 			t.Errorf("%s: %v, printed %q", arg, err, out)
@@ -212,4 +194,20 @@ func TestRetentionFlags(t *testing.T) {
 	if err != nil || c.retention.completedAfter != 168*time.Hour {
 		t.Fatalf("168h: %+v, %v", c.retention, err)
 	}
+}
+
+// runCapturingStdout runs the server's command line and returns what it printed on stdout.
+func runCapturingStdout(t *testing.T, args ...string) ([]byte, error) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = w
+	err = run(args)
+	os.Stdout = stdout
+	w.Close()
+	out, _ := io.ReadAll(r)
+	return out, err
 }

@@ -126,7 +126,14 @@ func bulkFlags(fs *flag.FlagSet) action {
 			req.Identity = &workflow.Identity{Name: *toName, Package: *toPkg, Version: *toVersion}
 		}
 		if confirmed[op] && !*dry && !*yes {
-			if err := confirm(ctx, c, op, f); err != nil {
+			count := func() (int64, error) {
+				counts, err := c.hosting.CountInstances(ctx, f, host.GroupNone)
+				if err != nil {
+					return 0, err
+				}
+				return counts.Total, nil
+			}
+			if err := confirm(c, "bulk "+sub, count); err != nil {
 				return err
 			}
 		}
@@ -159,27 +166,22 @@ func bulkFlags(fs *flag.FlagSet) action {
 	}
 }
 
-// confirm asks on a terminal whether to go on; elsewhere it refuses without --yes.
-func confirm(ctx context.Context, c *client, op string, f host.Filter) error {
+// confirm asks on a terminal whether to go on with what (a command that cannot be undone),
+// saying how many instances count finds; elsewhere it refuses without --yes (exit 64).
+func confirm(c *client, what string, count func() (int64, error)) error {
 	if !isTerminal(c.in) {
-		return usagef("bulk %s cannot be undone: add --yes to start it without a terminal to confirm on", strings.ToLower(op))
+		return usagef("%s cannot be undone: add --yes to run it without a terminal to confirm on", what)
 	}
-	counts, err := c.hosting.CountInstances(ctx, f, host.GroupNone)
+	n, err := count()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.errOut, "%s %d instances (the filter's count now)? This cannot be undone. [y/N] ", op, counts.Total)
-	if !yesAnswer(c) {
-		return usagef("bulk %s: not confirmed", strings.ToLower(op))
+	fmt.Fprintf(c.errOut, "%s: %d instances (counted now)? This cannot be undone. [y/N] ", what, n)
+	line, _ := bufio.NewReader(c.in).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+		return usagef("%s: not confirmed", what)
 	}
 	return nil
-}
-
-// yesAnswer reads a line from stdin: true for y or yes (any case).
-func yesAnswer(c *client) bool {
-	line, _ := bufio.NewReader(c.in).ReadString('\n')
-	a := strings.ToLower(strings.TrimSpace(line))
-	return a == "y" || a == "yes"
 }
 
 // followJob polls the job until it ends, drawing a progress line on stderr when it is a

@@ -51,16 +51,15 @@ func purgeFlags(fs *flag.FlagSet) action {
 			return usagef("--completed-before: %v", err)
 		}
 		if !*dry && !*yes {
-			if !isTerminal(c.in) {
-				return usagef("purge cannot be undone: add --yes to run it without a terminal to confirm on (or --dry-run)")
+			count := func() (int64, error) {
+				preview, err := c.hosting.Purge(ctx, f, true)
+				if err != nil {
+					return 0, err
+				}
+				return preview.Purged, nil
 			}
-			preview, err := c.hosting.Purge(ctx, f, true)
-			if err != nil {
+			if err := confirm(c, "purge", count); err != nil {
 				return err
-			}
-			fmt.Fprintf(c.errOut, "Purge %d completed instances and their tracking records? This cannot be undone. [y/N] ", preview.Purged)
-			if !yesAnswer(c) {
-				return usagef("purge: not confirmed")
 			}
 		}
 		res, err := c.hosting.Purge(ctx, f, *dry)
