@@ -264,3 +264,24 @@ func TestBulkRefusals(t *testing.T) {
 		t.Errorf("a reader's Purge: %v; want access denied", err)
 	}
 }
+
+// TestBulkInstanceGoneMeanwhile: an instance the job selected but that was purged before the
+// job reached it gets what a single call on an unknown id gets, InstanceNotFound. (At 2 per
+// second the third instance is reached a second after the start; the purge takes milliseconds.)
+func TestBulkInstanceGoneMeanwhile(t *testing.T) {
+	h := bulkHost(t, host.Config{UnloadAfter: -1})
+	a, b, gone := createExpense(t, h, 10), createExpense(t, h, 10), createExpense(t, h, 10)
+	mustManage(t, h, "Terminate", gone, "")
+	j := startBulk(t, h, host.BulkRequest{Operation: "Abandon", RatePerSecond: 2})
+	if res, err := h.Purge(bg, host.Filter{State: workflow.Completed}, false); err != nil || res.Purged != 1 {
+		t.Fatalf("purge: %+v, %v", res, err)
+	}
+	j, items := waitJob(t, h, j.ID)
+	got := map[uuid.UUID]string{}
+	for _, it := range items {
+		got[it.Instance] = it.Outcome
+	}
+	if got[a] != "ok" || got[b] != "ok" || got[gone] != "InstanceNotFound" || j.Faults["InstanceNotFound"] != 1 {
+		t.Fatalf("job %+v, items %v", j, got)
+	}
+}
