@@ -18,7 +18,7 @@ import (
 	"github.com/wimp-project/wimp/auth"
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/soap"
-	"github.com/wimp-project/wimp/store/sqlite"
+	"github.com/wimp-project/wimp/store"
 	"github.com/wimp-project/wimp/workflow"
 )
 
@@ -139,7 +139,7 @@ func (m *Metrics) bind(h *host.Host, a *auth.Authenticator, log *slog.Logger) {
 
 // ObserveBatch counts one batch of the SQLite store's group commit: the function for
 // sqlite.WithObserver. It runs on the store's writer goroutine, once per batch.
-func (m *Metrics) ObserveBatch(b sqlite.BatchInfo) {
+func (m *Metrics) ObserveBatch(b store.BatchInfo) {
 	switch {
 	case b.Err == nil:
 		m.committed.Inc()

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -39,6 +40,8 @@ import (
 	"github.com/wimp-project/wimp/internal/buildinfo"
 	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/server"
+	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/postgres"
 	"github.com/wimp-project/wimp/store/sqlite"
 )
 
@@ -125,7 +128,7 @@ func parseFlags(args []string) (config, error) {
 	}
 	var maxWork int64
 	str(&c.listen, "listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
-	str(&c.db, "db", "./wimp.db", "SQLite database file")
+	str(&c.db, "db", "./wimp.db", "SQLite database file, or a postgres:// (postgresql://) URL of a PostgreSQL database")
 	str(&c.definitions, "definitions", "", "directory of extra workflow definitions (*.xml, any case), or one definition file")
 	str(&c.policy, "unhandled-exception", string(host.AbandonAndSuspend),
 		"policy for unhandled workflow exceptions: AbandonAndSuspend, Terminate, Cancel or Abandon")
@@ -240,9 +243,9 @@ func run(args []string) error {
 	}
 	defer ln.Close()
 	metrics := server.NewMetrics()
-	st, err := sqlite.Open(ctx, c.db, sqlite.WithWriteTimeout(c.commitTimeout), sqlite.WithObserver(metrics.ObserveBatch))
+	st, err := openStore(ctx, c.db, c.commitTimeout, metrics.ObserveBatch)
 	if err != nil {
-		return fmt.Errorf("opening %s: %w", c.db, err)
+		return fmt.Errorf("opening %s: %w", redactedDB(c.db), err)
 	}
 	defer st.Close()
 	unload := c.unloadAfter
@@ -278,7 +281,7 @@ func run(args []string) error {
 		// TLS outside the limit, so that net/http sees a *tls.Conn (and fills Request.TLS).
 		scheme, served = "https", tls.NewListener(served, sec.tls.Config())
 	}
-	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "db", c.db, "definitions", len(defs.All()),
+	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "db", redactedDB(c.db), "definitions", len(defs.All()),
 		"authentication", sec.auth != nil)
 	go sec.reloadOnSIGHUP(ctx, log)
 	errc := make(chan error, 1)
@@ -398,4 +401,29 @@ func (s *security) reloadOnSIGHUP(ctx context.Context, log *slog.Logger) {
 			}
 		}
 	}
+}
+
+// openStore opens the store --db names: a PostgreSQL database for a postgres:// or
+// postgresql:// URL, else a SQLite file.
+func openStore(ctx context.Context, db string, commitTimeout time.Duration, observe func(store.BatchInfo)) (store.Store, error) {
+	if isPostgresURL(db) {
+		return postgres.Open(ctx, db, postgres.WithWriteTimeout(commitTimeout), postgres.WithObserver(observe))
+	}
+	return sqlite.Open(ctx, db, sqlite.WithWriteTimeout(commitTimeout), sqlite.WithObserver(observe))
+}
+
+func isPostgresURL(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// redactedDB is --db as logs and errors show it: a URL's password replaced by xxxxx.
+func redactedDB(db string) string {
+	if !isPostgresURL(db) {
+		return db
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		return "(a postgres URL that does not parse)"
+	}
+	return u.Redacted()
 }

@@ -72,6 +72,7 @@ func TestDependencyRules(t *testing.T) {
 		{pkg: "engine", transitive: true, forbidden: []string{"store", "store/sqlite", "host", "soap", "protocol", "hosting", "server"}},
 		{pkg: "store", transitive: true, only: []string{"workflow"}},
 		{pkg: "store/sqlite", transitive: true, only: []string{"store", "workflow"}},
+		{pkg: "store/postgres", transitive: true, only: []string{"store", "workflow"}},
 		{pkg: "auth", forbidden: []string{"soap", "protocol", "hosting", "server", "store", "store/sqlite", "engine"}},
 	} {
 		p, ok := pkgs[rule.pkg]

@@ -18,19 +18,19 @@ import (
 // batches collects what a store's observer is told.
 type batches struct {
 	mu  sync.Mutex
-	all []sqlite.BatchInfo
+	all []store.BatchInfo
 }
 
-func (b *batches) observe(i sqlite.BatchInfo) {
+func (b *batches) observe(i store.BatchInfo) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.all = append(b.all, i)
 }
 
-func (b *batches) get() []sqlite.BatchInfo {
+func (b *batches) get() []store.BatchInfo {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return append([]sqlite.BatchInfo(nil), b.all...)
+	return append([]store.BatchInfo(nil), b.all...)
 }
 
 // The observer hears of every batch before its callers are answered: the batches' sizes add up

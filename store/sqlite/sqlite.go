@@ -79,7 +79,7 @@ type options struct {
 	maxBatch     int
 	queueLen     int
 	readConns    int
-	observer     func(BatchInfo) // WithObserver; nil: none
+	observer     func(store.BatchInfo) // WithObserver; nil: none
 }
 
 // WithClock sets the clock used for Created, Updated, record times, owner expiry and migration

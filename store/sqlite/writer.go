@@ -279,7 +279,7 @@ func (s *Store) commitBatch(batch []*request) {
 	for n := 0; ; n++ {
 		batch, errs = s.expire(batch, errs)
 		if len(batch) == 0 {
-			s.observe(start, BatchInfo{TimedOut: taken, Err: store.ErrTimeout})
+			s.observe(start, store.BatchInfo{TimedOut: taken, Err: store.ErrTimeout})
 			return
 		}
 		err := s.w.tryBatch(batch, errs, msNow(s.opts.clock))
@@ -319,7 +319,7 @@ func (s *Store) commitBatch(batch []*request) {
 			}
 		}
 	}
-	s.observe(start, BatchInfo{Requests: len(batch), Failed: len(batch) - ok, TimedOut: taken - len(batch), Err: txErr})
+	s.observe(start, store.BatchInfo{Requests: len(batch), Failed: len(batch) - ok, TimedOut: taken - len(batch), Err: txErr})
 	for i, r := range batch {
 		r.done <- errs[i]
 	}
