@@ -267,12 +267,17 @@ func TestBulkRefusals(t *testing.T) {
 
 // TestBulkInstanceGoneMeanwhile: an instance the job selected but that was purged before the
 // job reached it gets what a single call on an unknown id gets, InstanceNotFound. (At 2 per
-// second the third instance is reached a second after the start; the purge takes milliseconds.)
+// second the third instance is reached a second after the first; the purge takes milliseconds.)
 func TestBulkInstanceGoneMeanwhile(t *testing.T) {
 	h := bulkHost(t, host.Config{UnloadAfter: -1})
 	a, b, gone := createExpense(t, h, 10), createExpense(t, h, 10), createExpense(t, h, 10)
 	mustManage(t, h, "Terminate", gone, "")
 	j := startBulk(t, h, host.BulkRequest{Operation: "Abandon", RatePerSecond: 2})
+	// Once the first instance is handled, the job has read its page (the three instances).
+	eventually(t, "the first instance handled", func() bool {
+		got, _, err := h.GetBulk(bg, j.ID, 0, 0)
+		return err == nil && got.Done >= 1
+	})
 	if res, err := h.Purge(bg, host.Filter{State: workflow.Completed}, false); err != nil || res.Purged != 1 {
 		t.Fatalf("purge: %+v, %v", res, err)
 	}
