@@ -71,8 +71,11 @@ func TestDependencyRules(t *testing.T) {
 		{pkg: "host", transitive: true, forbidden: []string{"soap", "protocol", "hosting", "server", "store/sqlite", "wsdl"}},
 		{pkg: "engine", transitive: true, forbidden: []string{"store", "store/sqlite", "host", "soap", "protocol", "hosting", "server"}},
 		{pkg: "store", transitive: true, only: []string{"workflow"}},
-		{pkg: "store/sqlite", transitive: true, only: []string{"store", "workflow"}},
-		{pkg: "store/postgres", transitive: true, only: []string{"store", "workflow"}},
+		// store/internal/backend is the backends' shared logic, itself bound like them.
+		{pkg: "store/internal/backend", transitive: true, only: []string{"store", "workflow"}},
+		{pkg: "store/internal/benchload", transitive: true, only: []string{"store", "workflow"}},
+		{pkg: "store/sqlite", transitive: true, only: []string{"store", "store/internal/backend", "workflow"}},
+		{pkg: "store/postgres", transitive: true, only: []string{"store", "store/internal/backend", "workflow"}},
 		{pkg: "auth", forbidden: []string{"soap", "protocol", "hosting", "server", "store", "store/sqlite", "engine"}},
 	} {
 		p, ok := pkgs[rule.pkg]

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/internal/backend"
 	"github.com/wimp-project/wimp/workflow"
 )
 
@@ -41,17 +42,17 @@ func (s *Store) Commit(ctx context.Context, changes ...store.Change) error {
 		}
 		return nil
 	}
-	u := &undo{}
+	u := &backend.Undo{}
 	r := &request{
 		changes: len(changes),
 		apply: func(t *tx) error {
 			err := t.applyChanges(changes, u)
 			if err != nil {
-				u.restore()
+				u.Restore()
 			}
 			return badText(err)
 		},
-		undo: u.restore,
+		undo: u.Restore,
 	}
 	if len(changes) == 1 {
 		r.fast = func(now time.Time) *fastWrite { return fastChange(changes[0], now, u) }
@@ -112,13 +113,13 @@ func (s *Store) Claim(ctx context.Context, id uuid.UUID, owner string) (store.Le
 		if err != nil {
 			return err
 		}
-		if !cur.found {
+		if !cur.Found {
 			return fmt.Errorf("%w: %s", store.ErrNotFound, id)
 		}
-		if cur.heldByOther(owner) {
-			return t.leased(id, cur.lease.Owner)
+		if cur.HeldByOther(owner) {
+			return t.leased(id, cur.Lease.Owner)
 		}
-		got = cur.grant(owner)
+		got = cur.Grant(owner)
 		_, err = t.exec(setLeaseSQL, got.Owner, got.Token, id)
 		return err
 	}})
@@ -136,12 +137,12 @@ func (s *Store) Release(ctx context.Context, id uuid.UUID, l store.Lease) error 
 			return err
 		}
 		switch {
-		case !cur.found:
+		case !cur.Found:
 			return fmt.Errorf("%w: %s", store.ErrNotFound, id)
-		case l.Owner == "" || cur.lease != l:
+		case l.Owner == "" || cur.Lease != l:
 			return fmt.Errorf("%w: instance %s is not leased as %+v", store.ErrLeaseLost, id, l)
 		}
-		_, err = t.exec(setLeaseSQL, "", cur.lease.Token, id)
+		_, err = t.exec(setLeaseSQL, "", cur.Lease.Token, id)
 		return err
 	}})
 }
@@ -237,43 +238,11 @@ func (s *Store) claimMany(ctx context.Context, owner, pick string, now time.Time
 	return sortClaimed(got), nil
 }
 
-// undo remembers the caller-visible fields a request's write-backs changed.
-type undo struct {
-	insts []instUndo
-	recs  []recUndo
-}
-
-type instUndo struct {
-	p                *store.Instance
-	version          int64
-	lease            store.Lease
-	created, updated time.Time
-}
-
-type recUndo struct {
-	p   *workflow.Record
-	old workflow.Record
-}
-
-func (u *undo) restore() {
-	for i := len(u.recs) - 1; i >= 0; i-- {
-		*u.recs[i].p = u.recs[i].old
-	}
-	for i := len(u.insts) - 1; i >= 0; i-- {
-		x := u.insts[i]
-		x.p.Version, x.p.Lease, x.p.Created, x.p.Updated = x.version, x.lease, x.created, x.updated
-	}
-	u.recs, u.insts = nil, nil
-}
-
 // storedLease is an instance's version, state and lease as stored (its row locked), and
 // whether the lease's holder is live.
 type storedLease struct {
-	found      bool
-	version    int64
-	state      string
-	lease      store.Lease
-	holderLive bool
+	backend.Stored
+	state string
 }
 
 // stored locks instance id's row and reads it, and whether by (unless "" or already known) is
@@ -281,20 +250,20 @@ type storedLease struct {
 // snapshot predated the lease's last change could miss the registration of the owner that
 // took it and take it for lapsed.
 func (t *tx) stored(id uuid.UUID, by string) (storedLease, error) {
-	c := storedLease{found: true}
+	c := storedLease{Stored: backend.Stored{Found: true}}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT version, state, lease_owner, lease_token FROM instances WHERE id = $1 FOR UPDATE`, id).
 		QueryRow(func(row pgx.Row) error {
-			err := row.Scan(&c.version, &c.state, &c.lease.Owner, &c.lease.Token)
+			err := row.Scan(&c.Version, &c.state, &c.Lease.Owner, &c.Lease.Token)
 			if errors.Is(err, pgx.ErrNoRows) {
-				c.found = false
+				c.Found = false
 				return nil
 			}
 			return err
 		})
 	b.Queue(`SELECT EXISTS (SELECT 1 FROM instances AS i JOIN owners AS o ON o.id = i.lease_owner
 		WHERE i.id = $1 AND i.lease_owner <> '' AND o.expiry > $2)`, id, t.now).
-		QueryRow(func(row pgx.Row) error { return row.Scan(&c.holderLive) })
+		QueryRow(func(row pgx.Row) error { return row.Scan(&c.HolderLive) })
 	_, known := t.live[by]
 	var live bool
 	if by != "" && !known {
@@ -306,21 +275,10 @@ func (t *tx) stored(id uuid.UUID, by string) (storedLease, error) {
 	if by != "" && !known {
 		t.setLive(by, live)
 	}
-	if !c.found {
+	if !c.Found {
 		return storedLease{}, nil
 	}
 	return c, nil
-}
-
-// heldByOther reports whether a live owner other than by holds the lease.
-func (c storedLease) heldByOther(by string) bool { return c.holderLive && c.lease.Owner != by }
-
-// grant is the lease owner gets: the one it has, or the next token.
-func (c storedLease) grant(owner string) store.Lease {
-	if c.lease.Owner == owner && c.holderLive {
-		return c.lease
-	}
-	return store.Lease{Owner: owner, Token: c.lease.Token + 1}
 }
 
 const ownerLiveSQL = `SELECT EXISTS (SELECT 1 FROM owners WHERE id = $1 AND expiry > $2)`
@@ -362,31 +320,6 @@ func (t *tx) leased(id uuid.UUID, holder string) error {
 	return &store.LeaseError{Instance: id, Holder: o}
 }
 
-// fence decides whether change c may be written over cur (see store.Change) and returns the
-// instance's lease afterwards.
-func (t *tx) fence(c store.Change, cur storedLease) (store.Lease, error) {
-	id := c.Instance.ID
-	if c.By != "" {
-		if err := t.ownerLive(c.By); err != nil {
-			return store.Lease{}, err
-		}
-	}
-	if c.By != "" && c.Instance.Lease.Owner == c.By && (cur.lease != c.Instance.Lease || !cur.holderLive) {
-		return store.Lease{}, fmt.Errorf("%w: instance %s was leased to %q with token %d, now to %q with token %d",
-			store.ErrLeaseLost, id, c.By, c.Instance.Lease.Token, cur.lease.Owner, cur.lease.Token)
-	}
-	if cur.heldByOther(c.By) {
-		return store.Lease{}, t.leased(id, cur.lease.Owner)
-	}
-	switch {
-	case c.By == "":
-		return cur.lease, nil
-	case c.Hold:
-		return cur.grant(c.By), nil
-	}
-	return store.Lease{Token: cur.lease.Token}, nil
-}
-
 const insertSQL = `INSERT INTO instances (id, definition_name, definition_package, definition_version, version_key,
 	state, completion, suspension_reason, suspension_exception, completion_reason, completion_exception,
 	blocking_bookmarks, pending_timer, execution_status, failures, image, variables,
@@ -420,7 +353,7 @@ func instanceArgs(in *store.Instance, lease store.Lease, now time.Time) []any {
 // goes (recorded in u so a rollback can undo them; later changes of the same call see earlier
 // ones). Each change costs two round trips: one that locks and reads the row, one that
 // writes it and its records.
-func (t *tx) applyChanges(changes []store.Change, u *undo) error {
+func (t *tx) applyChanges(changes []store.Change, u *backend.Undo) error {
 	now := t.now
 	for _, c := range changes {
 		in := c.Instance
@@ -430,25 +363,13 @@ func (t *tx) applyChanges(changes []store.Change, u *undo) error {
 			if cur, err = t.stored(in.ID, c.By); err != nil {
 				return err
 			}
-			if !cur.found {
+			if !cur.Found {
 				return fmt.Errorf("%w: %s", store.ErrNotFound, in.ID)
 			}
-		} else if c.By != "" {
-			if err := t.ownerLive(c.By); err != nil {
-				return err
-			}
 		}
-		lease := cur.lease
-		if c.Op != store.Insert {
-			var err error
-			if lease, err = t.fence(c, cur); err != nil {
-				return err
-			}
-		} else if c.By != "" && c.Hold {
-			lease = store.Lease{Owner: c.By, Token: 1}
-		}
-		if (c.Op == store.Update || ((c.Op == store.Delete || c.Op == store.Purge) && in.Version != 0)) && cur.version != in.Version {
-			return fmt.Errorf("%w: %s is at version %d, change was based on %d", store.ErrConflict, in.ID, cur.version, in.Version)
+		lease, err := backend.Fence(c, cur.Stored, t.ownerLive, t.leased)
+		if err != nil {
+			return err
 		}
 		if c.Op == store.Purge && cur.state != string(workflow.Completed) {
 			return fmt.Errorf("%w: %s is %s", store.ErrLive, in.ID, cur.state)
@@ -470,20 +391,13 @@ func (t *tx) applyChanges(changes []store.Change, u *undo) error {
 			b.Queue(`DELETE FROM instances WHERE id = $1`, in.ID)
 			b.Queue(`DELETE FROM tracking_records WHERE instance_id = $1`, in.ID)
 		case store.Track:
-			if lease != cur.lease {
+			if lease != cur.Lease {
 				b.Queue(setLeaseSQL, lease.Owner, lease.Token, in.ID)
 			}
 		}
 		recs := make([]workflow.Record, len(c.Records))
 		for j, r := range c.Records {
-			if r.InstanceID == uuid.Nil {
-				r.InstanceID = in.ID
-			}
-			if r.Time.IsZero() {
-				r.Time = now
-			} else {
-				r.Time = ms(r.Time)
-			}
+			r = backend.StampRecord(r, in.ID, now)
 			recs[j] = r
 			b.Queue(insertRecordSQL, in.ID, r.Time, string(r.Kind), r.Name, r.Activity, r.Reason, r.Principal, r.Data).
 				QueryRow(func(row pgx.Row) error { return row.Scan(&recs[j].Seq) })
@@ -497,19 +411,9 @@ func (t *tx) applyChanges(changes []store.Change, u *undo) error {
 			return fmt.Errorf("%w: %s", store.ErrExists, in.ID) // its records are undone with the savepoint
 		}
 
-		switch c.Op {
-		case store.Insert:
-			u.insts = append(u.insts, instUndo{in, in.Version, in.Lease, in.Created, in.Updated})
-			in.Version, in.Lease, in.Created, in.Updated = 1, lease, now, now
-		case store.Update:
-			u.insts = append(u.insts, instUndo{in, in.Version, in.Lease, in.Created, in.Updated})
-			in.Version, in.Lease, in.Updated = in.Version+1, lease, now
-		case store.Track:
-			u.insts = append(u.insts, instUndo{in, in.Version, in.Lease, in.Created, in.Updated})
-			in.Lease = lease
-		}
+		u.WriteBack(c.Op, in, lease, now)
 		for j := range c.Records {
-			u.recs = append(u.recs, recUndo{&c.Records[j], c.Records[j]})
+			u.Record(&c.Records[j])
 			c.Records[j] = recs[j]
 		}
 	}

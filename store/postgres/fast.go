@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/internal/backend"
 	"github.com/wimp-project/wimp/workflow"
 )
 
@@ -79,7 +78,7 @@ var (
 
 // fastChange is c's fast statement at store time now, or nil when c has none. Its finish
 // records what it writes back in u.
-func fastChange(c store.Change, now time.Time, u *undo) *fastWrite {
+func fastChange(c store.Change, now time.Time, u *backend.Undo) *fastWrite {
 	in := c.Instance
 	has := in.Lease
 	if c.Op != store.Insert && has.Owner != "" && has.Owner != c.By {
@@ -93,8 +92,8 @@ func fastChange(c store.Change, now time.Time, u *undo) *fastWrite {
 	case c.Op == store.Insert:
 		after = store.Lease{}
 	case c.By == "":
-	case c.Hold && has.Owner != c.By:
-		after = store.Lease{Owner: c.By, Token: has.Token + 1}
+	case c.Hold:
+		after = backend.Stored{Lease: has, HolderLive: true}.Grant(c.By)
 	case !c.Hold:
 		after = store.Lease{Token: has.Token}
 	}
@@ -103,14 +102,7 @@ func fastChange(c store.Change, now time.Time, u *undo) *fastWrite {
 	cols := [7][]string{}
 	times := make([]time.Time, len(c.Records))
 	for j, r := range c.Records {
-		if r.InstanceID == uuid.Nil {
-			r.InstanceID = in.ID
-		}
-		if r.Time.IsZero() {
-			r.Time = now
-		} else {
-			r.Time = ms(r.Time)
-		}
+		r = backend.StampRecord(r, in.ID, now)
 		recs[j], times[j] = r, r.Time
 		for k, v := range []string{string(r.Kind), r.Name, r.Activity, r.Reason, r.Principal, r.Data} {
 			cols[k] = append(cols[k], v)
@@ -139,19 +131,9 @@ func fastChange(c store.Change, now time.Time, u *undo) *fastWrite {
 	}
 	fw.args = append(fw.args, records...)
 	fw.finish = func(seqs []int64) {
-		switch c.Op {
-		case store.Insert:
-			u.insts = append(u.insts, instUndo{in, in.Version, in.Lease, in.Created, in.Updated})
-			in.Version, in.Lease, in.Created, in.Updated = 1, after, now, now
-		case store.Update:
-			u.insts = append(u.insts, instUndo{in, in.Version, in.Lease, in.Created, in.Updated})
-			in.Version, in.Lease, in.Updated = in.Version+1, after, now
-		case store.Track:
-			u.insts = append(u.insts, instUndo{in, in.Version, in.Lease, in.Created, in.Updated})
-			in.Lease = after
-		}
+		u.WriteBack(c.Op, in, after, now)
 		for j := range c.Records {
-			u.recs = append(u.recs, recUndo{&c.Records[j], c.Records[j]})
+			u.Record(&c.Records[j])
 			recs[j].Seq = seqs[j]
 			c.Records[j] = recs[j]
 		}

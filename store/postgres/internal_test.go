@@ -407,14 +407,14 @@ func TestFastPipelineBroken(t *testing.T) {
 	errs := make([]error, len(ins))
 	var brokenErr error
 	// Queued together, so that they share a batch.
-	s.mu.Lock()
+	release := s.queue.Hold()
 	for i := range ins {
 		ins[i] = &store.Instance{ID: uuid.New(), State: workflow.Active}
 		recs[i] = []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Started"}}
 		wg.Go(func() { errs[i] = s.Commit(bg, store.Change{Op: store.Insert, Instance: ins[i], Records: recs[i]}) })
 	}
 	wg.Go(func() { brokenErr = s.submit(bg, broken) })
-	s.mu.Unlock()
+	release()
 	wg.Wait()
 	if brokenErr == nil || errors.Is(brokenErr, store.ErrTimeout) {
 		t.Fatalf("the request that cannot be encoded: %v, want its own error", brokenErr)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/internal/backend"
 )
 
 const jobColumns = `id, spec, principal, status, cursor, matched, done, ok, faults, error, created, updated`
@@ -200,7 +201,7 @@ func (s *Store) PurgeRecords(ctx context.Context, before time.Time, limit int) (
 			SELECT r.seq FROM tracking_records AS r JOIN instances AS i ON i.id = r.instance_id
 			WHERE r.time < $1 AND i.state IN ('Active', 'Suspended') ORDER BY r.time LIMIT $2
 			FOR UPDATE OF r SKIP LOCKED)
-			DELETE FROM tracking_records AS r USING doomed WHERE r.seq = doomed.seq`, ceilMS(before), max(limit, 1))
+			DELETE FROM tracking_records AS r USING doomed WHERE r.seq = doomed.seq`, dialect.Time(backend.CeilMS(before)), max(limit, 1))
 		n = tag.RowsAffected()
 		return err
 	}})

@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/wimp-project/wimp/store/internal/backend"
 )
 
 // ErrSchemaTooNew is returned by Open when the database was migrated by a newer binary (its
@@ -22,43 +20,12 @@ var ErrSchemaTooNew = errors.New("postgres: database schema is newer than this b
 //go:embed migrations/*.sql
 var embeddedMigrations embed.FS
 
-// migration is one versioned schema step: migrations/NNNN_name.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+// migration is one versioned schema step, migrations/NNNN_name.sql, as both backends read them.
+type migration = backend.Migration
 
-// loadMigrations reads every *.sql file of dir in fsys, ordered by version. File names must
-// start with a positive integer version followed by '_'.
+// loadMigrations reads the migrations of dir in fsys, ordered by version.
 func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	seen := map[int]string{}
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("postgres: migration %q: name must be NNNN_name.sql", e.Name())
-		}
-		if prev, dup := seen[v]; dup {
-			return nil, fmt.Errorf("postgres: migrations %q and %q share version %d", prev, e.Name(), v)
-		}
-		seen[v] = e.Name()
-		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: strings.TrimSuffix(e.Name(), ".sql"), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
+	return backend.LoadMigrations(fsys, dir, "postgres")
 }
 
 // migrateLock is the key of the transaction-level advisory lock that serialises migrations of
@@ -69,10 +36,7 @@ const migrateLock = 0x77696d70_6d696772 // "wimpmigr"
 // migrate brings the database up to the last of ms in one transaction under migrateLock:
 // PostgreSQL's DDL is transactional, so a failure or crash leaves the schema as it was.
 func migrate(ctx context.Context, conn *pgx.Conn, ms []migration, now func() time.Time) (err error) {
-	known := 0
-	if len(ms) > 0 {
-		known = ms[len(ms)-1].version
-	}
+	known := backend.Latest(ms)
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
@@ -100,16 +64,16 @@ func migrate(ctx context.Context, conn *pgx.Conn, ms []migration, now func() tim
 		return fmt.Errorf("%w: database at version %d, binary knows up to %d", ErrSchemaTooNew, current, known)
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
 		// The simple protocol: a migration is several statements (and function bodies).
-		if _, err := tx.Conn().PgConn().Exec(ctx, m.sql).ReadAll(); err != nil {
-			return fmt.Errorf("postgres: migration %s: %w", m.name, err)
+		if _, err := tx.Conn().PgConn().Exec(ctx, m.SQL).ReadAll(); err != nil {
+			return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-			m.version, m.name, msNow(now)); err != nil {
-			return fmt.Errorf("postgres: record migration %s: %w", m.name, err)
+			m.Version, m.Name, msNow(now)); err != nil {
+			return fmt.Errorf("postgres: record migration %s: %w", m.Name, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

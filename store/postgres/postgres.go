@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/internal/backend"
 	"github.com/wimp-project/wimp/workflow"
 )
 
@@ -50,17 +51,15 @@ type Store struct {
 	wpool *pgxpool.Pool // one connection per writer goroutine
 	rpool *pgxpool.Pool // reads, and resolving the outcome of a COMMIT whose connection broke
 
-	mu      sync.RWMutex // guards closed and sends on queue (so Close can close queue safely)
-	closed  bool
-	rclosed atomic.Bool // closed, readable without the lock
-	queue   chan *request
+	rclosed atomic.Bool // closed: set when the queue is closed
+	queue   *backend.Queue[*request]
 	writers sync.WaitGroup
 
 	sinceCompact atomic.Int64 // changes committed since the counts were last compacted
 
-	commits, failed, batches, batchedChanges, timeouts, retries, resolved, fast atomic.Uint64
-	compactions, compactionErrors                                               atomic.Uint64
-	maxBatch                                                                    atomic.Int64
+	commits, failed, batches, batchedChanges, retries, resolved, fast atomic.Uint64
+	compactions, compactionErrors                                     atomic.Uint64
+	maxBatch                                                          atomic.Int64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -128,7 +127,7 @@ func (s *Store) Stats() Stats {
 	return Stats{
 		Commits:          s.commits.Load(),
 		Failed:           s.failed.Load(),
-		TimedOut:         s.timeouts.Load(),
+		TimedOut:         s.queue.Timeouts.Load(),
 		Batches:          s.batches.Load(),
 		BatchedChanges:   s.batchedChanges.Load(),
 		MaxBatch:         int(s.maxBatch.Load()),
@@ -177,7 +176,7 @@ func open(ctx context.Context, url string, ms []migration, opts ...Option) (_ *S
 	}
 	o.writers, o.readConns = max(o.writers, 1), max(o.readConns, 1)
 
-	s := &Store{opts: o, queue: make(chan *request, o.queueLen)}
+	s := &Store{opts: o, queue: backend.NewQueue[*request](o.queueLen, o.writeTimeout, "the writers' queue")}
 	defer func() {
 		if err != nil {
 			s.closePools()
@@ -261,15 +260,9 @@ func newPool(ctx context.Context, url string, size int32, writer bool) (*pgxpool
 // Close stops accepting writes, lets the writers finish every request already queued, then
 // closes the connections. Later calls of any method, Close included, return store.ErrClosed.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.queue.Close(func() { s.rclosed.Store(true) }) {
 		return store.ErrClosed
 	}
-	s.closed = true
-	s.rclosed.Store(true)
-	close(s.queue)
-	s.mu.Unlock()
 	s.writers.Wait()
 	s.closePools()
 	return nil
@@ -490,16 +483,4 @@ func nullTime(t time.Time) any {
 		return nil
 	}
 	return ms(t)
-}
-
-// floorMS and ceilMS are t rounded down and up to a whole millisecond: stored times are whole
-// milliseconds, so t' < x ⇔ t' < ceil(x) and t' > x ⇔ t' > floor(x).
-func floorMS(t time.Time) time.Time { return ms(t) }
-
-func ceilMS(t time.Time) time.Time {
-	f := floorMS(t)
-	if f.Before(t) {
-		return f.Add(time.Millisecond)
-	}
-	return f
 }

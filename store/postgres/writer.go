@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/internal/backend"
 )
 
 // WithObserver has f called once per batch a writer takes from its queue, on the writer's
@@ -24,88 +24,29 @@ func (s *Store) observe(b store.BatchInfo) {
 	}
 }
 
-const (
-	reqQueued int32 = iota
-	reqStarted
-	reqCanceled
-)
-
 // request is one call waiting for a writer.
 type request struct {
 	apply func(*tx) error // runs inside the batch's transaction, in a savepoint of its own
 	// fast, if not nil, returns the request's fast statement at store time now (nil: it has
 	// none); the statement's miss sends the request to apply (see fast.go).
-	fast     func(now time.Time) *fastWrite
-	undo     func()    // undoes apply's write-backs when the transaction is rolled back
-	changes  int       // Changes it carries, for Stats and compaction
-	deadline time.Time // after it, a request not yet applied is answered ErrTimeout
-	state    atomic.Int32
-	done     chan error // buffered(1): a writer never blocks answering
+	fast    func(now time.Time) *fastWrite
+	undo    func() // undoes apply's write-backs when the transaction is rolled back
+	changes int    // Changes it carries, for Stats and compaction
+	backend.Ticket
 }
 
-// submit queues r for a writer and waits for its outcome. ctx is honoured while r waits in the
-// queue; once a writer has taken it into a transaction, submit returns the true outcome.
-func (s *Store) submit(ctx context.Context, r *request) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	r.done = make(chan error, 1)
-	r.deadline = time.Now().Add(s.opts.writeTimeout) // real time: the store's clock may be a test's
-	if d, ok := ctx.Deadline(); ok && d.Before(r.deadline) {
-		r.deadline = d
-	}
-	full := time.NewTimer(time.Until(r.deadline))
-	defer full.Stop()
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return store.ErrClosed
-	}
-	select {
-	case s.queue <- r:
-		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
-	case <-full.C:
-		s.mu.RUnlock()
-		s.timeouts.Add(1)
-		return fmt.Errorf("%w: the writers' queue stayed full for %v", store.ErrTimeout, s.opts.writeTimeout)
-	}
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		if r.state.CompareAndSwap(reqQueued, reqCanceled) {
-			return ctx.Err() // a writer will skip it
-		}
-		return <-r.done // already in a batch: wait for the true outcome
-	}
-}
+// submit queues r for a writer and waits for its outcome (see backend.Queue.Submit).
+func (s *Store) submit(ctx context.Context, r *request) error { return s.queue.Submit(ctx, r) }
 
 // run is a writer goroutine: group commit until the queue is closed and drained.
 func (s *Store) run() {
 	defer s.writers.Done()
 	var batch []*request
-	take := func(r *request) {
-		if r.state.CompareAndSwap(reqQueued, reqStarted) {
-			batch = append(batch, r)
-		}
-	}
-	for req := range s.queue {
-		batch = batch[:0]
-		take(req)
-	drain:
-		for len(batch) < s.opts.maxBatch {
-			select {
-			case r, ok := <-s.queue:
-				if !ok {
-					break drain
-				}
-				take(r)
-			default:
-				break drain
-			}
+	for {
+		var ok bool
+		// At least one request a batch, whatever WithMaxBatch says.
+		if batch, ok = s.queue.Next(batch[:0], max(s.opts.maxBatch, 1)); !ok {
+			return
 		}
 		if len(batch) > 0 {
 			s.commitBatch(batch)
@@ -127,7 +68,8 @@ func (s *Store) commitBatch(batch []*request) {
 	var txErr error
 	noFast := s.opts.noFast
 	for n := 0; ; n++ {
-		batch, errs = s.expire(batch, errs)
+		batch, errs = s.queue.Expire(batch, errs, fmt.Errorf("%w: the database could not be written within %v (is another node or session holding locks, or is the server unreachable?)",
+			store.ErrTimeout, s.opts.writeTimeout))
 		if len(batch) == 0 {
 			s.observe(store.BatchInfo{TimedOut: taken, Duration: time.Since(start), Err: store.ErrTimeout})
 			return
@@ -146,7 +88,7 @@ func (s *Store) commitBatch(batch []*request) {
 			// fault: it alone fails; the others go again at once.
 			r := batch[culprit.index]
 			s.failed.Add(1)
-			r.done <- culprit.err
+			r.Answer(culprit.err)
 			batch = append(batch[:culprit.index], batch[culprit.index+1:]...)
 			errs = errs[:len(batch)]
 			taken--
@@ -154,11 +96,7 @@ func (s *Store) commitBatch(batch []*request) {
 		}
 		if transient(err) {
 			s.retries.Add(1)
-			wait := backoff(n)
-			for _, r := range batch {
-				wait = min(wait, max(time.Until(r.deadline), 0))
-			}
-			time.Sleep(wait)
+			backend.Pause(batch, n)
 			continue
 		}
 		txErr = err
@@ -191,29 +129,8 @@ func (s *Store) commitBatch(batch []*request) {
 	s.observe(store.BatchInfo{Requests: len(batch), Failed: len(batch) - ok, TimedOut: taken - len(batch),
 		Duration: time.Since(start), Err: txErr})
 	for i, r := range batch {
-		r.done <- errs[i]
+		r.Answer(errs[i])
 	}
-}
-
-// expire answers the requests whose deadline has passed and returns the others.
-func (s *Store) expire(batch []*request, errs []error) ([]*request, []error) {
-	now := time.Now()
-	keep := batch[:0]
-	for _, r := range batch {
-		if now.Before(r.deadline) {
-			keep = append(keep, r)
-			continue
-		}
-		s.timeouts.Add(1)
-		r.done <- fmt.Errorf("%w: the database could not be written within %v (is another node or session holding locks, or is the server unreachable?)",
-			store.ErrTimeout, s.opts.writeTimeout)
-	}
-	return keep, errs[:len(keep)]
-}
-
-// backoff returns the pause before retry attempt n (0-based): 1ms doubling to 100ms.
-func backoff(n int) time.Duration {
-	return min(time.Millisecond<<min(n, 7), 100*time.Millisecond)
 }
 
 // requestFault is a batch that failed because of one request (a value pgx could not encode,
@@ -370,10 +287,10 @@ func (t *tx) queryRow(sql string, args []any, dest ...any) (bool, error) {
 // return means the whole transaction was rolled back (and every write-back undone), or, for
 // errOutcomeUnknown, that whether it committed could not be learned.
 func (s *Store) tryBatch(batch []*request, errs []error, noFast bool) error {
-	deadline := batch[0].deadline
+	deadline := batch[0].Deadline
 	for _, r := range batch[1:] {
-		if r.deadline.Before(deadline) {
-			deadline = r.deadline
+		if r.Deadline.Before(deadline) {
+			deadline = r.Deadline
 		}
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -603,7 +520,7 @@ func (s *Store) resolve(xid int64, pid uint32) (bool, error) {
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
-		case <-time.After(backoff(n)): // the ended process finishes its transaction; nothing signals it
+		case <-time.After(backend.Backoff(n)): // the ended process finishes its transaction; nothing signals it
 		}
 	}
 }

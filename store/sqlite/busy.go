@@ -8,6 +8,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/wimp-project/wimp/store/internal/backend"
 )
 
 // isBusy reports whether err is SQLITE_BUSY or SQLITE_LOCKED (any extended code): the
@@ -24,12 +26,6 @@ func isBusy(err error) bool {
 	return false
 }
 
-// backoff returns the pause before retry attempt n (0-based): 1ms doubling to 100ms.
-func backoff(n int) time.Duration {
-	d := time.Millisecond << min(n, 7)
-	return min(d, 100*time.Millisecond)
-}
-
 // retry runs f until it returns an error that is not busy, or ctx is done.
 func retry(ctx context.Context, f func() error) error {
 	for n := 0; ; n++ {
@@ -37,7 +33,7 @@ func retry(ctx context.Context, f func() error) error {
 		if !isBusy(err) {
 			return err
 		}
-		t := time.NewTimer(backoff(n))
+		t := time.NewTimer(backend.Backoff(n))
 		select {
 		case <-ctx.Done():
 			t.Stop()

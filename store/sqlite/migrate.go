@@ -7,13 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/internal/backend"
 )
 
 // ErrSchemaTooNew is returned by Open when the database was migrated by a newer binary
@@ -23,43 +20,12 @@ var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this bin
 //go:embed migrations/*.sql
 var embeddedMigrations embed.FS
 
-// migration is one versioned schema step: migrations/NNNN_name.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+// migration is one versioned schema step, migrations/NNNN_name.sql, as both backends read them.
+type migration = backend.Migration
 
-// loadMigrations reads every *.sql file of dir in fsys, ordered by version.
-// File names must start with a positive integer version followed by '_'.
+// loadMigrations reads the migrations of dir in fsys, ordered by version.
 func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	seen := map[int]string{}
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("store: migration %q: name must be NNNN_name.sql", e.Name())
-		}
-		if prev, dup := seen[v]; dup {
-			return nil, fmt.Errorf("store: migrations %q and %q share version %d", prev, e.Name(), v)
-		}
-		seen[v] = e.Name()
-		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: strings.TrimSuffix(e.Name(), ".sql"), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
+	return backend.LoadMigrations(fsys, dir, "store")
 }
 
 // migrationSteps are the Go parts of migrations, by migration name: what SQL cannot compute.
@@ -118,10 +84,7 @@ func migrate(ctx context.Context, conn *sql.Conn, ms []migration, now func() tim
 	)`); err != nil {
 		return fmt.Errorf("store: create schema_migrations: %w", err)
 	}
-	known := 0
-	if len(ms) > 0 {
-		known = ms[len(ms)-1].version
-	}
+	known := backend.Latest(ms)
 	for {
 		applied, err := migrateStep(ctx, conn, ms, known, now)
 		if err != nil {
@@ -152,7 +115,7 @@ func migrateStep(ctx context.Context, conn *sql.Conn, ms []migration, known int,
 	}
 	var next *migration
 	for i := range ms {
-		if ms[i].version > current {
+		if ms[i].Version > current {
 			next = &ms[i]
 			break
 		}
@@ -161,20 +124,20 @@ func migrateStep(ctx context.Context, conn *sql.Conn, ms []migration, known int,
 		_, err := conn.ExecContext(ctx, "COMMIT")
 		return false, err
 	}
-	if _, err := conn.ExecContext(ctx, next.sql); err != nil {
-		return false, fmt.Errorf("store: migration %s: %w", next.name, err)
+	if _, err := conn.ExecContext(ctx, next.SQL); err != nil {
+		return false, fmt.Errorf("store: migration %s: %w", next.Name, err)
 	}
-	if step := migrationSteps[next.name]; step != nil {
+	if step := migrationSteps[next.Name]; step != nil {
 		if err := step(ctx, conn); err != nil {
-			return false, fmt.Errorf("store: migration %s: %w", next.name, err)
+			return false, fmt.Errorf("store: migration %s: %w", next.Name, err)
 		}
 	}
 	if _, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-		next.version, next.name, now().UnixMilli()); err != nil {
-		return false, fmt.Errorf("store: record migration %s: %w", next.name, err)
+		next.Version, next.Name, now().UnixMilli()); err != nil {
+		return false, fmt.Errorf("store: record migration %s: %w", next.Name, err)
 	}
 	if err := execRetry(ctx, conn, "COMMIT"); err != nil {
-		return false, fmt.Errorf("store: commit migration %s: %w", next.name, err)
+		return false, fmt.Errorf("store: commit migration %s: %w", next.Name, err)
 	}
 	return true, nil
 }

@@ -31,7 +31,7 @@ func TestMigrationsInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) != 2 || ms[0].version != 1 || ms[1].name != "0002_b" {
+	if len(ms) != 2 || ms[0].Version != 1 || ms[1].Name != "0002_b" {
 		t.Fatalf("loaded %+v", ms)
 	}
 	open := func(ms []migration) (*Store, error) { return open(ctx, path, ms) }

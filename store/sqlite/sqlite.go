@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/internal/backend"
 	"github.com/wimp-project/wimp/workflow"
 )
 
@@ -57,14 +57,12 @@ type Store struct {
 	w     *writer
 	rdb   *sql.DB // query-only pool
 
-	mu      sync.RWMutex // guards closed and sends on queue (so Close can close queue safely)
-	closed  bool
-	rclosed atomic.Bool // closed, readable without the lock
-	queue   chan *request
+	rclosed atomic.Bool // closed: set when the queue is closed
+	queue   *backend.Queue[*request]
 	done    chan struct{} // closed when the writer goroutine has exited
 
-	commits, failed, batches, batchedChanges, timeouts atomic.Uint64
-	maxBatch                                           atomic.Int64
+	commits, failed, batches, batchedChanges atomic.Uint64
+	maxBatch                                 atomic.Int64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -117,7 +115,7 @@ func (s *Store) Stats() Stats {
 	return Stats{
 		Commits:        s.commits.Load(),
 		Failed:         s.failed.Load(),
-		TimedOut:       s.timeouts.Load(),
+		TimedOut:       s.queue.Timeouts.Load(),
 		Batches:        s.batches.Load(),
 		BatchedChanges: s.batchedChanges.Load(),
 		MaxBatch:       int(s.maxBatch.Load()),
@@ -160,7 +158,7 @@ func open(ctx context.Context, path string, ms []migration, opts ...Option) (_ *
 	if o.writeTimeout <= 0 {
 		o.writeTimeout = 5 * time.Second
 	}
-	s := &Store{opts: o, queue: make(chan *request, o.queueLen), done: make(chan struct{})}
+	s := &Store{opts: o, queue: backend.NewQueue[*request](o.queueLen, o.writeTimeout, "the writer's queue"), done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			s.closeDBs()
@@ -280,15 +278,9 @@ func dsn(path string, busy time.Duration, readOnly bool) string {
 // closes the database and drops the file lock. Later calls of any method, Close included,
 // return store.ErrClosed.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.queue.Close(func() { s.rclosed.Store(true) }) {
 		return store.ErrClosed
 	}
-	s.closed = true
-	s.rclosed.Store(true)
-	close(s.queue)
-	s.mu.Unlock()
 	<-s.done
 	return s.closeDBs()
 }

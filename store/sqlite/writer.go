@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/internal/backend"
 	"github.com/wimp-project/wimp/workflow"
 )
 
@@ -38,17 +38,17 @@ func (s *Store) Commit(ctx context.Context, changes ...store.Change) error {
 		}
 		return nil
 	}
-	u := &undo{}
+	u := &backend.Undo{}
 	return s.submit(ctx, &request{
 		changes: len(changes),
 		apply: func(t *tx) error {
 			err := t.applyChanges(changes, u)
 			if err != nil {
-				u.restore()
+				u.Restore()
 			}
 			return err
 		},
-		undo: u.restore,
+		undo: u.Restore,
 	})
 }
 
@@ -96,13 +96,13 @@ func (s *Store) Claim(ctx context.Context, id uuid.UUID, owner string) (store.Le
 		if err != nil {
 			return err
 		}
-		if !cur.found {
+		if !cur.Found {
 			return fmt.Errorf("%w: %s", store.ErrNotFound, id)
 		}
-		if cur.heldByOther(owner) {
-			return t.leased(id, cur.lease.Owner)
+		if cur.HeldByOther(owner) {
+			return t.leased(id, cur.Lease.Owner)
 		}
-		got = cur.grant(owner)
+		got = cur.Grant(owner)
 		_, err = t.w.setLease.ExecContext(t.ctx, got.Owner, got.Token, id.String())
 		return err
 	}})
@@ -120,12 +120,12 @@ func (s *Store) Release(ctx context.Context, id uuid.UUID, l store.Lease) error 
 			return err
 		}
 		switch {
-		case !cur.found:
+		case !cur.Found:
 			return fmt.Errorf("%w: %s", store.ErrNotFound, id)
-		case l.Owner == "" || cur.lease != l:
+		case l.Owner == "" || cur.Lease != l:
 			return fmt.Errorf("%w: instance %s is not leased as %+v", store.ErrLeaseLost, id, l)
 		}
-		_, err = t.w.setLease.ExecContext(t.ctx, "", cur.lease.Token, id.String())
+		_, err = t.w.setLease.ExecContext(t.ctx, "", cur.Lease.Token, id.String())
 		return err
 	}})
 }
@@ -183,84 +183,25 @@ func (s *Store) claimMany(ctx context.Context, owner string, query func(*tx) (*s
 	return sortClaimed(got), nil
 }
 
-const (
-	reqQueued int32 = iota
-	reqStarted
-	reqCanceled
-)
-
 // request is one call waiting for the writer.
 type request struct {
-	apply    func(*tx) error // runs inside the batch's transaction, in a savepoint of its own
-	undo     func()          // undoes apply's write-backs when the transaction is rolled back
-	changes  int             // Changes it carries, for Stats
-	deadline time.Time       // after it, a request not yet applied is answered ErrTimeout
-	state    atomic.Int32
-	done     chan error // buffered(1): the writer never blocks answering
+	apply   func(*tx) error // runs inside the batch's transaction, in a savepoint of its own
+	undo    func()          // undoes apply's write-backs when the transaction is rolled back
+	changes int             // Changes it carries, for Stats
+	backend.Ticket
 }
 
 // submit queues r for the writer and waits for its outcome.
-func (s *Store) submit(ctx context.Context, r *request) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	r.done = make(chan error, 1)
-	r.deadline = time.Now().Add(s.opts.writeTimeout) // real time: the store's clock may be a test's
-	if d, ok := ctx.Deadline(); ok && d.Before(r.deadline) {
-		r.deadline = d
-	}
-	full := time.NewTimer(time.Until(r.deadline))
-	defer full.Stop()
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return store.ErrClosed
-	}
-	select {
-	case s.queue <- r:
-		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
-	case <-full.C:
-		s.mu.RUnlock()
-		s.timeouts.Add(1)
-		return fmt.Errorf("%w: the writer's queue stayed full for %v", store.ErrTimeout, s.opts.writeTimeout)
-	}
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		if r.state.CompareAndSwap(reqQueued, reqCanceled) {
-			return ctx.Err() // the writer will skip it
-		}
-		return <-r.done // already in a batch: wait for the true outcome
-	}
-}
+func (s *Store) submit(ctx context.Context, r *request) error { return s.queue.Submit(ctx, r) }
 
 // run is the writer goroutine: group commit until the queue is closed and drained.
 func (s *Store) run() {
 	defer close(s.done)
 	var batch []*request
-	take := func(r *request) {
-		if r.state.CompareAndSwap(reqQueued, reqStarted) {
-			batch = append(batch, r)
-		}
-	}
-	for req := range s.queue {
-		batch = batch[:0]
-		take(req)
-	drain:
-		for s.opts.maxBatch <= 0 || len(batch) < s.opts.maxBatch {
-			select {
-			case r, ok := <-s.queue:
-				if !ok {
-					break drain
-				}
-				take(r)
-			default:
-				break drain
-			}
+	for {
+		var ok bool
+		if batch, ok = s.queue.Next(batch[:0], s.opts.maxBatch); !ok {
+			return
 		}
 		if len(batch) > 0 {
 			s.commitBatch(batch)
@@ -277,7 +218,8 @@ func (s *Store) commitBatch(batch []*request) {
 	errs := make([]error, len(batch))
 	var txErr error
 	for n := 0; ; n++ {
-		batch, errs = s.expire(batch, errs)
+		batch, errs = s.queue.Expire(batch, errs, fmt.Errorf("%w: the database could not be written within %v (is another process holding its write lock?)",
+			store.ErrTimeout, s.opts.writeTimeout))
 		if len(batch) == 0 {
 			s.observe(start, store.BatchInfo{TimedOut: taken, Err: store.ErrTimeout})
 			return
@@ -287,11 +229,7 @@ func (s *Store) commitBatch(batch []*request) {
 			break
 		}
 		if isBusy(err) {
-			wait := backoff(n)
-			for _, r := range batch {
-				wait = min(wait, max(time.Until(r.deadline), 0))
-			}
-			time.Sleep(wait)
+			backend.Pause(batch, n)
 			continue
 		}
 		txErr = err
@@ -321,24 +259,8 @@ func (s *Store) commitBatch(batch []*request) {
 	}
 	s.observe(start, store.BatchInfo{Requests: len(batch), Failed: len(batch) - ok, TimedOut: taken - len(batch), Err: txErr})
 	for i, r := range batch {
-		r.done <- errs[i]
+		r.Answer(errs[i])
 	}
-}
-
-// expire answers the requests whose deadline has passed and returns the others.
-func (s *Store) expire(batch []*request, errs []error) ([]*request, []error) {
-	now := time.Now()
-	keep := batch[:0]
-	for _, r := range batch {
-		if now.Before(r.deadline) {
-			keep = append(keep, r)
-			continue
-		}
-		s.timeouts.Add(1)
-		r.done <- fmt.Errorf("%w: the database could not be written within %v (is another process holding its write lock?)",
-			store.ErrTimeout, s.opts.writeTimeout)
-	}
-	return keep, errs[:len(keep)]
 }
 
 // writer owns the write connection and its prepared statements.
@@ -489,64 +411,22 @@ func (w *writer) tryBatch(batch []*request, errs []error, now time.Time) error {
 	return nil
 }
 
-// undo remembers the caller-visible fields a request's write-backs changed.
-type undo struct {
-	insts []instUndo
-	recs  []recUndo
-}
-
-type instUndo struct {
-	p                *store.Instance
-	version          int64
-	lease            store.Lease
-	created, updated time.Time
-}
-
-type recUndo struct {
-	p   *workflow.Record
-	old workflow.Record
-}
-
-func (u *undo) restore() {
-	for i := len(u.recs) - 1; i >= 0; i-- {
-		*u.recs[i].p = u.recs[i].old
-	}
-	for i := len(u.insts) - 1; i >= 0; i-- {
-		x := u.insts[i]
-		x.p.Version, x.p.Lease, x.p.Created, x.p.Updated = x.version, x.lease, x.created, x.updated
-	}
-	u.recs, u.insts = nil, nil
-}
-
-// storedLease is an instance's version and lease as stored, and whether its holder is live.
+// storedLease is an instance's version and lease as stored, whether its holder is live, and
+// the columns queries use.
 type storedLease struct {
-	found      bool
-	version    int64
-	lease      store.Lease
-	holderLive bool
-	keys       [8]string // the columns queries use, as stored (see keyColumns)
+	backend.Stored
+	keys [8]string // the columns queries use, as stored (see keyColumns)
 }
 
 func (t *tx) stored(id uuid.UUID) (storedLease, error) {
-	c := storedLease{found: true}
+	c := storedLease{Stored: backend.Stored{Found: true}}
 	k := &c.keys
-	err := t.w.storedRow.QueryRowContext(t.ctx, toMS(t.now), id.String()).Scan(&c.version, &c.lease.Owner, &c.lease.Token, &c.holderLive,
+	err := t.w.storedRow.QueryRowContext(t.ctx, toMS(t.now), id.String()).Scan(&c.Version, &c.Lease.Owner, &c.Lease.Token, &c.HolderLive,
 		&k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7])
 	if errors.Is(err, sql.ErrNoRows) {
 		return storedLease{}, nil
 	}
 	return c, err
-}
-
-// heldByOther reports whether a live owner other than by holds the lease.
-func (c storedLease) heldByOther(by string) bool { return c.holderLive && c.lease.Owner != by }
-
-// grant is the lease owner gets: the one it has, or the next token.
-func (c storedLease) grant(owner string) store.Lease {
-	if c.lease.Owner == owner && c.holderLive {
-		return c.lease
-	}
-	return store.Lease{Owner: owner, Token: c.lease.Token + 1}
 }
 
 // ownerLive fails with ErrLeaseLost unless owner's registration is live. Within one
@@ -579,34 +459,9 @@ func (t *tx) leased(id uuid.UUID, holder string) error {
 	return &store.LeaseError{Instance: id, Holder: o}
 }
 
-// fence decides whether change c may be written over cur (see store.Change) and returns the
-// instance's lease afterwards.
-func (t *tx) fence(c store.Change, cur storedLease) (store.Lease, error) {
-	id := c.Instance.ID
-	if c.By != "" {
-		if err := t.ownerLive(c.By); err != nil {
-			return store.Lease{}, err
-		}
-	}
-	if c.By != "" && c.Instance.Lease.Owner == c.By && (cur.lease != c.Instance.Lease || !cur.holderLive) {
-		return store.Lease{}, fmt.Errorf("%w: instance %s was leased to %q with token %d, now to %q with token %d",
-			store.ErrLeaseLost, id, c.By, c.Instance.Lease.Token, cur.lease.Owner, cur.lease.Token)
-	}
-	if cur.heldByOther(c.By) {
-		return store.Lease{}, t.leased(id, cur.lease.Owner)
-	}
-	switch {
-	case c.By == "":
-		return cur.lease, nil
-	case c.Hold:
-		return cur.grant(c.By), nil
-	}
-	return store.Lease{Token: cur.lease.Token}, nil
-}
-
 // applyChanges executes one request's changes, writing back into the caller's structs as it goes
 // (recorded in u so a rollback can undo them; later changes of the same call see earlier ones).
-func (t *tx) applyChanges(changes []store.Change, u *undo) error {
+func (t *tx) applyChanges(changes []store.Change, u *backend.Undo) error {
 	ctx, w, now := t.ctx, t.w, t.now
 	for _, c := range changes {
 		in := c.Instance
@@ -617,25 +472,13 @@ func (t *tx) applyChanges(changes []store.Change, u *undo) error {
 			if cur, err = t.stored(in.ID); err != nil {
 				return err
 			}
-			if !cur.found {
+			if !cur.Found {
 				return fmt.Errorf("%w: %s", store.ErrNotFound, in.ID)
 			}
-		} else if c.By != "" {
-			if err := t.ownerLive(c.By); err != nil {
-				return err
-			}
 		}
-		lease := cur.lease
-		if c.Op != store.Insert {
-			var err error
-			if lease, err = t.fence(c, cur); err != nil {
-				return err
-			}
-		} else if c.By != "" && c.Hold {
-			lease = store.Lease{Owner: c.By, Token: 1}
-		}
-		if (c.Op == store.Update || ((c.Op == store.Delete || c.Op == store.Purge) && in.Version != 0)) && cur.version != in.Version {
-			return fmt.Errorf("%w: %s is at version %d, change was based on %d", store.ErrConflict, in.ID, cur.version, in.Version)
+		lease, err := backend.Fence(c, cur.Stored, t.ownerLive, t.leased)
+		if err != nil {
+			return err
 		}
 		switch c.Op {
 		case store.Insert:
@@ -647,8 +490,7 @@ func (t *tx) applyChanges(changes []store.Change, u *undo) error {
 				append(append([]any{id}, cols...), lease.Owner, lease.Token, toMS(now), toMS(now))...); err != nil {
 				return err
 			}
-			u.insts = append(u.insts, instUndo{in, in.Version, in.Lease, in.Created, in.Updated})
-			in.Version, in.Lease, in.Created, in.Updated = 1, lease, now, now
+			u.WriteBack(c.Op, in, lease, now)
 		case store.Update:
 			cols, err := columns(in)
 			if err != nil {
@@ -663,8 +505,7 @@ func (t *tx) applyChanges(changes []store.Change, u *undo) error {
 			if err != nil {
 				return err
 			}
-			u.insts = append(u.insts, instUndo{in, in.Version, in.Lease, in.Created, in.Updated})
-			in.Version, in.Lease, in.Updated = in.Version+1, lease, now
+			u.WriteBack(c.Op, in, lease, now)
 		case store.Delete:
 			if _, err := w.del.ExecContext(ctx, id); err != nil {
 				return err
@@ -680,25 +521,17 @@ func (t *tx) applyChanges(changes []store.Change, u *undo) error {
 				return err
 			}
 		case store.Track:
-			if lease != cur.lease {
+			if lease != cur.Lease {
 				if _, err := w.setLease.ExecContext(ctx, lease.Owner, lease.Token, id); err != nil {
 					return err
 				}
 			}
-			u.insts = append(u.insts, instUndo{in, in.Version, in.Lease, in.Created, in.Updated})
-			in.Lease = lease
+			u.WriteBack(c.Op, in, lease, now)
 		}
 		for j := range c.Records {
 			r := &c.Records[j]
-			u.recs = append(u.recs, recUndo{r, *r})
-			if r.InstanceID == uuid.Nil {
-				r.InstanceID = in.ID
-			}
-			if r.Time.IsZero() {
-				r.Time = now
-			} else {
-				r.Time = fromMS(r.Time.UnixMilli())
-			}
+			u.Record(r)
+			*r = backend.StampRecord(*r, in.ID, now)
 			res, err := w.insertRecord.ExecContext(ctx, id, toMS(r.Time), string(r.Kind), r.Name, r.Activity,
 				r.Reason, r.Principal, r.Data)
 			if err != nil {

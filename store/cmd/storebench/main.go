@@ -21,15 +21,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/internal/benchload"
 	"github.com/wimp-project/wimp/store/sqlite"
-	"github.com/wimp-project/wimp/workflow"
 )
 
 type result struct {
@@ -131,75 +126,22 @@ func run(path string, writers int, d time.Duration, imageBytes, maxBatch int) (r
 		return result{}, err
 	}
 	defer s.Close()
-	ins := make([]*store.Instance, writers)
-	changes := make([]store.Change, writers)
-	for i := range ins {
-		ins[i] = &store.Instance{ID: uuid.New(), State: workflow.Active, ExecutionStatus: "Idle",
-			Definition: workflow.Identity{Name: "Bench", Version: "1.0"}, Image: make([]byte, imageBytes),
-			Variables: []byte(`{"n":0}`)}
-		changes[i] = store.Change{Op: store.Insert, Instance: ins[i]}
-	}
-	if err := s.Commit(ctx, changes...); err != nil {
+	ins, err := benchload.Insert(ctx, s, writers, imageBytes)
+	if err != nil {
 		return result{}, err
 	}
 	before := s.Stats()
-
-	var (
-		total    atomic.Int64
-		stop     atomic.Bool
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		lat      []time.Duration
-		firstErr error
-	)
-	start := time.Now()
-	for _, in := range ins {
-		wg.Go(func() {
-			var mine []time.Duration
-			for n := 0; !stop.Load(); n++ {
-				in.Variables = fmt.Appendf(in.Variables[:0], `{"n":%d}`, n)
-				t0 := time.Now()
-				err := s.Commit(ctx, store.Change{Op: store.Update, Instance: in,
-					Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Persisted"}}})
-				if err != nil {
-					mu.Lock()
-					firstErr = cmp(firstErr, err)
-					mu.Unlock()
-					return
-				}
-				mine = append(mine, time.Since(t0))
-				total.Add(1)
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		})
-	}
-	time.Sleep(d)
-	stop.Store(true)
-	n := total.Load()
-	elapsed := time.Since(start)
-	wg.Wait()
-	if firstErr != nil {
-		return result{}, firstErr
+	m, err := benchload.Update(ctx, s, ins, d)
+	if err != nil {
+		return result{}, err
 	}
 	after := s.Stats()
-	slices.Sort(lat)
-	res := result{commitsPerSec: float64(n) / elapsed.Seconds()}
+	res := result{commitsPerSec: float64(m.Commits) / m.Elapsed.Seconds()}
 	if batches := after.Batches - before.Batches; batches > 0 {
 		res.meanBatch = float64(after.Commits-before.Commits) / float64(batches)
 	}
-	if len(lat) > 0 {
-		res.p99 = lat[len(lat)*99/100]
-	}
+	res.p99 = m.Percentile(99)
 	return res, nil
-}
-
-func cmp(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 func median(rs []result, f func(result) float64) float64 {

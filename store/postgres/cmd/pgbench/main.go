@@ -30,16 +30,11 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/internal/benchload"
 	"github.com/wimp-project/wimp/store/postgres"
 	"github.com/wimp-project/wimp/store/postgres/pgtest"
-	"github.com/wimp-project/wimp/workflow"
 )
 
 type config struct {
@@ -155,72 +150,26 @@ func measure(ctx context.Context, url string, c config, callers int, d time.Dura
 		return result{}, err
 	}
 	defer s.Close()
-	ins := make([]*store.Instance, callers)
-	changes := make([]store.Change, callers)
-	for i := range ins {
-		ins[i] = &store.Instance{ID: uuid.New(), State: workflow.Active, ExecutionStatus: "Idle",
-			Definition: workflow.Identity{Name: "Bench", Version: "1.0"}, Image: make([]byte, imageBytes),
-			Variables: []byte(`{"n":0}`)}
-		changes[i] = store.Change{Op: store.Insert, Instance: ins[i]}
-	}
-	if err := s.Commit(ctx, changes...); err != nil {
+	ins, err := benchload.Insert(ctx, s, callers, imageBytes)
+	if err != nil {
 		return result{}, err
 	}
 	before := s.Stats()
-
-	var (
-		total    atomic.Int64
-		stop     atomic.Bool
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		lat      []time.Duration
-		firstErr error
-	)
-	start := time.Now()
-	for _, in := range ins {
-		wg.Go(func() {
-			var mine []time.Duration
-			for n := 0; !stop.Load(); n++ {
-				in.Variables = fmt.Appendf(in.Variables[:0], `{"n":%d}`, n)
-				t0 := time.Now()
-				err := s.Commit(ctx, store.Change{Op: store.Update, Instance: in,
-					Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Persisted"}}})
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					return
-				}
-				mine = append(mine, time.Since(t0))
-				total.Add(1)
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		})
-	}
-	time.Sleep(d) // the measured interval
-	stop.Store(true)
-	n := total.Load()
-	elapsed := time.Since(start)
-	wg.Wait()
-	if firstErr != nil {
-		return result{}, firstErr
+	m, err := benchload.Update(ctx, s, ins, d)
+	if err != nil {
+		return result{}, err
 	}
 	after := s.Stats()
-	slices.Sort(lat)
-	res := result{CommitsPerSec: round(float64(n) / elapsed.Seconds())}
+	res := result{CommitsPerSec: round(float64(m.Commits) / m.Elapsed.Seconds())}
 	if batches := after.Batches - before.Batches; batches > 0 {
 		res.MeanBatch = round(float64(after.Commits-before.Commits) / float64(batches))
 	}
 	if commits := after.Commits - before.Commits; commits > 0 {
 		res.FastShare = round(float64(after.Fast-before.Fast) / float64(commits))
 	}
-	if len(lat) > 0 {
-		res.P50Ms = round(float64(lat[len(lat)/2]) / 1e6)
-		res.P99Ms = round(float64(lat[len(lat)*99/100]) / 1e6)
+	if len(m.Latencies) > 0 {
+		res.P50Ms = round(float64(m.Percentile(50)) / 1e6)
+		res.P99Ms = round(float64(m.Percentile(99)) / 1e6)
 	}
 	return res, nil
 }
