@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"time"
 
@@ -35,6 +36,17 @@ type Filter struct {
 	CreatedBefore time.Time `json:"createdBefore,omitzero"`
 	UpdatedAfter  time.Time `json:"updatedAfter,omitzero"`
 	UpdatedBefore time.Time `json:"updatedBefore,omitzero"`
+
+	CorrelationKey string            `json:"correlationKey,omitempty"`
+	CurrentState   string            `json:"currentState,omitempty"`
+	Properties     map[string]string `json:"properties,omitempty"`
+}
+
+// IsZero reports whether f selects every instance.
+func (f Filter) IsZero() bool {
+	g := f
+	g.Properties = nil // an empty map selects everything too
+	return reflect.ValueOf(g).IsZero()
 }
 
 // Page sizes of Query (store.DefaultPageSize, store.MaxPageSize).

@@ -101,7 +101,7 @@ func TestBulkSuspendFollowsTheStateTable(t *testing.T) {
 
 	j := mustStart(t, c11, host.BulkRequest{Operation: "Suspend", Filter: host.Filter{Definition: "ExpenseApproval"},
 		Reason: "maintenance window", RatePerSecond: 1000})
-	if j.ID == uuid.Nil || j.Operation != "Suspend" || j.Filter != (host.Filter{Definition: "ExpenseApproval"}) ||
+	if j.ID == uuid.Nil || j.Operation != "Suspend" || !reflect.DeepEqual(j.Filter, host.Filter{Definition: "ExpenseApproval"}) ||
 		j.Reason != "maintenance window" || j.Identity != nil || j.DryRun || j.RatePerSecond != 1000 || j.MaxInstances != 0 ||
 		!strings.HasPrefix(j.Principal, "anonymous@127.0.0.1:") || j.Status != "Running" || j.Estimate != 4 ||
 		j.Created.IsZero() || j.Updated.Before(j.Created) {
@@ -195,7 +195,7 @@ func TestBulkDryRunChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := mustStart(t, c12, host.BulkRequest{Operation: "Terminate", Reason: "cleanup", DryRun: true, MaxInstances: 5})
-	if !j.DryRun || j.MaxInstances != 5 || j.Estimate != 2 || j.Filter != (host.Filter{}) {
+	if !j.DryRun || j.MaxInstances != 5 || j.Estimate != 2 || !j.Filter.IsZero() {
 		t.Fatalf("started dry run: %+v", j)
 	}
 	done := waitBulk(t, c12, j.ID)

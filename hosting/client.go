@@ -164,6 +164,7 @@ func readInstance(e *etree.Element) (*Instance, error) {
 		SuspensionException: childText(e, "suspensionException"),
 		Bookmarks:           []string{},
 		ExecutionStatus:     childText(e, "executionStatus"),
+		CurrentState:        childText(e, "currentState"),
 	}
 	if d := e.SelectElement("definition"); d != nil {
 		inst.Definition = workflow.Identity{Name: childText(d, "name"), Package: childText(d, "package"), Version: childText(d, "version")}
@@ -297,7 +298,7 @@ func readIdentity(e *etree.Element) workflow.Identity {
 
 // writeFilter writes f's set fields as a filter element (none when f selects everything).
 func writeFilter(b *etree.Element, f host.Filter) {
-	if f == (host.Filter{}) {
+	if f.IsZero() {
 		return
 	}
 	e := b.CreateElement("filter")

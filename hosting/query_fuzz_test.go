@@ -93,7 +93,7 @@ func FuzzQueryArguments(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the client's filter %s is refused: %v", text, err)
 		}
-		if again.Filter != fl {
+		if !reflect.DeepEqual(again.Filter, fl) {
 			t.Fatalf("filter %+v written as %s reads back as %+v", fl, text, again.Filter)
 		}
 	})

@@ -50,6 +50,13 @@ type Filter struct {
 	// CreatedBefore. A zero time is no bound.
 	CreatedAfter, CreatedBefore time.Time
 	UpdatedAfter, UpdatedBefore time.Time
+	// CorrelationKey selects the instance with this correlation key (exact).
+	CorrelationKey string
+	// CurrentState selects instances whose outermost StateMachine is in this state (exact).
+	CurrentState string
+	// Properties selects instances that have every one of these promoted properties with
+	// exactly this value.
+	Properties map[string]string
 }
 
 // Validate reports, as ErrInvalidQuery, a state or completion that does not exist and a
@@ -62,6 +69,11 @@ func (f Filter) Validate() error {
 	case workflow.NotCompleted, workflow.Closed, workflow.Canceled, workflow.Terminated, workflow.Faulted:
 	default:
 		return fmt.Errorf("%w: completion %q is not Closed, Canceled, Terminated or Faulted", ErrInvalidQuery, f.Completion)
+	}
+	for name := range f.Properties {
+		if name == "" {
+			return fmt.Errorf("%w: a property filter needs the property's name", ErrInvalidQuery)
+		}
 	}
 	for _, v := range []struct{ name, value string }{{"version", f.Version}, {"minimum version", f.VersionMin}, {"maximum version", f.VersionMax}} {
 		if v.value == "" {
@@ -79,7 +91,8 @@ func (f Filter) Validate() error {
 // can keep per group instead of counting rows.
 func (f Filter) Summarizable() bool {
 	return f.ReasonContains == "" && f.Bookmark == "" && f.CreatedAfter.IsZero() && f.CreatedBefore.IsZero() &&
-		f.UpdatedAfter.IsZero() && f.UpdatedBefore.IsZero()
+		f.UpdatedAfter.IsZero() && f.UpdatedBefore.IsZero() && f.CorrelationKey == "" && f.CurrentState == "" &&
+		len(f.Properties) == 0
 }
 
 // Matches reports whether f selects in (f must Validate). It is the reference semantics of
@@ -96,8 +109,15 @@ func (f Filter) Matches(in *Instance) bool {
 		!f.CreatedAfter.IsZero() && !in.Created.After(f.CreatedAfter),
 		!f.CreatedBefore.IsZero() && !in.Created.Before(f.CreatedBefore),
 		!f.UpdatedAfter.IsZero() && !in.Updated.After(f.UpdatedAfter),
-		!f.UpdatedBefore.IsZero() && !in.Updated.Before(f.UpdatedBefore):
+		!f.UpdatedBefore.IsZero() && !in.Updated.Before(f.UpdatedBefore),
+		f.CorrelationKey != "" && in.CorrelationKey != f.CorrelationKey,
+		f.CurrentState != "" && in.CurrentState != f.CurrentState:
 		return false
+	}
+	for name, value := range f.Properties {
+		if v, ok := in.Properties[name]; !ok || v != value {
+			return false
+		}
 	}
 	return f.MatchesVersion(in.Definition.Version)
 }

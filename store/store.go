@@ -28,6 +28,9 @@ var (
 	// ErrLeaseLost: the writing owner's lease on the instance was taken over, or the owner's own
 	// registration lapsed (its leases may be taken over at any moment); nothing was written.
 	ErrLeaseLost = errors.New("store: lease lost")
+	// ErrKeyExists: Insert with a CorrelationKey another instance (of any state) holds. It is
+	// also ErrExists.
+	ErrKeyExists = fmt.Errorf("%w: correlation key in use by another instance", ErrExists)
 	// ErrOwnerExists: Register with an owner id that is, or was, registered.
 	ErrOwnerExists = errors.New("store: owner id already registered")
 	// ErrTimeout: the change could not be committed within the store's write timeout (for
@@ -96,7 +99,16 @@ type Instance struct {
 	Version         int64  // incremented by every committed Update; 1 after Insert
 	// Lease is the instance's lease as last read or written. A Change compares it with the
 	// stored lease (see Change.By) and the store writes the new one back.
-	Lease            Lease
+	Lease Lease
+	// CorrelationKey is the business key the instance is found by instead of its id ("" for
+	// none): unique among stored instances (an Insert that repeats one is ErrKeyExists), written
+	// by Insert only (Update keeps the stored key).
+	CorrelationKey string
+	// CurrentState is the current state of the instance's outermost StateMachine ("" for none).
+	CurrentState string
+	// Properties are the promoted properties (name → value as text) of the last persist; nil
+	// for none. Insert and Update write the whole set.
+	Properties       map[string]string
 	Created, Updated time.Time
 }
 

@@ -323,30 +323,36 @@ func (t *tx) leased(id uuid.UUID, holder string) error {
 const insertSQL = `INSERT INTO instances (id, definition_name, definition_package, definition_version, version_key,
 	state, completion, suspension_reason, suspension_exception, completion_reason, completion_exception,
 	blocking_bookmarks, pending_timer, execution_status, failures, image, variables,
-	lease_owner, lease_token, version, created, updated)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1, $20, $20)
-	ON CONFLICT (id) DO NOTHING`
+	lease_owner, lease_token, version, created, updated, current_state, properties, correlation_key)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1, $20, $20, $21, $22::jsonb, $23)
+	ON CONFLICT DO NOTHING`
 
 const updateSQL = `UPDATE instances SET definition_name = $2, definition_package = $3, definition_version = $4,
 	version_key = $5, state = $6, completion = $7, suspension_reason = $8, suspension_exception = $9,
 	completion_reason = $10, completion_exception = $11, blocking_bookmarks = $12, pending_timer = $13,
 	execution_status = $14, failures = $15, image = $16, variables = $17,
-	lease_owner = $18, lease_token = $19, version = version + 1, updated = $20
+	lease_owner = $18, lease_token = $19, version = version + 1, updated = $20,
+	current_state = $21, properties = $22::jsonb
 	WHERE id = $1`
 
 const insertRecordSQL = `INSERT INTO tracking_records (instance_id, time, kind, name, activity, reason, principal, data)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq`
 
-// instanceArgs are the arguments $1..$20 of insertSQL and updateSQL.
-func instanceArgs(in *store.Instance, lease store.Lease, now time.Time) []any {
+// instanceArgs are the arguments $1..$22 of insertSQL and updateSQL.
+func instanceArgs(in *store.Instance, lease store.Lease, now time.Time) ([]any, error) {
 	bookmarks := in.Bookmarks
 	if bookmarks == nil {
 		bookmarks = []string{} // NOT NULL
 	}
+	properties, err := backend.PropertiesJSON(in.Properties)
+	if err != nil {
+		return nil, err
+	}
 	return []any{in.ID, in.Definition.Name, in.Definition.Package, in.Definition.Version,
 		store.VersionKey(in.Definition.Version), string(in.State), string(in.Completion), in.SuspensionReason,
 		in.SuspensionException, in.CompletionReason, in.CompletionException, bookmarks, nullTime(in.PendingTimer),
-		in.ExecutionStatus, in.Failures, in.Image, in.Variables, lease.Owner, lease.Token, now}
+		in.ExecutionStatus, in.Failures, in.Image, in.Variables, lease.Owner, lease.Token, now,
+		in.CurrentState, properties}, nil
 }
 
 // applyChanges executes one request's changes, writing back into the caller's structs as it
@@ -378,13 +384,23 @@ func (t *tx) applyChanges(changes []store.Change, u *backend.Undo) error {
 		b := &pgx.Batch{}
 		inserted := false
 		switch c.Op {
-		case store.Insert:
-			b.Queue(insertSQL, instanceArgs(in, lease, now)...).Exec(func(ct pgconn.CommandTag) error {
+		case store.Insert, store.Update:
+			args, err := instanceArgs(in, lease, now)
+			if err != nil {
+				return err
+			}
+			if c.Op == store.Update {
+				b.Queue(updateSQL, args...)
+				break
+			}
+			var key *string
+			if in.CorrelationKey != "" {
+				key = &in.CorrelationKey
+			}
+			b.Queue(insertSQL, append(args, key)...).Exec(func(ct pgconn.CommandTag) error {
 				inserted = ct.RowsAffected() == 1
 				return nil
 			})
-		case store.Update:
-			b.Queue(updateSQL, instanceArgs(in, lease, now)...)
 		case store.Delete:
 			b.Queue(`DELETE FROM instances WHERE id = $1`, in.ID)
 		case store.Purge:
@@ -408,7 +424,18 @@ func (t *tx) applyChanges(changes []store.Change, u *backend.Undo) error {
 			}
 		}
 		if c.Op == store.Insert && !inserted {
-			return fmt.Errorf("%w: %s", store.ErrExists, in.ID) // its records are undone with the savepoint
+			// Its records are undone with the savepoint. Either the id or the key is taken.
+			if in.CorrelationKey != "" {
+				var holder uuid.UUID
+				found, err := t.queryRow(`SELECT id FROM instances WHERE correlation_key = $1`, []any{in.CorrelationKey}, &holder)
+				if err != nil {
+					return err
+				}
+				if found && holder != in.ID {
+					return fmt.Errorf("%w: %q is the key of instance %s", store.ErrKeyExists, in.CorrelationKey, holder)
+				}
+			}
+			return fmt.Errorf("%w: %s", store.ErrExists, in.ID)
 		}
 
 		u.WriteBack(c.Op, in, lease, now)

@@ -51,23 +51,24 @@ func withRecords(w string, first int) string {
 }
 
 var (
-	// $1..$20 as instanceArgs, $21 the writer.
+	// $1..$22 as instanceArgs, $23 the writer.
 	fastInsertSQL = withRecords(`INSERT INTO instances (id, definition_name, definition_package, definition_version,
 		version_key, state, completion, suspension_reason, suspension_exception, completion_reason, completion_exception,
 		blocking_bookmarks, pending_timer, execution_status, failures, image, variables,
-		lease_owner, lease_token, version, created, updated)
+		lease_owner, lease_token, version, created, updated, current_state, properties)
 		SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text,
 			$11::text, $12::text[], $13::timestamptz, $14::text, $15::integer, $16::bytea, $17::bytea, $18::text,
-			$19::bigint, 1, $20::timestamptz, $20::timestamptz
-		WHERE `+byLive(21, 20)+`
-		ON CONFLICT (id) DO NOTHING`, 22)
-	// $1..$20 as instanceArgs, $21 the version, $22 and $23 the lease it has, $24 the writer.
+			$19::bigint, 1, $20::timestamptz, $20::timestamptz, $21::text, $22::jsonb
+		WHERE `+byLive(23, 20)+`
+		ON CONFLICT (id) DO NOTHING`, 24)
+	// $1..$22 as instanceArgs, $23 the version, $24 and $25 the lease it has, $26 the writer.
 	fastUpdateSQL = withRecords(`UPDATE instances SET definition_name = $2, definition_package = $3,
 		definition_version = $4, version_key = $5, state = $6, completion = $7, suspension_reason = $8,
 		suspension_exception = $9, completion_reason = $10, completion_exception = $11, blocking_bookmarks = $12,
 		pending_timer = $13, execution_status = $14, failures = $15, image = $16, variables = $17,
-		lease_owner = $18, lease_token = $19, version = version + 1, updated = $20
-		WHERE id = $1 AND version = $21 AND lease_owner = $22 AND lease_token = $23 AND `+byLive(24, 20), 25)
+		lease_owner = $18, lease_token = $19, version = version + 1, updated = $20, current_state = $21,
+		properties = $22::jsonb
+		WHERE id = $1 AND version = $23 AND lease_owner = $24 AND lease_token = $25 AND `+byLive(26, 20), 27)
 	// $1 the id, $2 and $3 the lease after, $4 and $5 the lease it has, $6 the writer, $7 now.
 	fastTrackSQL = withRecords(`UPDATE instances SET lease_owner = $2, lease_token = $3
 		WHERE id = $1 AND lease_owner = $4 AND lease_token = $5 AND `+byLive(6, 7), 8)
@@ -84,6 +85,10 @@ func fastChange(c store.Change, now time.Time, u *backend.Undo) *fastWrite {
 	if c.Op != store.Insert && has.Owner != "" && has.Owner != c.By {
 		return nil // needs the holder's liveness
 	}
+	if c.Op == store.Insert && in.CorrelationKey != "" {
+		return nil // the full path tells a taken key from a taken id
+	}
+
 	// The lease afterwards, as fence would grant it over a stored lease equal to has.
 	after := has
 	switch {
@@ -116,12 +121,19 @@ func fastChange(c store.Change, now time.Time, u *backend.Undo) *fastWrite {
 		records = append(records, cols[k])
 	}
 
+	var args []any
+	if c.Op == store.Insert || c.Op == store.Update {
+		var err error
+		if args, err = instanceArgs(in, after, now); err != nil {
+			return nil // the full path reports it
+		}
+	}
 	var fw fastWrite
 	switch c.Op {
 	case store.Insert:
-		fw.sql, fw.args = fastInsertSQL, append(instanceArgs(in, after, now), c.By)
+		fw.sql, fw.args = fastInsertSQL, append(args, c.By)
 	case store.Update:
-		fw.sql, fw.args = fastUpdateSQL, append(instanceArgs(in, after, now), in.Version, has.Owner, has.Token, c.By)
+		fw.sql, fw.args = fastUpdateSQL, append(args, in.Version, has.Owner, has.Token, c.By)
 	case store.Track:
 		fw.sql, fw.args = fastTrackSQL, []any{in.ID, after.Owner, after.Token, has.Owner, has.Token, c.By, now}
 	case store.Delete:

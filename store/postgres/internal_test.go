@@ -110,13 +110,17 @@ func TestWriterConnectionsKilled(t *testing.T) {
 	url := pgtest.Fresh(t)
 	s := openTest(t, url, WithWriters(2), WithWriteTimeout(3*time.Second))
 	admin := connect(t, url)
+	// The workers insert until the killer has ended 30 writer sessions (or 20 s have passed),
+	// so that the kills fall among commits however fast the machine is.
 	stop := make(chan struct{})
 	var killer sync.WaitGroup
 	kills := 0
 	killer.Go(func() {
+		defer close(stop)
+		deadline := time.After(20 * time.Second)
 		for kills < 30 {
 			select {
-			case <-stop:
+			case <-deadline:
 				return
 			case <-time.After(time.Duration(20+rand.IntN(40)) * time.Millisecond): // kill at random moments
 			}
@@ -129,13 +133,18 @@ func TestWriterConnectionsKilled(t *testing.T) {
 			kills += n
 		}
 	})
-	const workers, each = 8, 15
+	const workers = 8
 	ins := make([][]*store.Instance, workers)
 	errs := make([][]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			for range each {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
 				in := &store.Instance{ID: uuid.New(), State: workflow.Active}
 				err := s.Commit(bg, store.Change{Op: store.Insert, Instance: in,
 					Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Started"}}})
@@ -144,11 +153,11 @@ func TestWriterConnectionsKilled(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	close(stop)
 	killer.Wait()
-	acked, unknown := 0, 0
+	acked, unknown, total := 0, 0, 0
 	for w := range workers {
 		for i, in := range ins[w] {
+			total++
 			_, gerr := s.Get(bg, in.ID)
 			switch err := errs[w][i]; {
 			case err == nil:
@@ -169,7 +178,7 @@ func TestWriterConnectionsKilled(t *testing.T) {
 	}
 	st := s.Stats()
 	t.Logf("%d connections killed; %d of %d inserts acknowledged, %d unknown; %d COMMITs resolved; stats %+v",
-		kills, acked, workers*each, unknown, st.Resolved, st)
+		kills, acked, total, unknown, st.Resolved, st)
 	if kills == 0 || st.Retries == 0 {
 		t.Fatalf("no writer connection was killed while writing (kills %d, retries %d)", kills, st.Retries)
 	}

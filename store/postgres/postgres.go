@@ -282,19 +282,26 @@ func (s *Store) closePools() {
 const instanceColumns = `id, definition_name, definition_package, definition_version, state, completion,
 	suspension_reason, suspension_exception, completion_reason, completion_exception, blocking_bookmarks,
 	pending_timer, execution_status, failures, image, variables, version, lease_owner, lease_token,
-	created, updated`
+	created, updated, correlation_key, current_state, properties`
 
 func scanInstance(row pgx.Row) (*store.Instance, error) {
 	var (
 		in                store.Instance
 		state, completion string
 		pending           *time.Time
+		key               *string
 	)
 	if err := row.Scan(&in.ID, &in.Definition.Name, &in.Definition.Package, &in.Definition.Version, &state, &completion,
 		&in.SuspensionReason, &in.SuspensionException, &in.CompletionReason, &in.CompletionException, &in.Bookmarks,
 		&pending, &in.ExecutionStatus, &in.Failures, &in.Image, &in.Variables, &in.Version, &in.Lease.Owner, &in.Lease.Token,
-		&in.Created, &in.Updated); err != nil {
+		&in.Created, &in.Updated, &key, &in.CurrentState, &in.Properties); err != nil {
 		return nil, err
+	}
+	if key != nil {
+		in.CorrelationKey = *key
+	}
+	if len(in.Properties) == 0 {
+		in.Properties = nil
 	}
 	in.State, in.Completion = workflow.State(state), workflow.Completion(completion)
 	if len(in.Bookmarks) == 0 {

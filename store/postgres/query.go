@@ -75,6 +75,13 @@ const summarySQL = `SELECT state, completion, definition_name, definition_packag
 // sourceFor reads a bookmark's instances from instance_bookmarks, in key order, and joins
 // them by id; any other filter reads instances, through the index the planner picks for it.
 func sourceFor(f store.Filter) backend.Source {
+	if f.CorrelationKey != "" {
+		return backend.Source{From: "instances AS i", Created: "i.created", ID: "i.id"}
+	}
+	if len(f.Properties) > 0 && f.Bookmark == "" {
+		return backend.Source{From: "instance_properties AS p JOIN instances AS i ON i.id = p.instance_id",
+			Created: "p.created", ID: "p.instance_id", Property: backend.FirstProperty(f.Properties)}
+	}
 	if f.Bookmark != "" {
 		return backend.Source{From: "instance_bookmarks AS b JOIN instances AS i ON i.id = b.instance_id",
 			Created: "b.created", ID: "b.instance_id"}
@@ -100,7 +107,7 @@ func pageColumns(variables bool) string {
 	return `i.id, i.definition_name, i.definition_package, i.definition_version, i.state, i.completion,
 	i.suspension_reason, i.suspension_exception, i.completion_reason, i.completion_exception, i.blocking_bookmarks,
 	i.pending_timer, i.execution_status, i.failures, NULL::bytea, ` + v + `, i.version, i.lease_owner, i.lease_token,
-	i.created, i.updated`
+	i.created, i.updated, i.correlation_key, i.current_state, i.properties`
 }
 
 // pageSQL selects up to limit instances f selects after key (nil: from the start), in order.

@@ -75,6 +75,14 @@ func TestQueryPlans(t *testing.T) {
 		{name: "page by exception", want: []string{"SEARCH i USING INDEX instances_exception (exception=?)"}},
 		{name: "page by created range after a token", want: []string{"SEARCH i USING INDEX instances_created ((created,id)>(?,?) AND created<?)"}},
 		{name: "page without a filter after a token", want: []string{"SEARCH i USING INDEX instances_created ((created,id)>(?,?))"}},
+		{name: "page by key", want: []string{"SEARCH i USING INDEX instances_correlation_key (correlation_key=?)"}},
+		{name: "page by current", want: []string{"SEARCH i USING INDEX instances_current_state (current_state=?)"}},
+		{name: "page by current after a token", want: []string{"SEARCH i USING INDEX instances_current_state (current_state=? AND (created,id)>(?,?))"}},
+		{name: "page by property", want: []string{"SEARCH p USING PRIMARY KEY (name=? AND value=?)", byID}},
+		{name: "page by property after a token", want: []string{"SEARCH p USING PRIMARY KEY (name=? AND value=? AND (created,instance_id)>(?,?))", byID}},
+		// The first property drives; each other one is a lookup by the whole primary key.
+		{name: "page by properties", want: []string{"SEARCH p USING PRIMARY KEY (name=? AND value=?)", byID,
+			"SEARCH q EXISTS USING PRIMARY KEY (name=? AND value=? AND created=? AND instance_id=?)"}},
 		// The first page without a filter reads the index from its start, and stops after 101 rows.
 		{name: "page without a filter", want: []string{"SCAN i USING INDEX instances_created"}},
 		// Counts by state, definition or exception, without a filter or with one on those columns:
@@ -96,6 +104,9 @@ func TestQueryPlans(t *testing.T) {
 		{name: "trigger: an instance's bookmarks", query: `DELETE FROM instance_bookmarks WHERE created = ? AND instance_id = ?
 			AND bookmark IN (SELECT value FROM json_each(?))`, args: []any{1, "x", `["a"]`},
 			want: []string{"SEARCH instance_bookmarks USING PRIMARY KEY (bookmark=? AND created=? AND instance_id=?)", "LIST SUBQUERY 1", "SCAN json_each VIRTUAL TABLE INDEX 1:"}},
+		{name: "trigger: an instance's properties", query: `DELETE FROM instance_properties WHERE created = ? AND instance_id = ?
+			AND (name, value) IN (SELECT key, value FROM json_each(?))`, args: []any{1, "x", `{"a":"1"}`},
+			want: []string{"SEARCH instance_properties USING PRIMARY KEY (name=? AND value=? AND created=? AND instance_id=?)", "LIST SUBQUERY 2", "SCAN json_each VIRTUAL TABLE INDEX 1:"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			query, args := c.query, c.args
@@ -132,6 +143,10 @@ func queryFor(t *testing.T, name string, key *store.PageKey, from, to time.Time)
 		"created":    func() { f.CreatedAfter, f.CreatedBefore = from, to },
 		"exception":  func() { f.Exception = "System.InvalidOperationException" },
 		"reason":     func() { f.ReasonContains = "audit" },
+		"key":        func() { f.CorrelationKey = "lead/1" },
+		"current":    func() { f.CurrentState = "SalesCollaboration" },
+		"property":   func() { f.Properties = map[string]string{"amount": "500"} },
+		"properties": func() { f.Properties = map[string]string{"amount": "500", "submitter": "bob"} },
 	} {
 		if strings.Contains(strings.TrimPrefix(strings.TrimPrefix(name, "count by state"), "count by definition"), word) {
 			set()

@@ -89,8 +89,9 @@ type source struct {
 	backend.Source
 }
 
-// sourceFor picks the index for f, most selective filters first: a bookmark (instance_bookmarks,
-// in key order), an exception, the definition with or without a state, the state, an updated
+// sourceFor picks the index for f, most selective filters first: a correlation key (unique), a
+// bookmark (instance_bookmarks, in key order), a promoted property (instance_properties, in key
+// order), an exception, a current state, the definition with or without a state, the state, an updated
 // range (then sorted), else instances_created (in key order, which created ranges narrow).
 // Every choice but the updated range reads in (created, id) order, so a page stops after its
 // size. The choice is written into the query (INDEXED BY): without statistics the planner
@@ -100,12 +101,21 @@ func sourceFor(f store.Filter) source {
 		return source{index, backend.Source{From: "instances AS i INDEXED BY " + index, Created: "i.created", ID: "i.id"}}
 	}
 	switch {
+	case f.CorrelationKey != "":
+		return indexed("instances_correlation_key")
 	case f.Bookmark != "":
 		// CROSS JOIN keeps instance_bookmarks the outer loop; instances are found by id.
 		return source{"instance_bookmarks", backend.Source{From: "instance_bookmarks AS b CROSS JOIN instances AS i ON i.id = b.instance_id",
 			Created: "b.created", ID: "b.instance_id"}}
+	case len(f.Properties) > 0:
+		// The first property (by name) drives, like a bookmark; the others are checked by
+		// Conditions' EXISTS terms.
+		return source{"instance_properties", backend.Source{From: "instance_properties AS p CROSS JOIN instances AS i ON i.id = p.instance_id",
+			Created: "p.created", ID: "p.instance_id", Property: backend.FirstProperty(f.Properties)}}
 	case f.Exception != "":
 		return indexed("instances_exception")
+	case f.CurrentState != "":
+		return indexed("instances_current_state")
 	case f.Definition != "" && f.State != "":
 		return indexed("instances_state_definition")
 	case f.Definition != "":
@@ -135,7 +145,7 @@ func pageColumns(variables bool) string {
 	return `i.id, i.definition_name, i.definition_package, i.definition_version, i.state, i.completion,
 	i.suspension_reason, i.suspension_exception, i.completion_reason, i.blocking_bookmarks, i.pending_timer,
 	i.execution_status, i.failures, NULL, 1, ` + v + `, i.completion_exception, i.version, i.lease_owner, i.lease_token,
-	i.created, i.updated`
+	i.created, i.updated, i.correlation_key, i.current_state, i.properties`
 }
 
 // pageSQL selects up to limit instances f selects after key (nil: from the start), in order.

@@ -310,7 +310,7 @@ func (s *Store) closeDBs() error {
 const instanceColumns = `id, definition_name, definition_package, definition_version, state, completion,
 	suspension_reason, suspension_exception, completion_reason, blocking_bookmarks, pending_timer,
 	execution_status, failures, image, image IS NULL, variables, completion_exception, version, lease_owner, lease_token,
-	created, updated`
+	created, updated, correlation_key, current_state, properties`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -324,15 +324,21 @@ func scanInstance(sc scanner) (*store.Instance, error) {
 		variables          sql.NullString
 		pending            sql.NullInt64
 		created, updatedMS int64
+		key                sql.NullString
+		properties         string
 	)
 	if err := sc.Scan(&id, &in.Definition.Name, &in.Definition.Package, &in.Definition.Version, &state, &completion,
 		&in.SuspensionReason, &in.SuspensionException, &in.CompletionReason, &bookmarks, &pending,
 		&in.ExecutionStatus, &in.Failures, &image, &imageNull, &variables, &in.CompletionException, &in.Version,
 		&in.Lease.Owner, &in.Lease.Token,
-		&created, &updatedMS); err != nil {
+		&created, &updatedMS, &key, &in.CurrentState, &properties); err != nil {
 		return nil, err
 	}
 	var err error
+	in.CorrelationKey = key.String
+	if in.Properties, err = backend.ParseProperties(properties); err != nil {
+		return nil, fmt.Errorf("sqlite: instance %s: %w", id, err)
+	}
 	if in.ID, err = uuid.Parse(id); err != nil {
 		return nil, fmt.Errorf("sqlite: bad instance id %q in database: %w", id, err)
 	}
@@ -533,6 +539,14 @@ func sortClaimed(cs []claimedRow) []store.Claimed {
 // ---- time encoding: INTEGER unix milliseconds, UTC ----
 
 func toMS(t time.Time) int64 { return t.UnixMilli() }
+
+// nullText binds "" as NULL.
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
 
 func toNullMS(t time.Time) any {
 	if t.IsZero() {

@@ -265,13 +265,13 @@ func (s *Store) commitBatch(batch []*request) {
 
 // writer owns the write connection and its prepared statements.
 type writer struct {
-	conn                                            *sql.Conn
-	insert, update, updateRun, del, delRecords      *sql.Stmt
-	storedRow, ownerLive                            *sql.Stmt
-	ownerRow                                        *sql.Stmt
-	insertRecord, setLease, register, renew, expire *sql.Stmt
-	releaseAll, claimDue, claimRunnable             *sql.Stmt
-	all                                             []*sql.Stmt
+	conn                                                  *sql.Conn
+	insert, keyHolder, update, updateRun, del, delRecords *sql.Stmt
+	storedRow, ownerLive                                  *sql.Stmt
+	ownerRow                                              *sql.Stmt
+	insertRecord, setLease, register, renew, expire       *sql.Stmt
+	releaseAll, claimDue, claimRunnable                   *sql.Stmt
+	all                                                   []*sql.Stmt
 }
 
 // freeOrMine is the condition under which owner ?1 may take an instance's lease at store
@@ -291,13 +291,15 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 		{&w.insert, `INSERT INTO instances (id, definition_name, definition_package, definition_version, state,
 			completion, suspension_reason, suspension_exception, completion_reason, blocking_bookmarks,
 			pending_timer, execution_status, failures, image, variables, completion_exception, version_key,
-			lease_owner, lease_token, version, created, updated)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+			current_state, properties, lease_owner, lease_token, version, created, updated, correlation_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`},
+		{&w.keyHolder, `SELECT id FROM instances WHERE correlation_key = ?`},
 		{&w.update, `UPDATE instances SET definition_name = ?, definition_package = ?, definition_version = ?,
 			state = ?, completion = ?, suspension_reason = ?, suspension_exception = ?, completion_reason = ?,
 			blocking_bookmarks = ?, pending_timer = ?, execution_status = ?, failures = ?, image = ?, variables = ?,
-			completion_exception = ?, version_key = ?, lease_owner = ?, lease_token = ?, version = version + 1, updated = ?
+			completion_exception = ?, version_key = ?, current_state = ?, properties = ?,
+			lease_owner = ?, lease_token = ?, version = version + 1, updated = ?
 			WHERE id = ?`},
 		// An update that keeps the columns queries are indexed, counted and looked up by
 		// (runColumns' complement: state, completion, definition, exceptions, bookmarks) leaves
@@ -311,7 +313,7 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 		{&w.storedRow, `SELECT version, lease_owner, lease_token, lease_owner != '' AND EXISTS
 			(SELECT 1 FROM owners WHERE owners.id = instances.lease_owner AND owners.expiry > ?),
 			state, completion, definition_name, definition_package, definition_version, suspension_exception,
-			completion_exception, blocking_bookmarks
+			completion_exception, blocking_bookmarks, current_state, properties
 			FROM instances WHERE id = ?`},
 		{&w.ownerLive, `SELECT EXISTS (SELECT 1 FROM owners WHERE id = ? AND expiry > ?)`},
 		{&w.ownerRow, `SELECT id, node, info, expiry FROM owners WHERE id = ?`},
@@ -415,14 +417,14 @@ func (w *writer) tryBatch(batch []*request, errs []error, now time.Time) error {
 // the columns queries use.
 type storedLease struct {
 	backend.Stored
-	keys [8]string // the columns queries use, as stored (see keyColumns)
+	keys [10]string // the columns queries use, as stored (see keyColumns)
 }
 
 func (t *tx) stored(id uuid.UUID) (storedLease, error) {
 	c := storedLease{Stored: backend.Stored{Found: true}}
 	k := &c.keys
 	err := t.w.storedRow.QueryRowContext(t.ctx, toMS(t.now), id.String()).Scan(&c.Version, &c.Lease.Owner, &c.Lease.Token, &c.HolderLive,
-		&k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7])
+		&k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7], &k[8], &k[9])
 	if errors.Is(err, sql.ErrNoRows) {
 		return storedLease{}, nil
 	}
@@ -486,8 +488,18 @@ func (t *tx) applyChanges(changes []store.Change, u *backend.Undo) error {
 			if err != nil {
 				return err
 			}
+			if in.CorrelationKey != "" {
+				// The writer is the only one, so no other insert can take the key after this check.
+				var holder string
+				err := w.keyHolder.QueryRowContext(ctx, in.CorrelationKey).Scan(&holder)
+				if err == nil {
+					return fmt.Errorf("%w: %q is the key of instance %s", store.ErrKeyExists, in.CorrelationKey, holder)
+				} else if !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+			}
 			if err := execOne(ctx, w.insert, fmt.Errorf("%w: %s", store.ErrExists, in.ID),
-				append(append([]any{id}, cols...), lease.Owner, lease.Token, toMS(now), toMS(now))...); err != nil {
+				append(append([]any{id}, cols...), lease.Owner, lease.Token, toMS(now), toMS(now), nullText(in.CorrelationKey))...); err != nil {
 				return err
 			}
 			u.WriteBack(c.Op, in, lease, now)
@@ -584,17 +596,22 @@ func columns(in *store.Instance) ([]any, error) {
 	if in.Variables != nil {
 		variables = string(in.Variables)
 	}
+	properties, err := backend.PropertiesJSON(in.Properties)
+	if err != nil {
+		return nil, err
+	}
 	return []any{in.Definition.Name, in.Definition.Package, in.Definition.Version, string(in.State),
 		string(in.Completion), in.SuspensionReason, in.SuspensionException, in.CompletionReason, bookmarks,
 		toNullMS(in.PendingTimer), in.ExecutionStatus, in.Failures, image, variables, in.CompletionException,
-		store.VersionKey(in.Definition.Version)}, nil
+		store.VersionKey(in.Definition.Version), in.CurrentState, properties}, nil
 }
 
 // keyColumns picks from columns' values those storedRow reads after the lease: state,
-// completion, definition (3), suspension exception, completion exception, bookmarks.
-func keyColumns(cols []any) [8]string {
-	return [8]string{cols[3].(string), cols[4].(string), cols[0].(string), cols[1].(string), cols[2].(string),
-		cols[6].(string), cols[14].(string), cols[8].(string)}
+// completion, definition (3), suspension exception, completion exception, bookmarks, current
+// state, properties.
+func keyColumns(cols []any) [10]string {
+	return [10]string{cols[3].(string), cols[4].(string), cols[0].(string), cols[1].(string), cols[2].(string),
+		cols[6].(string), cols[14].(string), cols[8].(string), cols[16].(string), cols[17].(string)}
 }
 
 // emptyBlob is bound for a non-nil empty image: a zero-length blob, not NULL.

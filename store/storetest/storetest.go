@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -59,7 +60,7 @@ func Run(t *testing.T, open Opener) {
 			c.f(t, open(t, time.Now))
 		})
 	}
-	for _, c := range slices.Concat(leaseCases, queryCases, jobCases) {
+	for _, c := range slices.Concat(leaseCases, queryCases, jobCases, correlationCases) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			clk := newClock()
@@ -83,8 +84,9 @@ func newInstance(state workflow.State) *store.Instance {
 }
 
 func full() *store.Instance {
+	id := uuid.New()
 	return &store.Instance{
-		ID:                  uuid.New(),
+		ID:                  id,
 		Definition:          workflow.Identity{Name: "Expense", Package: "wimp.samples", Version: "2.1.0.0"},
 		State:               workflow.Suspended,
 		Completion:          workflow.NotCompleted,
@@ -97,6 +99,9 @@ func full() *store.Instance {
 		Image:               []byte{0, 1, 2, 0xff, 0},
 		Variables:           []byte(`{"amount":12.5,"who":"bob"}`),
 		Failures:            3,
+		CorrelationKey:      "expense/" + id.String() + " ✓",
+		CurrentState:        "Review",
+		Properties:          map[string]string{"amount": "12.5", "who": "bob", "note": `quote " and ✓`},
 	}
 }
 
@@ -163,6 +168,10 @@ func diff(got, want *store.Instance) string {
 	f("Version", got.Version == want.Version, got.Version, want.Version)
 	f("Failures", got.Failures == want.Failures, got.Failures, want.Failures)
 	f("Lease", got.Lease == want.Lease, got.Lease, want.Lease)
+	f("CorrelationKey", got.CorrelationKey == want.CorrelationKey, got.CorrelationKey, want.CorrelationKey)
+	f("CurrentState", got.CurrentState == want.CurrentState, got.CurrentState, want.CurrentState)
+	f("Properties", maps.Equal(got.Properties, want.Properties) && (got.Properties == nil) == (len(want.Properties) == 0),
+		got.Properties, want.Properties)
 	f("Created", sameTime(got.Created, want.Created), got.Created, want.Created)
 	f("Updated", sameTime(got.Updated, want.Updated), got.Updated, want.Updated)
 	for _, tm := range []time.Time{got.PendingTimer, got.Created, got.Updated} {
@@ -236,6 +245,7 @@ func testUpdateRoundTrip(t *testing.T, s store.Store) {
 	up := full()
 	up.ID, up.Version, up.Created, up.Updated = in.ID, in.Version, in.Created, in.Updated
 	commit(t, s, store.Change{Op: store.Update, Instance: up})
+	up.CorrelationKey = "" // Update keeps the stored key
 	if up.Version != 2 {
 		t.Fatalf("Update set Version %d, want 2", up.Version)
 	}

@@ -2,6 +2,8 @@ package backend
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +26,9 @@ type Dialect struct {
 type Source struct {
 	From        string
 	Created, ID string
+	// Property is the name of the promoted property whose rows of instance_properties AS p
+	// From reads ("" when it reads no such rows).
+	Property string
 }
 
 // Conditions is f as SQL terms over instances AS i (and instance_bookmarks AS b), with their
@@ -40,8 +45,23 @@ func (d Dialect) Conditions(f store.Filter, src Source, after *store.PageKey) ([
 		}
 		terms = append(terms, term)
 	}
+	if f.CorrelationKey != "" {
+		add("i.correlation_key = ?", f.CorrelationKey)
+	}
 	if f.Bookmark != "" {
 		add("b.bookmark = ?", f.Bookmark)
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.Properties)) {
+		if name == src.Property {
+			add("p.name = ? AND p.value = ?", name, f.Properties[name])
+			continue
+		}
+		add("EXISTS (SELECT 1 FROM instance_properties AS q WHERE q.instance_id = i.id AND q.created = i.created"+
+			" AND q.name = ? AND q.value = ?)", name, f.Properties[name])
+	}
+	if f.CurrentState != "" {
+		// The second term lets a partial index on current_state <> '' be used.
+		add("i.current_state = ? AND i.current_state <> ''", f.CurrentState)
 	}
 	if f.State != "" {
 		add("i.state = ?", string(f.State))
@@ -123,6 +143,11 @@ func (d Dialect) CountSQL(src Source, f store.Filter, by store.GroupBy) (string,
 		return "SELECT COUNT(*) FROM " + src.From + Where(terms), args
 	}
 	return "SELECT " + cols + ", COUNT(*) FROM " + src.From + Where(terms) + " GROUP BY " + cols, args
+}
+
+// FirstProperty is the first of the filter's property names in sorted order.
+func FirstProperty(p map[string]string) string {
+	return slices.Min(slices.Collect(maps.Keys(p)))
 }
 
 // Where is the WHERE clause of terms, "" for none.
