@@ -180,6 +180,7 @@ func (h *Host) snapshotInto(row *store.Instance, wf *engine.Instance) error {
 	}
 	row.Image, row.Variables = img, vars
 	row.Bookmarks = wf.Bookmarks()
+	row.CurrentState = wf.CurrentState()
 	row.PendingTimer = time.Time{}
 	if t, ok := wf.NextTimer(); ok {
 		row.PendingTimer = t.UTC()

@@ -35,6 +35,7 @@ type Instance struct {
 	Bookmarks           []string
 	PendingTimer        time.Time // when the host next looks at it by itself (zero: never)
 	ExecutionStatus     string
+	CurrentState        string // the current state of its outermost StateMachine ("" for none)
 	Variables           []byte // JSON object, nil when none were persisted (or Query was not asked for them)
 	Created, Updated    time.Time
 }
@@ -43,7 +44,7 @@ func view(r *store.Instance) *Instance {
 	return &Instance{ID: r.ID, Definition: r.Definition, State: r.State, Completion: r.Completion,
 		CompletionReason: r.CompletionReason, CompletionException: r.CompletionException, SuspensionReason: r.SuspensionReason,
 		SuspensionException: r.SuspensionException, Bookmarks: r.Bookmarks, PendingTimer: r.PendingTimer,
-		ExecutionStatus: r.ExecutionStatus, Variables: r.Variables, Created: r.Created, Updated: r.Updated}
+		ExecutionStatus: r.ExecutionStatus, CurrentState: r.CurrentState, Variables: r.Variables, Created: r.Created, Updated: r.Updated}
 }
 
 // Create starts a new instance of a registered definition and runs it until it first goes

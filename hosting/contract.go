@@ -73,6 +73,7 @@ type Instance struct {
 	Variables           map[string]any    `json:"variables"` // nil (null) when QueryInstances was not asked for them
 	PendingTimer        *time.Time        `json:"pendingTimer,omitempty"`
 	ExecutionStatus     string            `json:"executionStatus"`
+	CurrentState        string            `json:"currentState,omitempty"`
 	Created             time.Time         `json:"created"`
 	Updated             time.Time         `json:"updated"`
 }

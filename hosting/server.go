@@ -290,6 +290,7 @@ func writeInstanceVars(e *etree.Element, inst *host.Instance, vars bool) {
 		el(e, "pendingTimer", inst.PendingTimer.UTC().Format(time.RFC3339Nano))
 	}
 	el(e, "executionStatus", inst.ExecutionStatus)
+	optEl(e, "currentState", inst.CurrentState)
 	el(e, "created", inst.Created.UTC().Format(time.RFC3339Nano))
 	el(e, "updated", inst.Updated.UTC().Format(time.RFC3339Nano))
 }

@@ -46,6 +46,7 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
           <xs:element name="variables" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>A JSON object: the workflow variables at the last persist. Always sent by GetInstance and ListInstances; by QueryInstances only with includeVariables.</xs:documentation></xs:annotation></xs:element>
           <xs:element name="pendingTimer" type="xs:dateTime" minOccurs="0"/>
           <xs:element name="executionStatus" type="xs:string"/>
+          <xs:element name="currentState" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The current state of the instance's outermost StateMachine, when it has one.</xs:documentation></xs:annotation></xs:element>
           <xs:element name="created" type="xs:dateTime"/>
           <xs:element name="updated" type="xs:dateTime"/>
         </xs:sequence>
