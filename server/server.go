@@ -13,6 +13,7 @@ import (
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/soap"
+	"github.com/wimp-project/wimp/ui"
 	"github.com/wimp-project/wimp/wsdl"
 )
 
@@ -99,6 +100,11 @@ func New(h *host.Host, o Options) http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/metrics", authorized(h, "metrics", host.Reader, m.handler().ServeHTTP))
+	// The dashboard (README, "Dashboard"): 401 with the Basic challenge until the browser
+	// authenticates, then the reader role at least.
+	mux.Handle(ui.Prefix, m.count(ui.Prefix, authorized(h, "Dashboard", host.Reader,
+		ui.New(h, ui.Options{MaxBody: o.MaxBody, Log: o.Log}).ServeHTTP)))
+	mux.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
 	return closeAfterTransferEncoding(accessLog(o.Log, sec.middleware(mux)))
 }
 
