@@ -135,6 +135,9 @@ type activity struct {
 	InitialState string // StateMachine
 	TriggerRef   string // Transition sharing the trigger of an earlier transition (its id)
 	Variable     string // ForEach, ParallelForEach: the loop variable ("" for none)
+
+	// A Go activity (custom, HttpRequest): its type, arguments and policy.
+	ext *externalNode
 }
 
 type catchClause struct {

@@ -30,6 +30,13 @@
 // External events: ResumeBookmark(name, payload), FireDueTimers(now), Cancel(), Terminate(reason),
 // Update(newDef); each is followed by Run. An Instance is not safe for concurrent use.
 //
+// Activities written in Go are ActivityTypes given to LoadRegistry/NewRegistry/ParseDefinition
+// (HttpRequest is a built-in one). A code-only type runs inside its work item; an asynchronous
+// one records a pending call in the image ("wimp-image/2" while one is pending) and waits: the
+// host performs in.PendingCalls() after persisting them and answers with CompleteCall(id,
+// outcome). Retries' back-off and each attempt's deadline are durable timers, so NextTimer
+// covers them.
+//
 // A StateMachine's current state is part of the image: CurrentStates lists the state of every
 // executing machine (outermost first) and CurrentState the outermost one's, for a host's
 // currentState; state changes are tracked as StateEntered/StateExited activity records.

@@ -114,6 +114,9 @@ type action struct {
 	def     *Definition // update
 }
 
+// extraActions are actions other test files define (op → how to apply it).
+var extraActions = map[string]func(d *driver, a action) error{}
+
 func run() action                      { return action{op: "run"} }
 func resume(name string, p any) action { return action{op: "resume", name: name, payload: p} }
 func advance(d time.Duration) action   { return action{op: "advance", d: d} }
@@ -223,7 +226,11 @@ func (d *driver) apply(a action) {
 	case "update":
 		err = d.in.Update(a.def)
 	default:
-		d.t.Fatalf("bad action %v", a)
+		f := extraActions[a.op]
+		if f == nil {
+			d.t.Fatalf("bad action %v", a)
+		}
+		err = f(d, a)
 	}
 	if err != nil {
 		d.results = append(d.results, "error:"+err.Error())

@@ -16,6 +16,12 @@ import (
 // ImageFormat is the version tag of the execution image written by Snapshot.
 const ImageFormat = "wimp-image/1"
 
+// ImageFormatCalls is the version tag of an image holding the call of an asynchronous Go
+// activity (HttpRequest, a custom activity): version 1 plus the activities' "call" field.
+// Snapshot writes it only when a call is executing, so an image without one stays readable by
+// engines that know only version 1; Restore reads both.
+const ImageFormatCalls = "wimp-image/2"
+
 type image struct {
 	Format     string              `json:"format"`
 	ID         uuid.UUID           `json:"id"`
@@ -51,6 +57,9 @@ func (in *Instance) Snapshot() ([]byte, error) {
 	}
 	for _, a := range in.acts {
 		img.Activities = append(img.Activities, a)
+		if a.Call != nil {
+			img.Format = ImageFormatCalls
+		}
 	}
 	sort.Slice(img.Activities, func(i, j int) bool { return img.Activities[i].N < img.Activities[j].N })
 	for _, b := range in.bookmarks {
@@ -76,8 +85,8 @@ func ImageIdentity(data []byte) (workflow.Identity, error) {
 	if err := json.Unmarshal(data, &head); err != nil {
 		return workflow.Identity{}, fmt.Errorf("%w: %v", ErrImage, err)
 	}
-	if head.Format != ImageFormat {
-		return workflow.Identity{}, fmt.Errorf("%w: unsupported format %q (this engine reads %q)", ErrImage, head.Format, ImageFormat)
+	if head.Format != ImageFormat && head.Format != ImageFormatCalls {
+		return workflow.Identity{}, fmt.Errorf("%w: unsupported format %q (this engine reads %q and %q)", ErrImage, head.Format, ImageFormat, ImageFormatCalls)
 	}
 	return head.Definition, nil
 }
@@ -156,6 +165,12 @@ func Restore(defs Definitions, data []byte) (*Instance, error) {
 		if err := checkImageFields(a, n); err != "" {
 			return nil, bad("activity %q: %s", a.Act, err)
 		}
+		if err := checkCallImage(a, n); err != "" {
+			return nil, bad("activity %q: %s", a.Act, err)
+		}
+		if a.Call != nil && img.Format == ImageFormat {
+			return nil, bad("activity %q: a call in a %s image", a.Act, ImageFormat)
+		}
 		if a.Parent == 0 && a.N != in.rootN {
 			return nil, bad("activity instance %d has no parent", a.N)
 		}
@@ -225,7 +240,7 @@ func Restore(defs Definitions, data []byte) (*Instance, error) {
 		in.bookmarks[b.Name] = b
 	}
 	for _, t := range img.Timers {
-		if t == nil || in.acts[t.Owner] == nil || in.acts[t.Owner].Kind != KindDelay || !fits(t.Callback, KindDelay, resumptions) {
+		if t == nil || in.acts[t.Owner] == nil || !timerOwner(in.acts[t.Owner]) || !fits(t.Callback, in.acts[t.Owner].Kind, resumptions) {
 			return nil, bad("bad timer")
 		}
 	}
@@ -285,5 +300,10 @@ func fits[F any](name string, k Kind, table map[string]F) bool {
 		return false
 	}
 	prefix, _, _ := strings.Cut(name, ".")
-	return prefix == string(k) || (prefix == string(KindWhile) && k == KindDoWhile)
+	return prefix == string(k) || (prefix == string(KindWhile) && k == KindDoWhile) ||
+		(prefix == "External" && externalKind(k))
 }
+
+// timerOwner reports whether a may own a durable timer: a Delay, or an asynchronous Go
+// activity (its back-off and its attempt's deadline).
+func timerOwner(a *actInst) bool { return a.Kind == KindDelay || a.Call != nil }

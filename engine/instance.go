@@ -99,6 +99,7 @@ type actInst struct {
 	Values []any      `json:"values,omitempty"` // ForEach: the collection, evaluated at the start
 	// A ForEach or ParallelForEach body: its loop variable and item.
 	Locals map[string]any `json:"locals,omitempty"`
+	Call   *callState     `json:"call,omitempty"` // an asynchronous Go activity: its call (image version 2)
 }
 
 type childDone struct {
@@ -477,13 +478,13 @@ func (in *Instance) dispatch(a *actInst, w workItem) {
 			return
 		}
 		in.trackActivity(a, Executing, nil)
-		exc = behaviours[a.Kind].execute(in, a, node)
+		exc = behaviourOf(a.Kind).execute(in, a, node)
 	case opCallback:
 		exc = callbacks[w.Callback](in, a, node, *w.Child)
 	case opResume:
 		exc = resumptions[w.Callback](in, a, node, w.Payload)
 	case opCancel:
-		if c := behaviours[a.Kind].cancel; c != nil {
+		if c := behaviourOf(a.Kind).cancel; c != nil {
 			exc = c(in, a, node)
 		} else {
 			in.cancelChildren(a)

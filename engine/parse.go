@@ -39,6 +39,7 @@ type xnode struct {
 }
 
 type parser struct {
+	types catalog // Go activity types (custom activities, HttpRequest)
 	file  string
 	env   types.Map
 	def   *Definition
@@ -54,13 +55,23 @@ func (p *parser) errAtNode(a *activity, format string, args ...any) error {
 	return &DefinitionError{File: p.file, Line: a.Line, Column: a.Col, Msg: fmt.Sprintf(format, args...)}
 }
 
-// ParseDefinition parses and validates a workflow definition. Errors are *DefinitionError.
-func ParseDefinition(file string, data []byte) (*Definition, error) {
+// ParseDefinition parses and validates a workflow definition, which may use the built-in Go
+// activities (HttpRequest) and types. Errors are *DefinitionError (or, for invalid types, an
+// error naming the type).
+func ParseDefinition(file string, data []byte, types ...*ActivityType) (*Definition, error) {
+	c, err := newCatalog(types)
+	if err != nil {
+		return nil, err
+	}
+	return parseDefinition(file, data, c)
+}
+
+func parseDefinition(file string, data []byte, types catalog) (*Definition, error) {
 	root, err := readTree(file, data)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{file: file, def: &Definition{File: file, byID: map[string]*activity{}}, scope: map[string]bool{}}
+	p := &parser{types: types, file: file, def: &Definition{File: file, byID: map[string]*activity{}}, scope: map[string]bool{}}
 	if err := p.workflow(root); err != nil {
 		return nil, err
 	}
@@ -230,7 +241,7 @@ func (p *parser) workflow(n *xnode) error {
 				return err
 			}
 		default:
-			if _, ok := activityAttrs[Kind(k.name)]; !ok || Kind(k.name).structural() {
+			if !p.knownActivity(k.name) || Kind(k.name).structural() {
 				return p.errAt(k, "unknown element <%s> in <Workflow> (expected UpdatableFrom, Arguments, Variables or one activity)", k.name)
 			}
 			if body != nil {
@@ -425,8 +436,12 @@ func (p *parser) varRef(n *xnode, attr, name string) (Variable, error) {
 func (p *parser) activity(n *xnode, parent *activity, autoID string) (*activity, error) {
 	kind := Kind(n.name)
 	own, ok := activityAttrs[kind]
-	if !ok {
+	ext := p.types[n.name]
+	if !ok && ext == nil {
 		return nil, p.errAt(n, "unknown element <%s>", n.name)
+	}
+	if ext != nil {
+		own = ext.attrNames()
 	}
 	m, err := p.attrs(n, append([]string{"Id", "DisplayName"}, own...)...)
 	if err != nil {
@@ -552,6 +567,12 @@ func (p *parser) activity(n *xnode, parent *activity, autoID string) (*activity,
 			p.scope[a.Variable] = true
 			defer func() { p.env, p.scope = env, scope }()
 		}
+	default:
+		if ext != nil {
+			if err := p.externalAttrs(n, m, a, ext); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	// Children.
@@ -647,7 +668,7 @@ func (p *parser) activity(n *xnode, parent *activity, autoID string) (*activity,
 			}
 			continue
 		}
-		if _, isAct := activityAttrs[Kind(k.name)]; !isAct {
+		if !p.knownActivity(k.name) {
 			return nil, p.errAt(k, "unknown element <%s> in <%s>", k.name, n.name)
 		}
 		switch kind {
@@ -884,6 +905,12 @@ func (p *parser) catch(c *xnode, a *activity, single func(*xnode) (*activity, er
 	}
 	a.Catches = append(a.Catches, catchClause{Exception: name, Body: body})
 	return nil
+}
+
+// knownActivity reports whether an element name is an activity: built in or a Go activity type.
+func (p *parser) knownActivity(name string) bool {
+	_, builtin := activityAttrs[Kind(name)]
+	return builtin || p.types[name] != nil
 }
 
 func validExceptionName(s string) bool {

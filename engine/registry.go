@@ -23,17 +23,39 @@ var ErrNotFound = errors.New("engine: definition not found")
 type Registry struct {
 	defs     map[workflow.Identity]*Definition // by Identity.Key()
 	embedded map[*Definition]bool              // loaded by LoadFS rather than from a file
+	types    catalog                           // Go activity types its definitions may use (nil: the built-ins)
 }
 
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{defs: map[workflow.Identity]*Definition{}} }
+// NewRegistry returns an empty registry whose definitions may use the built-in Go activities
+// (HttpRequest) and types (custom activities, FORMAT.md). It panics if a type is invalid (a
+// name that is not an identifier or is taken, a reserved or duplicate argument): types are
+// declared in code.
+func NewRegistry(types ...*ActivityType) *Registry {
+	c, err := newCatalog(types)
+	if err != nil {
+		panic(err)
+	}
+	return &Registry{defs: map[workflow.Identity]*Definition{}, types: c}
+}
+
+// catalog is the registry's activity types.
+func (r *Registry) catalog() catalog {
+	if r.types == nil {
+		r.types, _ = newCatalog(nil)
+	}
+	return r.types
+}
 
 // LoadRegistry returns a registry holding the embedded samples plus the definitions at from
 // ("" for the samples only): when it is a directory, every file in it whose name ends in .xml
 // in any case (.xml, .XML; not recursive); when it is a file, that one file, whatever its name.
-// Two definitions with the same identity are an error naming both files.
-func LoadRegistry(from string) (*Registry, error) {
-	r := NewRegistry()
+// Two definitions with the same identity are an error naming both files. Definitions may use
+// the Go activity types given (custom activities) besides the built-in ones.
+func LoadRegistry(from string, types ...*ActivityType) (*Registry, error) {
+	if _, err := newCatalog(types); err != nil {
+		return nil, err
+	}
+	r := NewRegistry(types...)
 	if err := r.LoadFS(samples.FS, "samples"); err != nil {
 		return nil, err
 	}
@@ -73,7 +95,7 @@ func (r *Registry) LoadFS(fsys fs.FS, prefix string) error {
 		if err != nil {
 			return err
 		}
-		d, err := ParseDefinition(path.Join(prefix, e.Name()), data)
+		d, err := parseDefinition(path.Join(prefix, e.Name()), data, r.catalog())
 		if err != nil {
 			return err
 		}
@@ -111,7 +133,7 @@ func (r *Registry) LoadFile(name string) error {
 	if err != nil {
 		return fmt.Errorf("engine: definition file: %w", err)
 	}
-	d, err := ParseDefinition(name, data)
+	d, err := parseDefinition(name, data, r.catalog())
 	if err != nil {
 		return err
 	}

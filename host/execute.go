@@ -87,11 +87,14 @@ func (h *Host) stage(s *slot, mutate func(*store.Instance), recs ...workflow.Rec
 func (h *Host) save(ctx context.Context, s *slot, keep bool, mutate func(*store.Instance), extra ...workflow.Record) error {
 	row := *s.rec
 	var recs []workflow.Record
-	if s.wf != nil {
+	var calls []engine.Call // the pending calls of the image committed
+	snapshot := s.wf != nil
+	if snapshot {
 		if err := h.snapshotInto(&row, s.wf); err != nil {
 			h.discard(s)
 			return err
 		}
+		calls = s.wf.PendingCalls()
 		recs = h.drain(s)
 		recs = append(recs, h.record(s, workflow.InstanceRecord, "Persisted", "", ""))
 		row.Failures = 0 // the execution got somewhere: back-off starts over
@@ -99,7 +102,13 @@ func (h *Host) save(ctx context.Context, s *slot, keep bool, mutate func(*store.
 	if mutate != nil {
 		mutate(&row)
 	}
-	return h.commit(ctx, s, &row, append(recs, extra...), keep)
+	if err := h.commit(ctx, s, &row, append(recs, extra...), keep); err != nil {
+		return err
+	}
+	if snapshot {
+		h.issueCalls(s.id, row.State, calls) // only once the image holding them is durable
+	}
+	return nil
 }
 
 // commit writes row with the staged records and recs, inserting it if it is fresh, fenced by
@@ -126,6 +135,7 @@ func (h *Host) commit(ctx context.Context, s *slot, row *store.Instance, recs []
 	}
 	if row.State == workflow.Completed {
 		nudge(h.retain)
+		h.flights.cancelExcept(s.id, nil) // nothing waits for its calls any more
 	}
 	return nil
 }

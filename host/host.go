@@ -87,6 +87,15 @@ type Config struct {
 	// are deleted in the background; 0 keeps them.
 	TrackingRetention time.Duration
 
+	// Calls performs the attempts of asynchronous activities, by activity type name
+	// (host/effects.go). HttpRequest's is HTTPCaller(HTTP) unless Calls names one; every other
+	// asynchronous type the definitions may use needs one, or New fails.
+	Calls map[string]CallFunc
+	// HTTP configures the built-in HttpRequest (its allow-list: --http-allow).
+	HTTP HTTPOptions
+	// MaxCalls is how many calls run at once; more wait for a turn. Default DefaultMaxCalls.
+	MaxCalls int
+
 	// afterFunc schedules idle unloads (tests replace it); default time.AfterFunc.
 	afterFunc func(time.Duration, func())
 }
@@ -123,6 +132,9 @@ type Host struct {
 	bulkItems counters      // instances handled by bulk jobs, by outcome
 	purged    atomic.Int64  // instances purged since start
 	retain    chan struct{} // nudges the retention loop when an instance completes
+
+	flights   inflight      // calls being performed (host/effects.go)
+	callSlots chan struct{} // one token per call running (Config.MaxCalls)
 }
 
 // slot is one instance's lock and in-memory state. It exists while someone holds a
@@ -185,10 +197,27 @@ func New(cfg Config) (*Host, error) {
 	if cfg.afterFunc == nil {
 		cfg.afterFunc = func(d time.Duration, f func()) { time.AfterFunc(d, f) }
 	}
+	if cfg.MaxCalls <= 0 {
+		cfg.MaxCalls = DefaultMaxCalls
+	}
+	calls := map[string]CallFunc{}
+	for k, f := range cfg.Calls {
+		calls[k] = f
+	}
+	if calls[engine.HttpRequest.Name] == nil {
+		if cfg.HTTP.Logger == nil {
+			cfg.HTTP.Logger = cfg.Logger
+		}
+		calls[engine.HttpRequest.Name] = HTTPCaller(cfg.HTTP)
+	}
+	cfg.Calls = calls
+	if err := checkCalls(cfg.Definitions, cfg.Calls); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Host{cfg: cfg, store: cfg.Store, defs: cfg.Definitions, log: cfg.Logger,
 		slots: map[uuid.UUID]*slot{}, wake: make(chan struct{}, 1), recover: make(chan struct{}, 1), retain: make(chan struct{}, 1),
-		ctx: ctx, cancel: cancel}, nil
+		callSlots: make(chan struct{}, cfg.MaxCalls), ctx: ctx, cancel: cancel}, nil
 }
 
 // Start registers the host as a lease owner and starts the lease, timer and recovery loops;

@@ -4,7 +4,7 @@
 //
 //	wimp-server [--listen 127.0.0.1:8080] [--db ./wimp.db] [--definitions DIR] [--unload-after 1m]
 //	            [--max-body 65536] [--unhandled-exception AbandonAndSuspend] [--log-level info] [--log-format text]
-//	            [--commit-timeout 5s] [--max-work-items 100000]
+//	            [--commit-timeout 5s] [--max-work-items 100000] [--http-allow HOST[:PORT],...]
 //	            [--read-header-timeout 10s] [--read-timeout 1m] [--write-timeout 1m] [--idle-timeout 2m]
 //	            [--shutdown-timeout 10s] [--max-header-bytes 65536] [--max-connections 1024]
 //	wimp-server --version
@@ -47,6 +47,7 @@ import (
 
 type config struct {
 	listen, db, definitions, policy, logLevel, logFormat string
+	httpAllow                                            host.AllowList // --http-allow: where HttpRequest may go
 	unloadAfter, commitTimeout                           time.Duration
 	retention                                            retention
 	maxBody                                              int64
@@ -140,6 +141,9 @@ func parseFlags(args []string) (config, error) {
 		"how long a change may wait for the database before it fails, unapplied, with a Receiver fault")
 	num(&maxWork, "max-work-items", "100000",
 		"work items an instance may run without becoming idle before it is suspended (a definition's MaxWorkItems overrides it)")
+	var httpAllow string
+	str(&httpAllow, "http-allow", "",
+		"HOST[:PORT],... the HttpRequest activity may reach (a port-less entry allows every port; default none: workflows cannot reach the network)")
 	str(&c.retention.completed, "completed-retention", "keep",
 		"how long completed instances are kept before they are purged in the background: keep (never purged), or a duration (0: at completion)")
 	dur(&c.retention.tracking, "tracking-retention", "0s", 0,
@@ -189,6 +193,9 @@ func parseFlags(args []string) (config, error) {
 		}
 	}
 	c.maxWorkItems = int(maxWork)
+	if c.httpAllow, err = host.ParseAllowList(httpAllow); err != nil {
+		return c, err
+	}
 	if c.retention.completed != "keep" {
 		d, err := time.ParseDuration(c.retention.completed)
 		if err != nil || d < 0 {
@@ -257,6 +264,7 @@ func run(args []string) error {
 		MaxWorkItems: c.maxWorkItems, Node: node, Observer: metrics.HostObserver(), Bulk: protocol.Bulk{},
 		PurgeCompleted: c.retention.completed != "keep", CompletedRetention: c.retention.completedAfter,
 		TrackingRetention: c.retention.tracking,
+		HTTP:              host.HTTPOptions{Allow: c.httpAllow},
 		Info:              fmt.Sprintf("wimp-server pid %d, listening on %s", os.Getpid(), ln.Addr())})
 	if err != nil {
 		return err

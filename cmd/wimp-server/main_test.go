@@ -211,3 +211,23 @@ func runCapturingStdout(t *testing.T, args ...string) ([]byte, error) {
 	out, _ := io.ReadAll(r)
 	return out, err
 }
+
+// --http-allow (and WIMP_HTTP_ALLOW) is parsed at start; none by default; a bad entry stops
+// the start naming it.
+func TestHTTPAllowFlag(t *testing.T) {
+	c, err := parseFlags(nil)
+	if err != nil || len(c.httpAllow) != 0 {
+		t.Fatalf("default: %v %v", c.httpAllow, err)
+	}
+	c, err = parseFlags([]string{"--http-allow", "api.example.com:443,127.0.0.1"})
+	if err != nil || c.httpAllow.String() != "api.example.com:443,127.0.0.1" {
+		t.Fatalf("%v %v", c.httpAllow, err)
+	}
+	t.Setenv("WIMP_HTTP_ALLOW", "[::1]:8080")
+	if c, err = parseFlags(nil); err != nil || c.httpAllow.String() != "[::1]:8080" {
+		t.Fatalf("from the environment: %v %v", c.httpAllow, err)
+	}
+	if _, err := parseFlags([]string{"--http-allow", "api.example.com:99999"}); err == nil || !strings.Contains(err.Error(), `"api.example.com:99999"`) {
+		t.Fatalf("bad entry: %v", err)
+	}
+}

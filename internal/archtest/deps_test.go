@@ -68,8 +68,14 @@ func TestDependencyRules(t *testing.T) {
 		{pkg: "workflow", transitive: true, only: []string{}},
 		{pkg: "protocol", forbidden: []string{"store", "store/sqlite", "engine", "hosting", "server"}},
 		{pkg: "hosting", forbidden: []string{"store", "store/sqlite", "engine", "server"}},
-		{pkg: "host", transitive: true, forbidden: []string{"soap", "protocol", "hosting", "server", "store/sqlite", "wsdl"}},
-		{pkg: "engine", transitive: true, forbidden: []string{"store", "store/sqlite", "host", "soap", "protocol", "hosting", "server"}},
+		// The dashboard is an adapter like the contracts: the host, MS-WFIM's commands (protocol)
+		// and the vocabulary; never a store, a backend, the engine or the server.
+		{pkg: "ui", only: []string{"host", "protocol", "workflow", "auth"}},
+		{pkg: "host", transitive: true, forbidden: []string{"soap", "protocol", "hosting", "server", "store/sqlite", "wsdl", "wimp"}},
+		{pkg: "engine", transitive: true, forbidden: []string{"store", "store/sqlite", "host", "soap", "protocol", "hosting", "server", "wimp"}},
+		// wimp, the embedding API, is wiring like cmd/wimp-server: it builds the store, host and
+		// server, and never reaches into the SOAP contracts beyond the bulk jobs' state table.
+		{pkg: "wimp", only: []string{"engine", "host", "protocol", "server", "store", "store/sqlite", "store/postgres"}},
 		{pkg: "store", transitive: true, only: []string{"workflow"}},
 		// store/internal/backend is the backends' shared logic, itself bound like them.
 		{pkg: "store/internal/backend", transitive: true, only: []string{"store", "workflow"}},
