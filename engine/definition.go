@@ -186,9 +186,13 @@ type Definition struct {
 	// MaxWorkItems is how many work items an instance may run without becoming idle before
 	// the host suspends it; 0 leaves it to the host's default.
 	MaxWorkItems int
-	Arguments    []Argument
-	Variables    []Variable
-	File         string // where it was loaded from (for messages)
+	// CorrelationKey computes, when an instance starts, the business key it is found by (nil:
+	// none); Promoted are the properties stored with it on every persist.
+	CorrelationKey *Expr
+	Promoted       []Promotion
+	Arguments      []Argument
+	Variables      []Variable
+	File           string // where it was loaded from (for messages)
 
 	root  *activity
 	byID  map[string]*activity

@@ -158,6 +158,8 @@ type Instance struct {
 	unhandled   *unhandled
 	persistReq  bool
 	records     []workflow.Record
+	// correlationKey is what the definition's CorrelationKey gave at Start (not persisted).
+	correlationKey string
 }
 
 // Start creates an instance of def. inputs are checked against the declared arguments (unknown
@@ -200,6 +202,9 @@ func Start(def *Definition, id uuid.UUID, inputs map[string]any, now time.Time) 
 		in.args[a.Name] = v
 	}
 	if err := in.initVariables(def.Variables); err != nil {
+		return nil, err
+	}
+	if err := in.startCorrelation(); err != nil {
 		return nil, err
 	}
 	in.nextN = 1

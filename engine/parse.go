@@ -200,7 +200,7 @@ func (p *parser) workflow(n *xnode) error {
 	if n.name != "Workflow" {
 		return p.errAt(n, "root element must be <Workflow>, not <%s>", n.name)
 	}
-	m, err := p.attrs(n, "Name", "Package", "Version", "DisplayName", "MaxWorkItems")
+	m, err := p.attrs(n, "Name", "Package", "Version", "DisplayName", "MaxWorkItems", "CorrelationKey")
 	if err != nil {
 		return err
 	}
@@ -229,6 +229,8 @@ func (p *parser) workflow(n *xnode) error {
 				return err
 			}
 			p.def.UpdatableFrom = append(p.def.UpdatableFrom, id)
+		case "Promote":
+			// Read by parseCorrelation, once the names are known.
 		case "Arguments", "Variables":
 			if seen[k.name] {
 				return p.errAt(k, "duplicate <%s>", k.name)
@@ -242,7 +244,7 @@ func (p *parser) workflow(n *xnode) error {
 			}
 		default:
 			if !p.knownActivity(k.name) || Kind(k.name).structural() {
-				return p.errAt(k, "unknown element <%s> in <Workflow> (expected UpdatableFrom, Arguments, Variables or one activity)", k.name)
+				return p.errAt(k, "unknown element <%s> in <Workflow> (expected UpdatableFrom, Arguments, Variables, Promote or one activity)", k.name)
 			}
 			if body != nil {
 				return p.errAt(k, "<Workflow> has more than one root activity (wrap them in a <Sequence>)")
@@ -254,6 +256,9 @@ func (p *parser) workflow(n *xnode) error {
 		return p.errAt(n, "<Workflow> has no activity")
 	}
 	p.env = compileEnv(p.def.Arguments, p.def.Variables)
+	if err := p.parseCorrelation(n, m); err != nil {
+		return err
+	}
 	// Defaults are compiled now that every name is known.
 	for _, k := range n.kids {
 		if k.name != "Arguments" && k.name != "Variables" {

@@ -381,6 +381,31 @@ var definitionErrors = []struct {
   <ParallelForEach Values="[[1]]" Variable="x" CompletionCondition="[x > 0]"/>
 </Workflow>`,
 		`t.xml:2:3: CompletionCondition: bad expression "x > 0": unknown name x (1:1)`},
+	{"CorrelationKey is an expression", `<Workflow Name="W" Version="1.0" CorrelationKey="order">
+  <WriteLine Text="x"/>
+</Workflow>`,
+		`t.xml:1:1: CorrelationKey must be an expression in [...], got "order"`},
+	{"CorrelationKey names what is declared", `<Workflow Name="W" Version="1.0" CorrelationKey="[orderId]">
+  <WriteLine Text="x"/>
+</Workflow>`,
+		`t.xml:1:1: CorrelationKey: bad expression "orderId": unknown name orderId (1:1)`},
+	{"Promote needs a Value", `<Workflow Name="W" Version="1.0">
+  <Promote Name="amount"/>
+  <WriteLine Text="x"/>
+</Workflow>`,
+		`t.xml:2:3: missing required attribute Value on <Promote>`},
+	{"Promote twice", `<Workflow Name="W" Version="1.0">
+  <Variables><Variable Name="a" Type="Number"/></Variables>
+  <Promote Name="amount" Value="[a]"/>
+  <Promote Name="amount" Value="[a + 1]"/>
+  <WriteLine Text="x"/>
+</Workflow>`,
+		`t.xml:4:3: property "amount" is promoted twice`},
+	{"Promote name", `<Workflow Name="W" Version="1.0">
+  <Promote Name="the amount" Value="[1]"/>
+  <WriteLine Text="x"/>
+</Workflow>`,
+		`t.xml:2:3: bad promoted property name "the amount": want an identifier (letters, digits, _)`},
 }
 
 func TestDefinitionErrors(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wimp-project/wimp/engine"
@@ -172,6 +173,8 @@ func (h *Host) storeError(s *slot, err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return refuse(ErrNotFound, s.id, "", "")
+	case errors.Is(err, store.ErrKeyExists):
+		return refuse(ErrExists, s.id, "", "its correlation key is another instance's: "+strings.TrimPrefix(err.Error(), store.ErrKeyExists.Error()+": "))
 	case errors.Is(err, store.ErrExists):
 		return refuse(ErrExists, s.id, "", "")
 	}
@@ -191,6 +194,7 @@ func (h *Host) snapshotInto(row *store.Instance, wf *engine.Instance) error {
 	row.Image, row.Variables = img, vars
 	row.Bookmarks = wf.Bookmarks()
 	row.CurrentState = wf.CurrentState()
+	row.Properties = wf.PromotedProperties()
 	row.PendingTimer = time.Time{}
 	if t, ok := wf.NextTimer(); ok {
 		row.PendingTimer = t.UTC()

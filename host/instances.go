@@ -20,6 +20,10 @@ type CreateRequest struct {
 	Version    string         // "" for the newest registered version
 	ID         uuid.UUID      // uuid.Nil: the host chooses
 	Inputs     map[string]any // decoded JSON values
+	// CorrelationKey is the business key the instance is found by; "" for the one its
+	// definition's CorrelationKey computes (if any). A key another stored instance holds is
+	// refused with ErrExists.
+	CorrelationKey string
 }
 
 // Instance is an instance as last persisted, as the host shows it.
@@ -35,8 +39,10 @@ type Instance struct {
 	Bookmarks           []string
 	PendingTimer        time.Time // when the host next looks at it by itself (zero: never)
 	ExecutionStatus     string
-	CurrentState        string // the current state of its outermost StateMachine ("" for none)
-	Variables           []byte // JSON object, nil when none were persisted (or Query was not asked for them)
+	CurrentState        string            // the current state of its outermost StateMachine ("" for none)
+	CorrelationKey      string            // "" for none
+	Properties          map[string]string // promoted properties at the last persist (nil: none)
+	Variables           []byte            // JSON object, nil when none were persisted (or Query was not asked for them)
 	Created, Updated    time.Time
 }
 
@@ -44,7 +50,8 @@ func view(r *store.Instance) *Instance {
 	return &Instance{ID: r.ID, Definition: r.Definition, State: r.State, Completion: r.Completion,
 		CompletionReason: r.CompletionReason, CompletionException: r.CompletionException, SuspensionReason: r.SuspensionReason,
 		SuspensionException: r.SuspensionException, Bookmarks: r.Bookmarks, PendingTimer: r.PendingTimer,
-		ExecutionStatus: r.ExecutionStatus, CurrentState: r.CurrentState, Variables: r.Variables, Created: r.Created, Updated: r.Updated}
+		ExecutionStatus: r.ExecutionStatus, CurrentState: r.CurrentState,
+		CorrelationKey: r.CorrelationKey, Properties: r.Properties, Variables: r.Variables, Created: r.Created, Updated: r.Updated}
 }
 
 // Create starts a new instance of a registered definition and runs it until it first goes
@@ -78,7 +85,10 @@ func (h *Host) Create(ctx context.Context, req CreateRequest) (uuid.UUID, error)
 		return uuid.Nil, &Error{Kind: ErrInvalidInput, Instance: id, Operation: op, Detail: detail(err, engine.ErrInvalidInput)}
 	}
 	// The start is the persisted point an exception in the first run goes back to.
-	row := &store.Instance{ID: id, State: workflow.Active}
+	row := &store.Instance{ID: id, State: workflow.Active, CorrelationKey: req.CorrelationKey}
+	if row.CorrelationKey == "" {
+		row.CorrelationKey = wf.CorrelationKey()
+	}
 	if err := h.snapshotInto(row, wf); err != nil {
 		return uuid.Nil, err
 	}
@@ -200,4 +210,24 @@ func (h *Host) Records(ctx context.Context, id uuid.UUID, after int64) ([]workfl
 // not found: Nope").
 func detail(err, kind error) string {
 	return strings.TrimPrefix(err.Error(), kind.Error()+": ")
+}
+
+// FindByKey returns the id of the instance whose correlation key is key (ErrNotFound when no
+// stored instance has it): what an operation that takes an instance id accepts in its place.
+func (h *Host) FindByKey(ctx context.Context, key string) (uuid.UUID, error) {
+	const op = "FindByKey"
+	if err := h.Authorize(ctx, op, Reader); err != nil {
+		return uuid.Nil, err
+	}
+	if key == "" {
+		return uuid.Nil, &Error{Kind: ErrInvalidInput, Operation: op, Detail: "an empty correlation key names no instance"}
+	}
+	page, err := h.store.QueryInstances(ctx, store.PageQuery{Filter: store.Filter{CorrelationKey: key}, Size: 1})
+	switch {
+	case err != nil:
+		return uuid.Nil, h.unavailable(uuid.Nil, op, err)
+	case len(page.Instances) == 0:
+		return uuid.Nil, &Error{Kind: ErrNotFound, Operation: op, Detail: fmt.Sprintf("no instance has the correlation key %q", key)}
+	}
+	return page.Instances[0].ID, nil
 }

@@ -36,17 +36,24 @@ func (c *Client) call(ctx context.Context, op string, build func(*etree.Element)
 	return c.SOAP.Call(ctx, Action(op), body)
 }
 
-// Create creates an instance and returns its id (req.ID set: CreateWithInstanceId).
+// Create creates an instance and returns its id (req.ID set: CreateWithInstanceId;
+// req.CorrelationKey set: CreateWithCorrelationKey).
 func (c *Client) Create(ctx context.Context, req host.CreateRequest) (uuid.UUID, error) {
 	op := OpCreate
-	if req.ID != uuid.Nil {
+	switch {
+	case req.ID != uuid.Nil && req.CorrelationKey != "":
+		return uuid.Nil, fmt.Errorf("hosting: no operation creates an instance with both an id and a correlation key")
+	case req.ID != uuid.Nil:
 		op = OpCreateWithInstanceID
+	case req.CorrelationKey != "":
+		op = OpCreateWithCorrelationKey
 	}
 	var encErr error
 	reply, err := c.call(ctx, op, func(b *etree.Element) {
 		if req.ID != uuid.Nil {
 			el(b, "instanceId", req.ID.String())
 		}
+		optEl(b, "correlationKey", req.CorrelationKey)
 		el(b, "definition", req.Definition)
 		optEl(b, "version", req.Version)
 		if len(req.Inputs) == 0 {
@@ -82,17 +89,26 @@ func (c *Client) Create(ctx context.Context, req host.CreateRequest) (uuid.UUID,
 
 // ResumeBookmark resumes a bookmark with a JSON payload ("" for none).
 func (c *Client) ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark, payloadJSON string) error {
-	_, err := c.call(ctx, OpResumeBookmark, func(b *etree.Element) {
-		el(b, "instanceId", id.String())
-		el(b, "bookmark", bookmark)
-		optEl(b, "payload", payloadJSON)
-	})
-	return err
+	return c.ResumeBookmarkByRef(ctx, Ref{ID: id}, bookmark, payloadJSON)
 }
 
-// GetInstance reads one instance.
-func (c *Client) GetInstance(ctx context.Context, id uuid.UUID) (*Instance, error) {
-	reply, err := c.call(ctx, OpGetInstance, func(b *etree.Element) { el(b, "instanceId", id.String()) })
+// Ref names an instance by its id or, when Key is set, by its correlation key.
+type Ref struct {
+	ID  uuid.UUID
+	Key string
+}
+
+func (r Ref) write(b *etree.Element) {
+	if r.Key != "" {
+		el(b, "correlationKey", r.Key)
+		return
+	}
+	el(b, "instanceId", r.ID.String())
+}
+
+// GetInstanceByRef reads the instance r names.
+func (c *Client) GetInstanceByRef(ctx context.Context, r Ref) (*Instance, error) {
+	reply, err := c.call(ctx, OpGetInstance, r.write)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +117,21 @@ func (c *Client) GetInstance(ctx context.Context, id uuid.UUID) (*Instance, erro
 		return nil, fmt.Errorf("GetInstanceResponse has no instance")
 	}
 	return readInstance(e)
+}
+
+// ResumeBookmarkByRef resumes a bookmark of the instance r names with a JSON payload ("" for none).
+func (c *Client) ResumeBookmarkByRef(ctx context.Context, r Ref, bookmark, payloadJSON string) error {
+	_, err := c.call(ctx, OpResumeBookmark, func(b *etree.Element) {
+		r.write(b)
+		el(b, "bookmark", bookmark)
+		optEl(b, "payload", payloadJSON)
+	})
+	return err
+}
+
+// GetInstance reads one instance.
+func (c *Client) GetInstance(ctx context.Context, id uuid.UUID) (*Instance, error) {
+	return c.GetInstanceByRef(ctx, Ref{ID: id})
 }
 
 // ListInstances lists instances, optionally in one state.
@@ -127,8 +158,13 @@ func (c *Client) ListInstances(ctx context.Context, state string, limit int) ([]
 
 // TrackingRecords reads an instance's tracking records with seq > after.
 func (c *Client) TrackingRecords(ctx context.Context, id uuid.UUID, after int64) ([]Record, error) {
+	return c.TrackingRecordsByRef(ctx, Ref{ID: id}, after)
+}
+
+// TrackingRecordsByRef reads the tracking records with Seq > after of the instance r names.
+func (c *Client) TrackingRecordsByRef(ctx context.Context, r Ref, after int64) ([]Record, error) {
 	reply, err := c.call(ctx, OpGetTrackingRecords, func(b *etree.Element) {
-		el(b, "instanceId", id.String())
+		r.write(b)
 		if after > 0 {
 			el(b, "after", strconv.FormatInt(after, 10))
 		}
@@ -165,6 +201,12 @@ func readInstance(e *etree.Element) (*Instance, error) {
 		Bookmarks:           []string{},
 		ExecutionStatus:     childText(e, "executionStatus"),
 		CurrentState:        childText(e, "currentState"),
+		CorrelationKey:      childText(e, "correlationKey"),
+	}
+	if p := childText(e, "properties"); p != "" {
+		if err := json.Unmarshal([]byte(p), &inst.Properties); err != nil {
+			return nil, fmt.Errorf("instance properties %q: %w", p, err)
+		}
 	}
 	if d := e.SelectElement("definition"); d != nil {
 		inst.Definition = workflow.Identity{Name: childText(d, "name"), Package: childText(d, "package"), Version: childText(d, "version")}
@@ -319,6 +361,12 @@ func writeFilter(b *etree.Element, f host.Filter) {
 		if !t.t.IsZero() {
 			el(e, t.name, t.t.UTC().Format(time.RFC3339Nano))
 		}
+	}
+	optEl(e, "correlationKey", f.CorrelationKey)
+	optEl(e, "currentState", f.CurrentState)
+	if len(f.Properties) > 0 {
+		p, _ := json.Marshal(f.Properties) // a map of strings always encodes
+		el(e, "properties", string(p))
 	}
 }
 

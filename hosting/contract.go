@@ -24,20 +24,23 @@ const actionPrefix = NS + "/IWorkflowHosting/"
 const (
 	OpCreate               = "Create"
 	OpCreateWithInstanceID = "CreateWithInstanceId"
-	OpResumeBookmark       = "ResumeBookmark"
-	OpGetInstance          = "GetInstance"
-	OpListInstances        = "ListInstances"
-	OpGetTrackingRecords   = "GetTrackingRecords"
-	OpQueryInstances       = "QueryInstances"
-	OpCountInstances       = "CountInstances"
-	OpGetDefinitions       = "GetDefinitions"
-	OpStartBulkOperation   = "StartBulkOperation"
-	OpGetBulkOperation     = "GetBulkOperation"
-	OpCancelBulkOperation  = "CancelBulkOperation"
-	OpPurge                = "Purge"
+	// OpCreateWithCorrelationKey creates an instance found by a business key (WF4's
+	// CreateWithCorrelationKey; a key another stored instance holds is InstanceExists).
+	OpCreateWithCorrelationKey = "CreateWithCorrelationKey"
+	OpResumeBookmark           = "ResumeBookmark"
+	OpGetInstance              = "GetInstance"
+	OpListInstances            = "ListInstances"
+	OpGetTrackingRecords       = "GetTrackingRecords"
+	OpQueryInstances           = "QueryInstances"
+	OpCountInstances           = "CountInstances"
+	OpGetDefinitions           = "GetDefinitions"
+	OpStartBulkOperation       = "StartBulkOperation"
+	OpGetBulkOperation         = "GetBulkOperation"
+	OpCancelBulkOperation      = "CancelBulkOperation"
+	OpPurge                    = "Purge"
 )
 
-var opNames = []string{OpCreate, OpCreateWithInstanceID, OpResumeBookmark, OpGetInstance, OpListInstances, OpGetTrackingRecords,
+var opNames = []string{OpCreate, OpCreateWithInstanceID, OpCreateWithCorrelationKey, OpResumeBookmark, OpGetInstance, OpListInstances, OpGetTrackingRecords,
 	OpQueryInstances, OpCountInstances, OpGetDefinitions, OpStartBulkOperation, OpGetBulkOperation, OpCancelBulkOperation, OpPurge}
 
 // Action is the request action of an operation.
@@ -74,6 +77,8 @@ type Instance struct {
 	PendingTimer        *time.Time        `json:"pendingTimer,omitempty"`
 	ExecutionStatus     string            `json:"executionStatus"`
 	CurrentState        string            `json:"currentState,omitempty"`
+	CorrelationKey      string            `json:"correlationKey,omitempty"`
+	Properties          map[string]string `json:"properties,omitempty"` // promoted properties
 	Created             time.Time         `json:"created"`
 	Updated             time.Time         `json:"updated"`
 }

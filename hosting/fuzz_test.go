@@ -47,6 +47,10 @@ func (h *fakeHost) Get(_ context.Context, id uuid.UUID) (*host.Instance, error) 
 	return &host.Instance{ID: id, State: workflow.Active, Created: time.Unix(0, 0), Updated: time.Unix(0, 0)}, nil
 }
 
+func (h *fakeHost) FindByKey(_ context.Context, key string) (uuid.UUID, error) {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(key)), nil
+}
+
 func (h *fakeHost) List(context.Context, workflow.State, int) ([]*host.Instance, error) {
 	return nil, nil
 }

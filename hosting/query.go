@@ -2,6 +2,7 @@ package hosting
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -212,6 +213,26 @@ func readFilter(e *etree.Element) (host.Filter, error) {
 			f.ReasonContains = v
 		case "bookmark":
 			f.Bookmark = v
+		case "correlationKey":
+			f.CorrelationKey = v
+		case "currentState":
+			f.CurrentState = v
+		case "properties":
+			if strings.TrimSpace(v) == "" {
+				break
+			}
+			dec := json.NewDecoder(strings.NewReader(v))
+			if err := dec.Decode(&f.Properties); err != nil || dec.More() {
+				return f, argFault(fmt.Sprintf("filter/properties %q is not a JSON object of property names to text values", v))
+			}
+			for name := range f.Properties {
+				if name == "" {
+					return f, argFault("filter/properties: a property needs a name")
+				}
+			}
+			if len(f.Properties) == 0 {
+				f.Properties = nil // {} selects everything, as no properties
+			}
 		case "createdAfter", "createdBefore", "updatedAfter", "updatedBefore":
 			t, err := parseDateTime("filter/"+c.Tag, v)
 			if err != nil {

@@ -48,6 +48,10 @@ func FuzzQueryArguments(f *testing.F) {
 			`<updatedAfter> 2026-11-30T08:00:00Z </updatedAfter><updatedBefore/></filter><pageSize>7</pageSize>` +
 			`<pageToken>AQAAAbjglJsuPyUE4E-JQdOaDAMF6CwzAQ</pageToken><includeVariables>1</includeVariables></QueryInstances>`,
 		`<QueryInstances xmlns="` + NS + `"><filter><state>active</state></filter></QueryInstances>`,
+		`<QueryInstances xmlns="` + NS + `"><filter><correlationKey>lead/1</correlationKey><currentState>NewLead</currentState>` +
+			`<properties>{"amount": "500", "who": "bob"}</properties></filter></QueryInstances>`,
+		`<QueryInstances xmlns="` + NS + `"><filter><properties>{"amount": 500}</properties></filter></QueryInstances>`,
+		`<QueryInstances xmlns="` + NS + `"><filter><properties>{}</properties></filter></QueryInstances>`,
 		`<QueryInstances xmlns="` + NS + `"><filter><version>1</version></filter></QueryInstances>`,
 		`<QueryInstances xmlns="` + NS + `"><filter><state>Active</state><state>Active</state></filter></QueryInstances>`,
 		`<QueryInstances xmlns="` + NS + `"><pageSize>-1</pageSize></QueryInstances>`,
@@ -85,7 +89,11 @@ func FuzzQueryArguments(f *testing.F) {
 		}
 		// The client writes the decoded filter back; it decodes to the same filter. (Text values
 		// are written as they were read, so only those XML cannot carry are skipped.)
-		if !xmlSafe(fl.Definition, fl.Package, fl.Exception, fl.ReasonContains, fl.Bookmark) {
+		texts := []string{fl.Definition, fl.Package, fl.Exception, fl.ReasonContains, fl.Bookmark, fl.CorrelationKey, fl.CurrentState}
+		for k, v := range fl.Properties {
+			texts = append(texts, k, v)
+		}
+		if !xmlSafe(texts...) {
 			return
 		}
 		text := written(t, OpQueryInstances, func(b *etree.Element) { writeFilter(b, fl) })

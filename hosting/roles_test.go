@@ -10,7 +10,7 @@ import (
 // (Security, the role table) for every operation of the contract.
 func TestOperationRoles(t *testing.T) {
 	want := map[string]host.Role{
-		"Create": host.Operator, "CreateWithInstanceId": host.Operator, "ResumeBookmark": host.Operator,
+		"Create": host.Operator, "CreateWithInstanceId": host.Operator, "CreateWithCorrelationKey": host.Operator, "ResumeBookmark": host.Operator,
 		"GetInstance": host.Reader, "ListInstances": host.Reader, "GetTrackingRecords": host.Reader,
 		"QueryInstances": host.Reader, "CountInstances": host.Reader, "GetDefinitions": host.Reader,
 		"StartBulkOperation": host.Admin, "GetBulkOperation": host.Reader, "CancelBulkOperation": host.Admin,

@@ -25,6 +25,7 @@ type Host interface {
 	Create(ctx context.Context, req host.CreateRequest) (uuid.UUID, error)
 	ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string, payload any) error
 	Get(ctx context.Context, id uuid.UUID) (*host.Instance, error)
+	FindByKey(ctx context.Context, key string) (uuid.UUID, error)
 	List(ctx context.Context, state workflow.State, limit int) ([]*host.Instance, error)
 	Records(ctx context.Context, id uuid.UUID, after int64) ([]workflow.Record, error)
 	Query(ctx context.Context, req host.QueryRequest) (*host.QueryResult, error)
@@ -45,19 +46,20 @@ type operation struct {
 }
 
 var operations = map[string]operation{
-	OpCreate:               {create, host.Operator},
-	OpCreateWithInstanceID: {create, host.Operator},
-	OpResumeBookmark:       {resumeBookmark, host.Operator},
-	OpGetInstance:          {getInstance, host.Reader},
-	OpListInstances:        {listInstances, host.Reader},
-	OpGetTrackingRecords:   {getTrackingRecords, host.Reader},
-	OpQueryInstances:       {queryInstances, host.Reader},
-	OpCountInstances:       {countInstances, host.Reader},
-	OpGetDefinitions:       {getDefinitions, host.Reader},
-	OpStartBulkOperation:   {startBulkOperation, host.Admin},
-	OpGetBulkOperation:     {getBulkOperation, host.Reader},
-	OpCancelBulkOperation:  {cancelBulkOperation, host.Admin},
-	OpPurge:                {purge, host.Admin},
+	OpCreate:                   {create, host.Operator},
+	OpCreateWithInstanceID:     {create, host.Operator},
+	OpCreateWithCorrelationKey: {create, host.Operator},
+	OpResumeBookmark:           {resumeBookmark, host.Operator},
+	OpGetInstance:              {getInstance, host.Reader},
+	OpListInstances:            {listInstances, host.Reader},
+	OpGetTrackingRecords:       {getTrackingRecords, host.Reader},
+	OpQueryInstances:           {queryInstances, host.Reader},
+	OpCountInstances:           {countInstances, host.Reader},
+	OpGetDefinitions:           {getDefinitions, host.Reader},
+	OpStartBulkOperation:       {startBulkOperation, host.Admin},
+	OpGetBulkOperation:         {getBulkOperation, host.Reader},
+	OpCancelBulkOperation:      {cancelBulkOperation, host.Admin},
+	OpPurge:                    {purge, host.Admin},
 }
 
 // Operations returns the hosting contract's operations bound to h, for a soap.Endpoint.
@@ -103,6 +105,14 @@ func create(ctx context.Context, h Host, a *args) (*etree.Element, error) {
 		return nil, argFault("definition is required")
 	}
 	withID := a.op == OpCreateWithInstanceID
+	if a.op == OpCreateWithCorrelationKey {
+		if req.CorrelationKey, err = a.text("correlationKey"); err != nil {
+			return nil, err
+		}
+		if req.CorrelationKey == "" {
+			return nil, argFault("correlationKey is required")
+		}
+	}
 	if withID {
 		id, err := a.instanceID()
 		if err != nil {
@@ -151,7 +161,7 @@ func create(ctx context.Context, h Host, a *args) (*etree.Element, error) {
 }
 
 func resumeBookmark(ctx context.Context, h Host, a *args) (*etree.Element, error) {
-	id, err := a.instanceID()
+	id, err := a.target(ctx, h)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +189,7 @@ func resumeBookmark(ctx context.Context, h Host, a *args) (*etree.Element, error
 }
 
 func getInstance(ctx context.Context, h Host, a *args) (*etree.Element, error) {
-	id, err := a.instanceID()
+	id, err := a.target(ctx, h)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +235,7 @@ func listInstances(ctx context.Context, h Host, a *args) (*etree.Element, error)
 }
 
 func getTrackingRecords(ctx context.Context, h Host, a *args) (*etree.Element, error) {
-	id, err := a.instanceID()
+	id, err := a.target(ctx, h)
 	if err != nil {
 		return nil, err
 	}
@@ -291,6 +301,11 @@ func writeInstanceVars(e *etree.Element, inst *host.Instance, vars bool) {
 	}
 	el(e, "executionStatus", inst.ExecutionStatus)
 	optEl(e, "currentState", inst.CurrentState)
+	optEl(e, "correlationKey", inst.CorrelationKey)
+	if len(inst.Properties) > 0 {
+		p, _ := json.Marshal(inst.Properties) // a map of strings always encodes
+		el(e, "properties", string(p))
+	}
 	el(e, "created", inst.Created.UTC().Format(time.RFC3339Nano))
 	el(e, "updated", inst.Updated.UTC().Format(time.RFC3339Nano))
 }
@@ -345,6 +360,25 @@ func (a *args) instanceID() (uuid.UUID, error) {
 		return uuid.Nil, argFault(fmt.Sprintf("instanceId %q is not a GUID: %v", s, err))
 	}
 	return id, nil
+}
+
+// target is the instance an operation names: by instanceId, or by correlationKey in its place
+// (exactly one of them). A key no stored instance has is InstanceNotFound.
+func (a *args) target(ctx context.Context, h Host) (uuid.UUID, error) {
+	key, err := a.text("correlationKey")
+	if err != nil {
+		return uuid.Nil, err
+	}
+	_, hasID := a.elems["instanceId"]
+	switch {
+	case key != "" && hasID:
+		return uuid.Nil, argFault("give instanceId or correlationKey, not both")
+	case key != "":
+		return h.FindByKey(ctx, key)
+	case !hasID && a.elems["correlationKey"] != nil:
+		return uuid.Nil, argFault("correlationKey is empty")
+	}
+	return a.instanceID()
 }
 
 func childText(e *etree.Element, name string) string {

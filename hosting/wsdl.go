@@ -47,6 +47,8 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
           <xs:element name="pendingTimer" type="xs:dateTime" minOccurs="0"/>
           <xs:element name="executionStatus" type="xs:string"/>
           <xs:element name="currentState" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The current state of the instance's outermost StateMachine, when it has one.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="correlationKey" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The business key the instance is found by, when it has one.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="properties" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>A JSON object: the promoted properties (name to text) at the last persist, when the definition promotes any.</xs:documentation></xs:annotation></xs:element>
           <xs:element name="created" type="xs:dateTime"/>
           <xs:element name="updated" type="xs:dateTime"/>
         </xs:sequence>
@@ -80,6 +82,9 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
           <xs:element name="createdBefore" type="xs:dateTime" minOccurs="0"/>
           <xs:element name="updatedAfter" type="xs:dateTime" minOccurs="0"/>
           <xs:element name="updatedBefore" type="xs:dateTime" minOccurs="0"/>
+          <xs:element name="correlationKey" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The instance with this correlation key.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="currentState" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The current state of the instance's outermost StateMachine.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="properties" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>A JSON object of promoted property names to text values: instances that have every one of them with exactly that value.</xs:documentation></xs:annotation></xs:element>
         </xs:sequence>
       </xs:complexType>
       <xs:complexType name="Group">
@@ -177,16 +182,31 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
         </xs:sequence></xs:complexType>
       </xs:element>
       <xs:element name="CreateWithInstanceIdResponse"><xs:complexType><xs:sequence/></xs:complexType></xs:element>
+      <xs:element name="CreateWithCorrelationKey">
+        <xs:complexType><xs:sequence>
+          <xs:element name="correlationKey" type="xs:string"><xs:annotation><xs:documentation>Unique among stored instances (InstanceExists otherwise); it replaces the key the definition's CorrelationKey would compute.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="definition" type="xs:string"/>
+          <xs:element name="version" type="xs:string" minOccurs="0"/>
+          <xs:element name="inputs" type="tns:Inputs" minOccurs="0"/>
+        </xs:sequence></xs:complexType>
+      </xs:element>
+      <xs:element name="CreateWithCorrelationKeyResponse">
+        <xs:complexType><xs:sequence><xs:element name="instanceId" type="tns:guid"/></xs:sequence></xs:complexType>
+      </xs:element>
       <xs:element name="ResumeBookmark">
         <xs:complexType><xs:sequence>
-          <xs:element name="instanceId" type="tns:guid"/>
+          <xs:element name="instanceId" type="tns:guid" minOccurs="0"/>
+          <xs:element name="correlationKey" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>In place of instanceId: the instance with this correlation key.</xs:documentation></xs:annotation></xs:element>
           <xs:element name="bookmark" type="xs:string"/>
           <xs:element name="payload" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>JSON text.</xs:documentation></xs:annotation></xs:element>
         </xs:sequence></xs:complexType>
       </xs:element>
       <xs:element name="ResumeBookmarkResponse"><xs:complexType><xs:sequence/></xs:complexType></xs:element>
       <xs:element name="GetInstance">
-        <xs:complexType><xs:sequence><xs:element name="instanceId" type="tns:guid"/></xs:sequence></xs:complexType>
+        <xs:complexType><xs:sequence>
+          <xs:element name="instanceId" type="tns:guid" minOccurs="0"/>
+          <xs:element name="correlationKey" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>In place of instanceId: the instance with this correlation key.</xs:documentation></xs:annotation></xs:element>
+        </xs:sequence></xs:complexType>
       </xs:element>
       <xs:element name="GetInstanceResponse">
         <xs:complexType><xs:sequence><xs:element name="instance" type="tns:Instance"/></xs:sequence></xs:complexType>
@@ -202,7 +222,8 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
       </xs:element>
       <xs:element name="GetTrackingRecords">
         <xs:complexType><xs:sequence>
-          <xs:element name="instanceId" type="tns:guid"/>
+          <xs:element name="instanceId" type="tns:guid" minOccurs="0"/>
+          <xs:element name="correlationKey" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>In place of instanceId: the instance with this correlation key.</xs:documentation></xs:annotation></xs:element>
           <xs:element name="after" type="xs:long" minOccurs="0"/>
         </xs:sequence></xs:complexType>
       </xs:element>
