@@ -226,3 +226,38 @@ func TestFaultReason(t *testing.T) {
 		}
 	}
 }
+
+// TestCorrelationKey: create --key, then get and resume-bookmark name the instance key:KEY.
+func TestCorrelationKey(t *testing.T) {
+	base := servertest.Start(t, "")
+	r := ctl(base, "create", "--definition", "ExpenseApproval", "--version", "1.0.0.0", "--key", "expense/7",
+		"--input", "amount=1500", "--input", "submitter=ann")
+	if r.code != 0 {
+		t.Fatalf("create --key: %+v", r)
+	}
+	id := strings.TrimSpace(r.stdout)
+	if r := ctl(base, "get", "key:expense/7", "--json"); r.code != 0 || !strings.Contains(r.stdout, `"id": "`+id+`"`) ||
+		!strings.Contains(r.stdout, `"correlationKey": "expense/7"`) {
+		t.Fatalf("get key:expense/7: %+v", r)
+	}
+	if r := ctl(base, "resume-bookmark", "key:expense/7", "Review", "--payload", `{"approved": true, "reviewer": "bob"}`); r.code != 0 {
+		t.Fatalf("resume-bookmark key:expense/7: %+v", r)
+	}
+	if r := ctl(base, "get", "key:expense/7"); r.code != 0 || !strings.Contains(r.stdout, "expense/7") {
+		t.Fatalf("get key:expense/7 (table): %+v", r)
+	}
+	// The key is taken: InstanceExists; an unknown key: InstanceNotFound; key: alone is a usage error.
+	r = ctl(base, "create", "--definition", "ExpenseApproval", "--key", "expense/7", "--input", "amount=1", "--input", "submitter=ann")
+	if r.code != 2 || !strings.Contains(r.stderr, "}InstanceExists") {
+		t.Errorf("create with a taken key: %+v", r)
+	}
+	if r := ctl(base, "get", "key:expense/8"); r.code != 2 || !strings.Contains(r.stderr, "}InstanceNotFound") {
+		t.Errorf("get of an unknown key: %+v", r)
+	}
+	if r := ctl(base, "get", "key:"); r.code != 64 {
+		t.Errorf("get key: (no key): %+v", r)
+	}
+	if r := ctl(base, "create", "--definition", "ExpenseApproval", "--key", "k", "--id", id); r.code != 64 {
+		t.Errorf("create --key with --id: %+v", r)
+	}
+}

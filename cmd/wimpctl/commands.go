@@ -60,22 +60,23 @@ func init() {
 	}
 	register(&command{
 		name: "create", group: groupHosting, flags: createFlags,
-		summary: "create an instance --definition NAME [--version V] [--id GUID] [--input K=V]...; prints its id",
-		doc: `Creates an instance of a registered definition (Create, or CreateWithInstanceId with --id)
-and prints its id. --input KEY=VALUE converts VALUE to the type the definition declares for
+		summary: "create an instance --definition NAME [--version V] [--id GUID | --key KEY] [--input K=V]...; prints its id",
+		doc: `Creates an instance of a registered definition (Create, CreateWithInstanceId with --id,
+CreateWithCorrelationKey with --key) and prints its id. --input KEY=VALUE converts VALUE to the type the definition declares for
 the argument KEY (String as it is, Number, Boolean true or false, Object as JSON), asking
 the server for its definitions first; KEY:=JSON sends the JSON value as it is.`,
 	})
 	register(&command{
 		name: "resume-bookmark", args: "ID NAME", group: groupHosting, flags: resumeFlags, aliases: []string{"resume"},
 		summary: "resume the instance's bookmark NAME [--payload JSON]",
-		doc:     "Resumes the bookmark NAME of the instance ID (ResumeBookmark), with a JSON payload.",
+		doc:     "Resumes the bookmark NAME of the instance ID, or key:KEY for the instance with that correlation key (ResumeBookmark), with a JSON payload.",
 	})
 	register(&command{
 		name: "get", args: "ID", group: groupHosting, flags: getFlags,
 		summary: "print an instance",
-		doc: `Prints the instance ID (GetInstance): its state, completion or suspension, definition,
-bookmarks, next timer, variables and times.`,
+		doc: `Prints the instance ID, or key:KEY for the instance with that correlation key
+(GetInstance): its state, completion or suspension, definition, bookmarks, state machine state,
+correlation key and promoted properties, next timer, variables and times.`,
 	})
 	register(&command{
 		name: "hash-password", group: groupOffline, offline: true, flags: noFlags(hashPassword),
@@ -161,6 +162,22 @@ func parseID(s string) (uuid.UUID, error) {
 	return id, nil
 }
 
+// keyPrefix, before an ID argument, names the instance by its correlation key instead.
+const keyPrefix = "key:"
+
+// parseRef reads an ID argument of the hosting commands that accept a correlation key in its
+// place: a GUID, or key:KEY.
+func parseRef(s string) (hosting.Ref, error) {
+	if key, ok := strings.CutPrefix(s, keyPrefix); ok {
+		if key == "" {
+			return hosting.Ref{}, usagef("%q names no correlation key", s)
+		}
+		return hosting.Ref{Key: key}, nil
+	}
+	id, err := parseID(s)
+	return hosting.Ref{ID: id}, err
+}
+
 // multiFlag collects a repeated flag's values.
 type multiFlag []string
 
@@ -171,6 +188,7 @@ func createFlags(fs *flag.FlagSet) action {
 	def := fs.String("definition", "", "the definition's `NAME`, or PACKAGE.NAME (required)")
 	version := fs.String("version", "", "the definition's `VERSION` (default: the newest)")
 	idText := fs.String("id", "", "the new instance's `GUID` (default: the server picks one)")
+	key := fs.String("key", "", "the new instance's correlation `KEY` (CreateWithCorrelationKey; default: the one its definition computes, if any)")
 	var inputs multiFlag
 	fs.Var(&inputs, "input", "an input argument: `KEY=VALUE`, typed as the definition declares KEY, or KEY:=JSON; repeatable")
 	out := outputFlags(fs, `json: {"id": ...}; wide: as table`)
@@ -178,7 +196,10 @@ func createFlags(fs *flag.FlagSet) action {
 		if *def == "" {
 			return usagef("create needs --definition")
 		}
-		req := host.CreateRequest{Definition: *def, Version: *version}
+		req := host.CreateRequest{Definition: *def, Version: *version, CorrelationKey: *key}
+		if *idText != "" && *key != "" {
+			return usagef("create takes --id or --key, not both")
+		}
 		if *idText != "" {
 			id, err := protocol.ParseGUID(*idText)
 			if err != nil {
@@ -207,25 +228,25 @@ func createFlags(fs *flag.FlagSet) action {
 func resumeFlags(fs *flag.FlagSet) action {
 	payload := fs.String("payload", "", "the `JSON` value the bookmark is resumed with (default: none)")
 	return func(ctx context.Context, c *client, args []string) error {
-		id, err := parseID(args[0])
+		ref, err := parseRef(args[0])
 		if err != nil {
 			return err
 		}
 		if *payload != "" && !json.Valid([]byte(*payload)) {
 			return usagef("--payload is not valid JSON")
 		}
-		return c.hosting.ResumeBookmark(ctx, id, args[1], *payload)
+		return c.hosting.ResumeBookmarkByRef(ctx, ref, args[1], *payload)
 	}
 }
 
 func getFlags(fs *flag.FlagSet) action {
 	out := outputFlags(fs, "wide adds the execution status")
 	return func(ctx context.Context, c *client, args []string) error {
-		id, err := parseID(args[0])
+		ref, err := parseRef(args[0])
 		if err != nil {
 			return err
 		}
-		inst, err := c.hosting.GetInstance(ctx, id)
+		inst, err := c.hosting.GetInstanceByRef(ctx, ref)
 		if err != nil {
 			return err
 		}
@@ -257,6 +278,16 @@ func getFlags(fs *flag.FlagSet) action {
 		d := inst.Definition
 		line("definition", d.Name+" "+d.Version+" ("+d.Package+")")
 		line("bookmarks", strings.Join(inst.Bookmarks, ", "))
+		if inst.CurrentState != "" {
+			line("state machine", inst.CurrentState)
+		}
+		if inst.CorrelationKey != "" {
+			line("key", inst.CorrelationKey)
+		}
+		if len(inst.Properties) > 0 {
+			props, _ := json.Marshal(inst.Properties)
+			line("properties", string(props))
+		}
 		if inst.PendingTimer != nil {
 			tw.row("next timer", timeCell(*inst.PendingTimer))
 		}
