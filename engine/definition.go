@@ -190,9 +190,11 @@ type Definition struct {
 	// none); Promoted are the properties stored with it on every persist.
 	CorrelationKey *Expr
 	Promoted       []Promotion
-	Arguments      []Argument
-	Variables      []Variable
-	File           string // where it was loaded from (for messages)
+	// Tracking is the definition's tracking profile (nil: the host's).
+	Tracking  *workflow.TrackingProfile
+	Arguments []Argument
+	Variables []Variable
+	File      string // where it was loaded from (for messages)
 
 	root  *activity
 	byID  map[string]*activity

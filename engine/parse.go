@@ -200,7 +200,7 @@ func (p *parser) workflow(n *xnode) error {
 	if n.name != "Workflow" {
 		return p.errAt(n, "root element must be <Workflow>, not <%s>", n.name)
 	}
-	m, err := p.attrs(n, "Name", "Package", "Version", "DisplayName", "MaxWorkItems", "CorrelationKey")
+	m, err := p.attrs(n, "Name", "Package", "Version", "DisplayName", "MaxWorkItems", "CorrelationKey", "Tracking")
 	if err != nil {
 		return err
 	}
@@ -213,6 +213,13 @@ func (p *parser) workflow(n *xnode) error {
 			return p.errAt(n, "bad MaxWorkItems %q: want a positive integer", v)
 		}
 		p.def.MaxWorkItems = int(n64)
+	}
+	if v, ok := m["Tracking"]; ok {
+		prof, err := workflow.ParseTrackingProfile(v)
+		if err != nil {
+			return p.errAt(n, "bad Tracking: %v", err)
+		}
+		p.def.Tracking = &prof
 	}
 	var body *xnode
 	seen := map[string]bool{}

@@ -401,6 +401,10 @@ var definitionErrors = []struct {
   <WriteLine Text="x"/>
 </Workflow>`,
 		`t.xml:4:3: property "amount" is promoted twice`},
+	{"Tracking profile", `<Workflow Name="W" Version="1.0" Tracking="Activity">
+  <WriteLine Text="x"/>
+</Workflow>`,
+		`t.xml:1:1: bad Tracking: tracking profile "Activity": instance records are always written; write All, or Instance with Activity and/or Bookmark`},
 	{"Promote name", `<Workflow Name="W" Version="1.0">
   <Promote Name="the amount" Value="[1]"/>
   <WriteLine Text="x"/>

@@ -218,11 +218,19 @@ func (h *Host) drain(s *slot) []workflow.Record {
 		return nil
 	}
 	recs := s.wf.DrainRecords()
-	now := h.now()
-	for i := range recs {
-		recs[i].InstanceID, recs[i].Time = s.id, now
+	profile := h.tracking
+	if p := s.wf.Definition().Tracking; p != nil {
+		profile = *p
 	}
-	return recs
+	now := h.now()
+	kept := recs[:0]
+	for _, r := range recs {
+		if profile.Keeps(r.Kind) {
+			r.InstanceID, r.Time = s.id, now
+			kept = append(kept, r)
+		}
+	}
+	return kept
 }
 
 func (h *Host) record(s *slot, kind workflow.RecordKind, name, reason, principal string) workflow.Record {

@@ -63,6 +63,9 @@ type Config struct {
 	// the host suspends it (exception WorkItemLimitExceeded); a definition's MaxWorkItems
 	// attribute overrides it. Default 100000.
 	MaxWorkItems int
+	// Tracking is the tracking profile of definitions that set none (their Tracking attribute
+	// overrides it); nil: every record (workflow.TrackAll).
+	Tracking *workflow.TrackingProfile
 	// Node names this host for people (logs, the owner registration); default the host name.
 	Node string
 	// Info describes this process in its owner registration (default "pid N").
@@ -102,10 +105,11 @@ type Config struct {
 
 // Host runs workflow instances. It is safe for concurrent use.
 type Host struct {
-	cfg   Config
-	store store.Store
-	defs  *engine.Registry
-	log   *slog.Logger
+	cfg      Config
+	tracking workflow.TrackingProfile // cfg.Tracking, or TrackAll
+	store    store.Store
+	defs     *engine.Registry
+	log      *slog.Logger
 
 	mu     sync.Mutex
 	slots  map[uuid.UUID]*slot
@@ -215,7 +219,11 @@ func New(cfg Config) (*Host, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Host{cfg: cfg, store: cfg.Store, defs: cfg.Definitions, log: cfg.Logger,
+	tracking := workflow.TrackAll
+	if cfg.Tracking != nil {
+		tracking = *cfg.Tracking
+	}
+	return &Host{cfg: cfg, tracking: tracking, store: cfg.Store, defs: cfg.Definitions, log: cfg.Logger,
 		slots: map[uuid.UUID]*slot{}, wake: make(chan struct{}, 1), recover: make(chan struct{}, 1), retain: make(chan struct{}, 1),
 		callSlots: make(chan struct{}, cfg.MaxCalls), ctx: ctx, cancel: cancel}, nil
 }

@@ -4,6 +4,8 @@
 package workflow
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -58,4 +60,54 @@ type Record struct {
 	Reason     string
 	Principal  string // who asked, for management operations
 	Data       string // optional JSON payload
+}
+
+// TrackingProfile selects which tracking records are written. Instance records (lifecycle and
+// management operations) are always written; activity and bookmark records only when the
+// profile includes them, so that a heavy loop need not write a row per step.
+type TrackingProfile struct {
+	Activities bool // ActivityRecord (WriteLine output included)
+	Bookmarks  bool // BookmarkRecord
+}
+
+// TrackAll is the default profile: every record.
+var TrackAll = TrackingProfile{Activities: true, Bookmarks: true}
+
+// Keeps reports whether the profile writes records of kind k.
+func (p TrackingProfile) Keeps(k RecordKind) bool {
+	switch k {
+	case ActivityRecord:
+		return p.Activities
+	case BookmarkRecord:
+		return p.Bookmarks
+	}
+	return true
+}
+
+// ParseTrackingProfile reads a profile as written in a definition's Tracking attribute and the
+// server's --tracking flag: All, or Instance followed by any of Activity and Bookmark, separated
+// by commas or spaces (Instance alone: instance records only).
+func ParseTrackingProfile(s string) (TrackingProfile, error) {
+	words := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+	if len(words) == 1 && words[0] == "All" {
+		return TrackAll, nil
+	}
+	var p TrackingProfile
+	instance := false
+	for _, w := range words {
+		switch w {
+		case "Instance":
+			instance = true
+		case "Activity":
+			p.Activities = true
+		case "Bookmark":
+			p.Bookmarks = true
+		default:
+			return TrackingProfile{}, fmt.Errorf("tracking profile %q: unknown word %q (want All, or Instance with Activity and/or Bookmark)", s, w)
+		}
+	}
+	if !instance {
+		return TrackingProfile{}, fmt.Errorf("tracking profile %q: instance records are always written; write All, or Instance with Activity and/or Bookmark", s)
+	}
+	return p, nil
 }

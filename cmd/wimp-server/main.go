@@ -43,6 +43,7 @@ import (
 	"github.com/wimp-project/wimp/store"
 	"github.com/wimp-project/wimp/store/postgres"
 	"github.com/wimp-project/wimp/store/sqlite"
+	"github.com/wimp-project/wimp/workflow"
 )
 
 type config struct {
@@ -52,6 +53,7 @@ type config struct {
 	retention                                            retention
 	maxBody                                              int64
 	maxWorkItems                                         int
+	tracking                                             *workflow.TrackingProfile
 	http                                                 httpLimits
 	security                                             securityConfig
 	version                                              bool // --version: print the version and start nothing
@@ -141,6 +143,9 @@ func parseFlags(args []string) (config, error) {
 		"how long a change may wait for the database before it fails, unapplied, with a Receiver fault")
 	num(&maxWork, "max-work-items", "100000",
 		"work items an instance may run without becoming idle before it is suspended (a definition's MaxWorkItems overrides it)")
+	var trackingProfile string
+	str(&trackingProfile, "tracking", "All",
+		"tracking records written for definitions without a Tracking attribute: All, or Instance with Activity and/or Bookmark (e.g. \"Instance,Bookmark\"); instance records are always written")
 	var httpAllow string
 	str(&httpAllow, "http-allow", "",
 		"HOST[:PORT],... the HttpRequest activity may reach (a port-less entry allows every port; default none: workflows cannot reach the network)")
@@ -193,6 +198,11 @@ func parseFlags(args []string) (config, error) {
 		}
 	}
 	c.maxWorkItems = int(maxWork)
+	prof, err := workflow.ParseTrackingProfile(trackingProfile)
+	if err != nil {
+		return c, fmt.Errorf("--tracking: %v", err)
+	}
+	c.tracking = &prof
 	if c.httpAllow, err = host.ParseAllowList(httpAllow); err != nil {
 		return c, err
 	}
@@ -261,7 +271,7 @@ func run(args []string) error {
 	}
 	node, _ := os.Hostname()
 	h, err := host.New(host.Config{Store: st, Definitions: defs, Logger: log, UnloadAfter: unload, Policy: policy,
-		MaxWorkItems: c.maxWorkItems, Node: node, Observer: metrics.HostObserver(), Bulk: protocol.Bulk{},
+		MaxWorkItems: c.maxWorkItems, Tracking: c.tracking, Node: node, Observer: metrics.HostObserver(), Bulk: protocol.Bulk{},
 		PurgeCompleted: c.retention.completed != "keep", CompletedRetention: c.retention.completedAfter,
 		TrackingRetention: c.retention.tracking,
 		HTTP:              host.HTTPOptions{Allow: c.httpAllow},

@@ -54,6 +54,8 @@ func TestRejectsBadFlags(t *testing.T) {
 		{"--completed-retention", "soon"},
 		{"--completed-retention", ""},
 		{"--tracking-retention", "-1s"},
+		{"--tracking", "Activity"},
+		{"--tracking", "none"},
 		{"extra"},
 	} {
 		if err := run(append(args, "--db", filepath.Join(t.TempDir(), "x.db"), "--listen", "127.0.0.1:0")); err == nil {
