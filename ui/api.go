@@ -149,13 +149,15 @@ type instanceJSON struct {
 	SuspensionReason    string              `json:"suspensionReason,omitempty"`
 	SuspensionException string              `json:"suspensionException,omitempty"`
 	// CurrentState is a state machine's current state (host.Instance.CurrentState).
-	CurrentState    string          `json:"currentState,omitempty"`
-	Bookmarks       []string        `json:"bookmarks"`
-	PendingTimer    time.Time       `json:"pendingTimer,omitzero"`
-	ExecutionStatus string          `json:"executionStatus,omitempty"`
-	Variables       json.RawMessage `json:"variables,omitempty"`
-	Created         time.Time       `json:"created"`
-	Updated         time.Time       `json:"updated"`
+	CurrentState    string            `json:"currentState,omitempty"`
+	CorrelationKey  string            `json:"correlationKey,omitempty"`
+	Properties      map[string]string `json:"properties,omitempty"` // promoted properties
+	Bookmarks       []string          `json:"bookmarks"`
+	PendingTimer    time.Time         `json:"pendingTimer,omitzero"`
+	ExecutionStatus string            `json:"executionStatus,omitempty"`
+	Variables       json.RawMessage   `json:"variables,omitempty"`
+	Created         time.Time         `json:"created"`
+	Updated         time.Time         `json:"updated"`
 }
 
 func instanceView(in *host.Instance) instanceJSON {
@@ -163,7 +165,7 @@ func instanceView(in *host.Instance) instanceJSON {
 		CompletionReason: in.CompletionReason, CompletionException: in.CompletionException,
 		SuspensionReason: in.SuspensionReason, SuspensionException: in.SuspensionException,
 		Bookmarks: in.Bookmarks, PendingTimer: in.PendingTimer, ExecutionStatus: in.ExecutionStatus,
-		CurrentState: in.CurrentState, Created: in.Created, Updated: in.Updated}
+		CurrentState: in.CurrentState, CorrelationKey: in.CorrelationKey, Properties: in.Properties, Created: in.Created, Updated: in.Updated}
 	if v.Bookmarks == nil {
 		v.Bookmarks = []string{}
 	}

@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
 )
 
@@ -412,6 +414,28 @@ func TestSearchAndBulk(t *testing.T) {
 	for _, id := range ids[1:] {
 		if in := e.instance(t, id); in.State != "Suspended" || in.SuspensionReason != "freeze" {
 			t.Errorf("after the bulk Suspend: %s %q", in.State, in.SuspensionReason)
+		}
+	}
+}
+
+// The instance view names the instance's correlation key and state-machine state, and the
+// search finds it by them.
+func TestInstanceViewCorrelation(t *testing.T) {
+	e := start(t)
+	id, err := e.hosting[admin].Create(context.Background(), host.CreateRequest{Definition: "SalesCollaboration",
+		CorrelationKey: "lead/ACME", Inputs: map[string]any{"lead": "ACME", "salesperson": "ann"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := e.request(t, reader, "GET", "/ui/api/instances/"+id.String(), nil, "")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"correlationKey":"lead/ACME"`) ||
+		!strings.Contains(string(body), `"currentState":"SalesCollaboration"`) {
+		t.Fatalf("GET instance: %d %s", resp.StatusCode, body)
+	}
+	for _, q := range []string{"correlationKey=lead%2FACME", "currentState=SalesCollaboration"} {
+		resp, body := e.request(t, reader, "GET", "/ui/api/instances?"+q, nil, "")
+		if resp.StatusCode != 200 || !strings.Contains(string(body), id.String()) {
+			t.Errorf("search %s: %d %s", q, resp.StatusCode, body)
 		}
 	}
 }

@@ -96,6 +96,9 @@ export function instance(main, session, id) {
     const rows = [
       ['State', el('span', {id: 'state'}, badge(i.state, i.completion))],
       i.currentState && ['State machine', i.currentState],
+      i.correlationKey && ['Correlation key', el('code', {id: 'correlation-key'}, i.correlationKey)],
+      i.properties && ['Promoted', el('span', {id: 'properties'},
+        Object.entries(i.properties).map(([k, v]) => el('code', {class: 'property'}, `${k}=${v}`)))],
       i.suspensionReason && ['Suspended because', el('span', {id: 'suspension-reason'}, i.suspensionReason)],
       i.suspensionException && ['Suspending exception', i.suspensionException],
       i.completionReason && ['Completion reason', i.completionReason],
