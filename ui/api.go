@@ -95,6 +95,24 @@ func (u *handler) post(fn func(http.ResponseWriter, *http.Request) (any, error))
 }
 
 // readBody reads a request body of at most maxBody bytes.
+// pathRequest is the common start of a state-changing request on the instance or bulk job its
+// path names ({id}): authorized for op with role need before anything of the request is read,
+// then the id and the (bounded) body.
+func (u *handler) pathRequest(w http.ResponseWriter, r *http.Request, op string, need host.Role) (uuid.UUID, []byte, error) {
+	if err := u.h.Authorize(r.Context(), op, need); err != nil {
+		return uuid.Nil, nil, err
+	}
+	id, err := parseID(r.PathValue("id"))
+	if err != nil {
+		return uuid.Nil, nil, err
+	}
+	b, err := u.readBody(w, r)
+	if err != nil {
+		return uuid.Nil, nil, err
+	}
+	return id, b, nil
+}
+
 func (u *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	tooLarge := &apiError{http.StatusRequestEntityTooLarge, "PayloadTooLarge",
 		fmt.Sprintf("the request body is larger than %d bytes", u.maxBody)}
@@ -451,14 +469,7 @@ func (u *handler) action(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, &apiError{http.StatusNotFound, "NotFound", fmt.Sprintf("the dashboard has no action %q (it has %v)", op, actionOps)}
 	}
 	o, _ := protocol.OpByName(op)
-	if err := u.h.Authorize(r.Context(), op, o.Requires()); err != nil {
-		return nil, err
-	}
-	id, err := parseID(r.PathValue("id"))
-	if err != nil {
-		return nil, err
-	}
-	b, err := u.readBody(w, r)
+	id, b, err := u.pathRequest(w, r, op, o.Requires())
 	if err != nil {
 		return nil, err
 	}
@@ -480,14 +491,7 @@ func (u *handler) action(w http.ResponseWriter, r *http.Request) (any, error) {
 // ResumeBookmark.
 func (u *handler) resume(w http.ResponseWriter, r *http.Request) (any, error) {
 	const op = "ResumeBookmark"
-	if err := u.h.Authorize(r.Context(), op, otherRoles[op]); err != nil {
-		return nil, err
-	}
-	id, err := parseID(r.PathValue("id"))
-	if err != nil {
-		return nil, err
-	}
-	b, err := u.readBody(w, r)
+	id, b, err := u.pathRequest(w, r, op, otherRoles[op])
 	if err != nil {
 		return nil, err
 	}
@@ -570,14 +574,7 @@ func (u *handler) bulk(r *http.Request) (any, error) {
 // POST /ui/api/bulk/{id}/cancel {}: stops a bulk job where it is.
 func (u *handler) cancelBulk(w http.ResponseWriter, r *http.Request) (any, error) {
 	const op = "CancelBulkOperation"
-	if err := u.h.Authorize(r.Context(), op, otherRoles[op]); err != nil {
-		return nil, err
-	}
-	id, err := parseID(r.PathValue("id"))
-	if err != nil {
-		return nil, err
-	}
-	b, err := u.readBody(w, r)
+	id, b, err := u.pathRequest(w, r, op, otherRoles[op])
 	if err != nil {
 		return nil, err
 	}
