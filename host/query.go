@@ -40,6 +40,9 @@ type Filter struct {
 	CorrelationKey string            `json:"correlationKey,omitempty"`
 	CurrentState   string            `json:"currentState,omitempty"`
 	Properties     map[string]string `json:"properties,omitempty"`
+
+	Parent    uuid.UUID `json:"parent,omitzero"` // uuid.Nil: any (omitempty would write the nil id)
+	HasParent bool      `json:"hasParent,omitempty"`
 }
 
 // IsZero reports whether f selects every instance.

@@ -57,6 +57,10 @@ type Filter struct {
 	// Properties selects instances that have every one of these promoted properties with
 	// exactly this value.
 	Properties map[string]string
+	// Parent selects the instances whose Parent is this id (exact; uuid.Nil: no condition).
+	Parent uuid.UUID
+	// HasParent selects only instances that have a parent (any).
+	HasParent bool
 }
 
 // Validate reports, as ErrInvalidQuery, a state or completion that does not exist and a
@@ -92,7 +96,7 @@ func (f Filter) Validate() error {
 func (f Filter) Summarizable() bool {
 	return f.ReasonContains == "" && f.Bookmark == "" && f.CreatedAfter.IsZero() && f.CreatedBefore.IsZero() &&
 		f.UpdatedAfter.IsZero() && f.UpdatedBefore.IsZero() && f.CorrelationKey == "" && f.CurrentState == "" &&
-		len(f.Properties) == 0
+		len(f.Properties) == 0 && f.Parent == uuid.Nil && !f.HasParent
 }
 
 // Matches reports whether f selects in (f must Validate). It is the reference semantics of
@@ -111,7 +115,9 @@ func (f Filter) Matches(in *Instance) bool {
 		!f.UpdatedAfter.IsZero() && !in.Updated.After(f.UpdatedAfter),
 		!f.UpdatedBefore.IsZero() && !in.Updated.Before(f.UpdatedBefore),
 		f.CorrelationKey != "" && in.CorrelationKey != f.CorrelationKey,
-		f.CurrentState != "" && in.CurrentState != f.CurrentState:
+		f.CurrentState != "" && in.CurrentState != f.CurrentState,
+		f.Parent != uuid.Nil && in.Parent != f.Parent,
+		f.HasParent && in.Parent == uuid.Nil:
 		return false
 	}
 	for name, value := range f.Properties {

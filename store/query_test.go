@@ -132,3 +132,35 @@ func TestFilterValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestFilterParent(t *testing.T) {
+	p := uuid.MustParse("9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d")
+	other := uuid.MustParse("1f2e3d4c-5b6a-4978-8a9b-c0d1e2f3a4b5")
+	orphan := &Instance{State: workflow.Active}
+	child := &Instance{State: workflow.Active, Parent: p}
+	for _, c := range []struct {
+		f             Filter
+		orphan, child bool
+	}{
+		{Filter{}, true, true},
+		{Filter{Parent: p}, false, true},
+		{Filter{Parent: other}, false, false},
+		{Filter{HasParent: true}, false, true},
+		{Filter{Parent: p, HasParent: true}, false, true},
+		{Filter{HasParent: true, State: workflow.Suspended}, false, false},
+	} {
+		if got := c.f.Matches(orphan); got != c.orphan {
+			t.Errorf("%+v matches an instance without a parent: %v, want %v", c.f, got, c.orphan)
+		}
+		if got := c.f.Matches(child); got != c.child {
+			t.Errorf("%+v matches a child: %v, want %v", c.f, got, c.child)
+		}
+		if c.f.Validate() != nil {
+			t.Errorf("%+v does not validate", c.f)
+		}
+		// Counts kept per group know nothing of parents.
+		if want := c.f.Parent == uuid.Nil && !c.f.HasParent; c.f.Summarizable() != want {
+			t.Errorf("%+v: Summarizable %v, want %v", c.f, c.f.Summarizable(), want)
+		}
+	}
+}

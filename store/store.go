@@ -104,6 +104,9 @@ type Instance struct {
 	// none): unique among stored instances (an Insert that repeats one is ErrKeyExists), written
 	// by Insert only (Update keeps the stored key).
 	CorrelationKey string
+	// Parent is the instance that started this one (an InvokeWorkflow activity's child);
+	// uuid.Nil for none. Written by Insert only (Update keeps the stored parent).
+	Parent uuid.UUID
 	// CurrentState is the current state of the instance's outermost StateMachine ("" for none).
 	CurrentState string
 	// Properties are the promoted properties (name → value as text) of the last persist; nil

@@ -323,8 +323,8 @@ func (t *tx) leased(id uuid.UUID, holder string) error {
 const insertSQL = `INSERT INTO instances (id, definition_name, definition_package, definition_version, version_key,
 	state, completion, suspension_reason, suspension_exception, completion_reason, completion_exception,
 	blocking_bookmarks, pending_timer, execution_status, failures, image, variables,
-	lease_owner, lease_token, version, created, updated, current_state, properties, correlation_key)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1, $20, $20, $21, $22::jsonb, $23)
+	lease_owner, lease_token, version, created, updated, current_state, properties, correlation_key, parent)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1, $20, $20, $21, $22::jsonb, $23, $24)
 	ON CONFLICT DO NOTHING`
 
 const updateSQL = `UPDATE instances SET definition_name = $2, definition_package = $3, definition_version = $4,
@@ -397,7 +397,7 @@ func (t *tx) applyChanges(changes []store.Change, u *backend.Undo) error {
 			if in.CorrelationKey != "" {
 				key = &in.CorrelationKey
 			}
-			b.Queue(insertSQL, append(args, key)...).Exec(func(ct pgconn.CommandTag) error {
+			b.Queue(insertSQL, append(args, key, nullID(in.Parent))...).Exec(func(ct pgconn.CommandTag) error {
 				inserted = ct.RowsAffected() == 1
 				return nil
 			})

@@ -51,16 +51,16 @@ func withRecords(w string, first int) string {
 }
 
 var (
-	// $1..$22 as instanceArgs, $23 the writer.
+	// $1..$22 as instanceArgs, $23 the parent, $24 the writer.
 	fastInsertSQL = withRecords(`INSERT INTO instances (id, definition_name, definition_package, definition_version,
 		version_key, state, completion, suspension_reason, suspension_exception, completion_reason, completion_exception,
 		blocking_bookmarks, pending_timer, execution_status, failures, image, variables,
-		lease_owner, lease_token, version, created, updated, current_state, properties)
+		lease_owner, lease_token, version, created, updated, current_state, properties, parent)
 		SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text,
 			$11::text, $12::text[], $13::timestamptz, $14::text, $15::integer, $16::bytea, $17::bytea, $18::text,
-			$19::bigint, 1, $20::timestamptz, $20::timestamptz, $21::text, $22::jsonb
-		WHERE `+byLive(23, 20)+`
-		ON CONFLICT (id) DO NOTHING`, 24)
+			$19::bigint, 1, $20::timestamptz, $20::timestamptz, $21::text, $22::jsonb, $23::uuid
+		WHERE `+byLive(24, 20)+`
+		ON CONFLICT (id) DO NOTHING`, 25)
 	// $1..$22 as instanceArgs, $23 the version, $24 and $25 the lease it has, $26 the writer.
 	fastUpdateSQL = withRecords(`UPDATE instances SET definition_name = $2, definition_package = $3,
 		definition_version = $4, version_key = $5, state = $6, completion = $7, suspension_reason = $8,
@@ -131,7 +131,7 @@ func fastChange(c store.Change, now time.Time, u *backend.Undo) *fastWrite {
 	var fw fastWrite
 	switch c.Op {
 	case store.Insert:
-		fw.sql, fw.args = fastInsertSQL, append(args, c.By)
+		fw.sql, fw.args = fastInsertSQL, append(args, nullID(in.Parent), c.By)
 	case store.Update:
 		fw.sql, fw.args = fastUpdateSQL, append(args, in.Version, has.Owner, has.Token, c.By)
 	case store.Track:

@@ -282,7 +282,7 @@ func (s *Store) closePools() {
 const instanceColumns = `id, definition_name, definition_package, definition_version, state, completion,
 	suspension_reason, suspension_exception, completion_reason, completion_exception, blocking_bookmarks,
 	pending_timer, execution_status, failures, image, variables, version, lease_owner, lease_token,
-	created, updated, correlation_key, current_state, properties`
+	created, updated, correlation_key, current_state, properties, parent`
 
 func scanInstance(row pgx.Row) (*store.Instance, error) {
 	var (
@@ -290,15 +290,19 @@ func scanInstance(row pgx.Row) (*store.Instance, error) {
 		state, completion string
 		pending           *time.Time
 		key               *string
+		parent            *uuid.UUID
 	)
 	if err := row.Scan(&in.ID, &in.Definition.Name, &in.Definition.Package, &in.Definition.Version, &state, &completion,
 		&in.SuspensionReason, &in.SuspensionException, &in.CompletionReason, &in.CompletionException, &in.Bookmarks,
 		&pending, &in.ExecutionStatus, &in.Failures, &in.Image, &in.Variables, &in.Version, &in.Lease.Owner, &in.Lease.Token,
-		&in.Created, &in.Updated, &key, &in.CurrentState, &in.Properties); err != nil {
+		&in.Created, &in.Updated, &key, &in.CurrentState, &in.Properties, &parent); err != nil {
 		return nil, err
 	}
 	if key != nil {
 		in.CorrelationKey = *key
+	}
+	if parent != nil {
+		in.Parent = *parent
 	}
 	if len(in.Properties) == 0 {
 		in.Properties = nil
@@ -483,6 +487,14 @@ func ms(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()).UTC() }
 
 // msNow is the clock's now in UTC, truncated to what the database stores.
 func msNow(clock func() time.Time) time.Time { return ms(clock()) }
+
+// nullID binds uuid.Nil as NULL.
+func nullID(id uuid.UUID) any {
+	if id == uuid.Nil {
+		return nil
+	}
+	return id
+}
 
 // nullTime is t for a nullable column: NULL when zero.
 func nullTime(t time.Time) any {

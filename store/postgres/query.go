@@ -73,9 +73,10 @@ const summarySQL = `SELECT state, completion, definition_name, definition_packag
 	HAVING SUM(n) <> 0`
 
 // sourceFor reads a bookmark's instances from instance_bookmarks, in key order, and joins
-// them by id; any other filter reads instances, through the index the planner picks for it.
+// them by id; any other filter reads instances, through the index the planner picks for it. A
+// correlation key or a parent, which select few instances, reads instances whatever else f has.
 func sourceFor(f store.Filter) backend.Source {
-	if f.CorrelationKey != "" {
+	if f.CorrelationKey != "" || f.Parent != uuid.Nil {
 		return backend.Source{From: "instances AS i", Created: "i.created", ID: "i.id"}
 	}
 	if len(f.Properties) > 0 && f.Bookmark == "" {
@@ -84,7 +85,7 @@ func sourceFor(f store.Filter) backend.Source {
 	}
 	if f.Bookmark != "" {
 		return backend.Source{From: "instance_bookmarks AS b JOIN instances AS i ON i.id = b.instance_id",
-			Created: "b.created", ID: "b.instance_id"}
+			Created: "b.created", ID: "b.instance_id", Bookmarks: true}
 	}
 	return backend.Source{From: "instances AS i", Created: "i.created", ID: "i.id"}
 }
@@ -95,6 +96,9 @@ var dialect = backend.Dialect{
 	Contains:    "strpos",
 	Time:        func(ms int64) any { return time.UnixMilli(ms).UTC() },
 	ID:          func(id uuid.UUID) any { return id },
+	// A check of the row read: the planner would rather join instance_bookmarks by hash, all
+	// of a shared bookmark's rows for a few instances.
+	WaitsOn: "? = ANY (i.blocking_bookmarks)",
 }
 
 // pageColumns are instanceColumns of instances AS i, without the image (NULL, as a missing
@@ -107,7 +111,7 @@ func pageColumns(variables bool) string {
 	return `i.id, i.definition_name, i.definition_package, i.definition_version, i.state, i.completion,
 	i.suspension_reason, i.suspension_exception, i.completion_reason, i.completion_exception, i.blocking_bookmarks,
 	i.pending_timer, i.execution_status, i.failures, NULL::bytea, ` + v + `, i.version, i.lease_owner, i.lease_token,
-	i.created, i.updated, i.correlation_key, i.current_state, i.properties`
+	i.created, i.updated, i.correlation_key, i.current_state, i.properties, i.parent`
 }
 
 // pageSQL selects up to limit instances f selects after key (nil: from the start), in order.

@@ -39,9 +39,10 @@ func explain(t *testing.T, s *Store, query string, args []any) []string {
 
 // TestQueryPlans pins, with EXPLAIN QUERY PLAN, the index each main filter of QueryInstances
 // and CountInstances reads (sourceFor): none scans the instances table, and every page but the
-// updated range's is read in (created, id) order, so that it stops after its size and a page
-// after a token starts at the token's key. With these plans a page of 100 and a count by state
-// answer in milliseconds at 1,000,000 instances (README, Performance: store/cmd/querybench).
+// updated range's and every child's is read in (created, id) order, so that it stops after its
+// size and a page after a token starts at the token's key. With these plans a page of 100 and
+// a count by state answer in milliseconds at 1,000,000 instances (README, Performance:
+// store/cmd/querybench).
 func TestQueryPlans(t *testing.T) {
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "plans.db"))
 	if err != nil {
@@ -83,6 +84,19 @@ func TestQueryPlans(t *testing.T) {
 		// The first property drives; each other one is a lookup by the whole primary key.
 		{name: "page by properties", want: []string{"SEARCH p USING PRIMARY KEY (name=? AND value=?)", byID,
 			"SEARCH q EXISTS USING PRIMARY KEY (name=? AND value=? AND created=? AND instance_id=?)"}},
+		// A parent's children: one range of instances_parent, in key order.
+		{name: "page by parent", want: []string{"SEARCH i USING INDEX instances_parent (parent=?)"}},
+		{name: "page by parent after a token", want: []string{"SEARCH i USING INDEX instances_parent (parent=? AND (created,id)>(?,?))"}},
+		{name: "page by parent and state", want: []string{"SEARCH i USING INDEX instances_parent (parent=?)"}},
+		// The bookmark is then a lookup by the whole primary key of instance_bookmarks.
+		{name: "page by parent and bookmark", want: []string{"SEARCH i USING INDEX instances_parent (parent=?)",
+			"SEARCH k EXISTS USING PRIMARY KEY (bookmark=? AND created=? AND instance_id=?)"}},
+		{name: "count by state of a parent", want: []string{"SEARCH i USING INDEX instances_parent (parent=?)", "USE TEMP B-TREE FOR GROUP BY"}},
+		// Every child: all of instances_parent (which holds nothing else), sorted; with a state,
+		// that state's range in key order.
+		{name: "page by child", want: []string{"SEARCH i USING INDEX instances_parent (parent>?)", "USE TEMP B-TREE FOR ORDER BY"}},
+		{name: "page by child and state", want: []string{"SEARCH i USING INDEX instances_state (state=?)"}},
+		{name: "count of children", want: []string{"SEARCH i USING COVERING INDEX instances_parent (parent>?)"}},
 		// The first page without a filter reads the index from its start, and stops after 101 rows.
 		{name: "page without a filter", want: []string{"SCAN i USING INDEX instances_created"}},
 		// Counts by state, definition or exception, without a filter or with one on those columns:
@@ -147,6 +161,8 @@ func queryFor(t *testing.T, name string, key *store.PageKey, from, to time.Time)
 		"current":    func() { f.CurrentState = "SalesCollaboration" },
 		"property":   func() { f.Properties = map[string]string{"amount": "500"} },
 		"properties": func() { f.Properties = map[string]string{"amount": "500", "submitter": "bob"} },
+		"parent":     func() { f.Parent = uuid.MustParse("0b6e3a52-1f0c-4d8e-9a51-7c2d4e6f8a90") },
+		"child":      func() { f.HasParent = true },
 	} {
 		if strings.Contains(strings.TrimPrefix(strings.TrimPrefix(name, "count by state"), "count by definition"), word) {
 			set()

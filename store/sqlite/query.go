@@ -90,12 +90,13 @@ type source struct {
 }
 
 // sourceFor picks the index for f, most selective filters first: a correlation key (unique), a
-// bookmark (instance_bookmarks, in key order), a promoted property (instance_properties, in key
-// order), an exception, a current state, the definition with or without a state, the state, an updated
+// parent (its children), a bookmark (instance_bookmarks, in key order), a promoted property
+// (instance_properties, in key order), an exception, a current state, the definition with or
+// without a state, the state, having a parent (the children only, then sorted), an updated
 // range (then sorted), else instances_created (in key order, which created ranges narrow).
-// Every choice but the updated range reads in (created, id) order, so a page stops after its
-// size. The choice is written into the query (INDEXED BY): without statistics the planner
-// could pick otherwise.
+// Every choice but having a parent and the updated range reads in (created, id) order, so a
+// page stops after its size. The choice is written into the query (INDEXED BY): without
+// statistics the planner could pick otherwise.
 func sourceFor(f store.Filter) source {
 	indexed := func(index string) source {
 		return source{index, backend.Source{From: "instances AS i INDEXED BY " + index, Created: "i.created", ID: "i.id"}}
@@ -103,10 +104,12 @@ func sourceFor(f store.Filter) source {
 	switch {
 	case f.CorrelationKey != "":
 		return indexed("instances_correlation_key")
+	case f.Parent != uuid.Nil:
+		return indexed("instances_parent")
 	case f.Bookmark != "":
 		// CROSS JOIN keeps instance_bookmarks the outer loop; instances are found by id.
 		return source{"instance_bookmarks", backend.Source{From: "instance_bookmarks AS b CROSS JOIN instances AS i ON i.id = b.instance_id",
-			Created: "b.created", ID: "b.instance_id"}}
+			Created: "b.created", ID: "b.instance_id", Bookmarks: true}}
 	case len(f.Properties) > 0:
 		// The first property (by name) drives, like a bookmark; the others are checked by
 		// Conditions' EXISTS terms.
@@ -122,6 +125,9 @@ func sourceFor(f store.Filter) source {
 		return indexed("instances_definition")
 	case f.State != "":
 		return indexed("instances_state")
+	case f.HasParent:
+		// Only the children are read (the index holds nothing else), then sorted.
+		return indexed("instances_parent")
 	case !f.UpdatedAfter.IsZero() || !f.UpdatedBefore.IsZero():
 		return indexed("instances_updated")
 	}
@@ -145,7 +151,7 @@ func pageColumns(variables bool) string {
 	return `i.id, i.definition_name, i.definition_package, i.definition_version, i.state, i.completion,
 	i.suspension_reason, i.suspension_exception, i.completion_reason, i.blocking_bookmarks, i.pending_timer,
 	i.execution_status, i.failures, NULL, 1, ` + v + `, i.completion_exception, i.version, i.lease_owner, i.lease_token,
-	i.created, i.updated, i.correlation_key, i.current_state, i.properties`
+	i.created, i.updated, i.correlation_key, i.current_state, i.properties, i.parent`
 }
 
 // pageSQL selects up to limit instances f selects after key (nil: from the start), in order.

@@ -310,7 +310,7 @@ func (s *Store) closeDBs() error {
 const instanceColumns = `id, definition_name, definition_package, definition_version, state, completion,
 	suspension_reason, suspension_exception, completion_reason, blocking_bookmarks, pending_timer,
 	execution_status, failures, image, image IS NULL, variables, completion_exception, version, lease_owner, lease_token,
-	created, updated, correlation_key, current_state, properties`
+	created, updated, correlation_key, current_state, properties, parent`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -324,14 +324,14 @@ func scanInstance(sc scanner) (*store.Instance, error) {
 		variables          sql.NullString
 		pending            sql.NullInt64
 		created, updatedMS int64
-		key                sql.NullString
+		key, parent        sql.NullString
 		properties         string
 	)
 	if err := sc.Scan(&id, &in.Definition.Name, &in.Definition.Package, &in.Definition.Version, &state, &completion,
 		&in.SuspensionReason, &in.SuspensionException, &in.CompletionReason, &bookmarks, &pending,
 		&in.ExecutionStatus, &in.Failures, &image, &imageNull, &variables, &in.CompletionException, &in.Version,
 		&in.Lease.Owner, &in.Lease.Token,
-		&created, &updatedMS, &key, &in.CurrentState, &properties); err != nil {
+		&created, &updatedMS, &key, &in.CurrentState, &properties, &parent); err != nil {
 		return nil, err
 	}
 	var err error
@@ -341,6 +341,11 @@ func scanInstance(sc scanner) (*store.Instance, error) {
 	}
 	if in.ID, err = uuid.Parse(id); err != nil {
 		return nil, fmt.Errorf("sqlite: bad instance id %q in database: %w", id, err)
+	}
+	if parent.Valid {
+		if in.Parent, err = uuid.Parse(parent.String); err != nil {
+			return nil, fmt.Errorf("sqlite: instance %s: bad parent id %q in database: %w", id, parent.String, err)
+		}
 	}
 	in.State, in.Completion = workflow.State(state), workflow.Completion(completion)
 	if err := json.Unmarshal([]byte(bookmarks), &in.Bookmarks); err != nil {
@@ -546,6 +551,14 @@ func nullText(s string) any {
 		return nil
 	}
 	return s
+}
+
+// nullID binds uuid.Nil as NULL, any other id in its canonical text form.
+func nullID(id uuid.UUID) any {
+	if id == uuid.Nil {
+		return nil
+	}
+	return id.String()
 }
 
 func toNullMS(t time.Time) any {

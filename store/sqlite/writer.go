@@ -291,8 +291,8 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 		{&w.insert, `INSERT INTO instances (id, definition_name, definition_package, definition_version, state,
 			completion, suspension_reason, suspension_exception, completion_reason, blocking_bookmarks,
 			pending_timer, execution_status, failures, image, variables, completion_exception, version_key,
-			current_state, properties, lease_owner, lease_token, version, created, updated, correlation_key)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+			current_state, properties, lease_owner, lease_token, version, created, updated, correlation_key, parent)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`},
 		{&w.keyHolder, `SELECT id FROM instances WHERE correlation_key = ?`},
 		{&w.update, `UPDATE instances SET definition_name = ?, definition_package = ?, definition_version = ?,
@@ -499,7 +499,7 @@ func (t *tx) applyChanges(changes []store.Change, u *backend.Undo) error {
 				}
 			}
 			if err := execOne(ctx, w.insert, fmt.Errorf("%w: %s", store.ErrExists, in.ID),
-				append(append([]any{id}, cols...), lease.Owner, lease.Token, toMS(now), toMS(now), nullText(in.CorrelationKey))...); err != nil {
+				append(append([]any{id}, cols...), lease.Owner, lease.Token, toMS(now), toMS(now), nullText(in.CorrelationKey), nullID(in.Parent))...); err != nil {
 				return err
 			}
 			u.WriteBack(c.Op, in, lease, now)

@@ -134,6 +134,7 @@ func testCorrelationFilters(t *testing.T, s store.Store, _ *clock) {
 	check(store.Filter{CorrelationKey: "lead/1"}, "a")
 	check(store.Filter{CorrelationKey: "lead/3"}, "")
 	check(store.Filter{CorrelationKey: "lead/1", State: workflow.Suspended}, "")
+	check(store.Filter{CorrelationKey: "lead/1", Bookmark: "Review"}, "")
 	check(store.Filter{CurrentState: "SalesCollaboration"}, "b,c")
 	check(store.Filter{CurrentState: "Sales"}, "")
 	check(store.Filter{Properties: map[string]string{"amount": "500"}}, "a,b")

@@ -60,7 +60,7 @@ func Run(t *testing.T, open Opener) {
 			c.f(t, open(t, time.Now))
 		})
 	}
-	for _, c := range slices.Concat(leaseCases, queryCases, jobCases, correlationCases) {
+	for _, c := range slices.Concat(leaseCases, queryCases, jobCases, correlationCases, parentCases) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			clk := newClock()
@@ -102,6 +102,7 @@ func full() *store.Instance {
 		CorrelationKey:      "expense/" + id.String() + " ✓",
 		CurrentState:        "Review",
 		Properties:          map[string]string{"amount": "12.5", "who": "bob", "note": `quote " and ✓`},
+		Parent:              uuid.New(),
 	}
 }
 
@@ -169,6 +170,7 @@ func diff(got, want *store.Instance) string {
 	f("Failures", got.Failures == want.Failures, got.Failures, want.Failures)
 	f("Lease", got.Lease == want.Lease, got.Lease, want.Lease)
 	f("CorrelationKey", got.CorrelationKey == want.CorrelationKey, got.CorrelationKey, want.CorrelationKey)
+	f("Parent", got.Parent == want.Parent, got.Parent, want.Parent)
 	f("CurrentState", got.CurrentState == want.CurrentState, got.CurrentState, want.CurrentState)
 	f("Properties", maps.Equal(got.Properties, want.Properties) && (got.Properties == nil) == (len(want.Properties) == 0),
 		got.Properties, want.Properties)
@@ -245,7 +247,7 @@ func testUpdateRoundTrip(t *testing.T, s store.Store) {
 	up := full()
 	up.ID, up.Version, up.Created, up.Updated = in.ID, in.Version, in.Created, in.Updated
 	commit(t, s, store.Change{Op: store.Update, Instance: up})
-	up.CorrelationKey = "" // Update keeps the stored key
+	up.CorrelationKey, up.Parent = "", uuid.Nil // Update keeps the stored key and parent (none)
 	if up.Version != 2 {
 		t.Fatalf("Update set Version %d, want 2", up.Version)
 	}

@@ -19,6 +19,9 @@ type Dialect struct {
 	Contains    string              // f(s, sub) > 0 ⇔ s contains sub: instr, strpos
 	Time        func(ms int64) any  // the argument for a time, given in Unix milliseconds
 	ID          func(uuid.UUID) any // the argument for an instance id
+	// WaitsOn is the term that instance i waits on the bookmark ?, for a source that does not
+	// read instance_bookmarks; "": a lookup of i's row there.
+	WaitsOn string
 }
 
 // Source is where a query reads instances from, and the columns its (created, id) key is read
@@ -29,6 +32,9 @@ type Source struct {
 	// Property is the name of the promoted property whose rows of instance_properties AS p
 	// From reads ("" when it reads no such rows).
 	Property string
+	// Bookmarks: From reads the filter's bookmark's rows of instance_bookmarks AS b (else a
+	// bookmark filter is a lookup of the instance's row there).
+	Bookmarks bool
 }
 
 // Conditions is f as SQL terms over instances AS i (and instance_bookmarks AS b), with their
@@ -48,8 +54,20 @@ func (d Dialect) Conditions(f store.Filter, src Source, after *store.PageKey) ([
 	if f.CorrelationKey != "" {
 		add("i.correlation_key = ?", f.CorrelationKey)
 	}
-	if f.Bookmark != "" {
+	// Both parent terms imply parent IS NOT NULL, so the partial index on it can be used.
+	if f.Parent != uuid.Nil {
+		add("i.parent = ?", d.ID(f.Parent))
+	} else if f.HasParent {
+		add("i.parent IS NOT NULL")
+	}
+	switch {
+	case f.Bookmark != "" && src.Bookmarks:
 		add("b.bookmark = ?", f.Bookmark)
+	case f.Bookmark != "" && d.WaitsOn != "":
+		add(d.WaitsOn, f.Bookmark)
+	case f.Bookmark != "":
+		add("EXISTS (SELECT 1 FROM instance_bookmarks AS k WHERE k.bookmark = ? AND k.created = i.created"+
+			" AND k.instance_id = i.id)", f.Bookmark)
 	}
 	for _, name := range slices.Sorted(maps.Keys(f.Properties)) {
 		if name == src.Property {
