@@ -62,6 +62,7 @@ func init() {
 		KindStateMachine:      {execute: execStateMachine},
 		KindForEach:           {execute: execForEach},
 		KindParallelForEach:   {execute: execParallelForEach},
+		KindInvokeWorkflow:    {execute: execInvoke, cancel: cancelInvoke},
 	}
 	callbacks = map[string]callbackFn{
 		"Sequence.child":            sequenceChild,

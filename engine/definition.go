@@ -80,6 +80,7 @@ const (
 	KindTransition        Kind = "Transition" // structural
 	KindForEach           Kind = "ForEach"
 	KindParallelForEach   Kind = "ParallelForEach"
+	KindInvokeWorkflow    Kind = "InvokeWorkflow"
 )
 
 // structuralParent maps each structural kind (a part of its parent, never instantiated at run
@@ -138,6 +139,8 @@ type activity struct {
 
 	// A Go activity (custom, HttpRequest): its type, arguments and policy.
 	ext *externalNode
+	// InvokeWorkflow: the child's definition and inputs.
+	invoke *invokeNode
 }
 
 type catchClause struct {

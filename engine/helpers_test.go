@@ -163,6 +163,9 @@ func (d *driver) roundTrip() {
 	if err != nil {
 		d.t.Fatalf("restore: %v\n%s", err, img)
 	}
+	// What the host keeps beside the image: its Invoker, and the children started and
+	// orphaned that it takes at its next commit.
+	in2.invoker, in2.started, in2.orphans = d.in.invoker, d.in.TakeStartedChildren(), d.in.TakeOrphans()
 	img2, err := in2.Snapshot()
 	if err != nil {
 		d.t.Fatal(err)

@@ -57,8 +57,11 @@ func (in *Instance) Snapshot() ([]byte, error) {
 	}
 	for _, a := range in.acts {
 		img.Activities = append(img.Activities, a)
-		if a.Call != nil {
+		if a.Call != nil && img.Format == ImageFormat {
 			img.Format = ImageFormatCalls
+		}
+		if a.Invoked != nil {
+			img.Format = ImageFormatChildren
 		}
 	}
 	sort.Slice(img.Activities, func(i, j int) bool { return img.Activities[i].N < img.Activities[j].N })
@@ -85,8 +88,8 @@ func ImageIdentity(data []byte) (workflow.Identity, error) {
 	if err := json.Unmarshal(data, &head); err != nil {
 		return workflow.Identity{}, fmt.Errorf("%w: %v", ErrImage, err)
 	}
-	if head.Format != ImageFormat && head.Format != ImageFormatCalls {
-		return workflow.Identity{}, fmt.Errorf("%w: unsupported format %q (this engine reads %q and %q)", ErrImage, head.Format, ImageFormat, ImageFormatCalls)
+	if head.Format != ImageFormat && head.Format != ImageFormatCalls && head.Format != ImageFormatChildren {
+		return workflow.Identity{}, fmt.Errorf("%w: unsupported format %q (this engine reads %q, %q and %q)", ErrImage, head.Format, ImageFormat, ImageFormatCalls, ImageFormatChildren)
 	}
 	return head.Definition, nil
 }
@@ -170,6 +173,12 @@ func Restore(defs Definitions, data []byte) (*Instance, error) {
 		}
 		if a.Call != nil && img.Format == ImageFormat {
 			return nil, bad("activity %q: a call in a %s image", a.Act, ImageFormat)
+		}
+		if err := checkInvokedImage(a, n); err != "" {
+			return nil, bad("activity %q: %s", a.Act, err)
+		}
+		if a.Invoked != nil && img.Format != ImageFormatChildren {
+			return nil, bad("activity %q: a child in a %s image", a.Act, img.Format)
 		}
 		if a.Parent == 0 && a.N != in.rootN {
 			return nil, bad("activity instance %d has no parent", a.N)

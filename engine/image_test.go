@@ -42,9 +42,9 @@ func TestImageFormat(t *testing.T) {
 	}
 
 	// Unknown versions are refused clearly.
-	future := bytes.Replace(img, []byte(`"wimp-image/1"`), []byte(`"wimp-image/3"`), 1)
+	future := bytes.Replace(img, []byte(`"wimp-image/1"`), []byte(`"wimp-image/4"`), 1)
 	_, err = Restore(def, future)
-	if !errors.Is(err, ErrImage) || !strings.Contains(err.Error(), `unsupported format "wimp-image/3"`) {
+	if !errors.Is(err, ErrImage) || !strings.Contains(err.Error(), `unsupported format "wimp-image/4"`) {
 		t.Errorf("future format: %v", err)
 	}
 	if _, err := Restore(def, []byte(`{}`)); !errors.Is(err, ErrImage) {

@@ -98,8 +98,9 @@ type actInst struct {
 	State  string     `json:"state,omitempty"`  // StateMachine: id of the current state
 	Values []any      `json:"values,omitempty"` // ForEach: the collection, evaluated at the start
 	// A ForEach or ParallelForEach body: its loop variable and item.
-	Locals map[string]any `json:"locals,omitempty"`
-	Call   *callState     `json:"call,omitempty"` // an asynchronous Go activity: its call (image version 2)
+	Locals  map[string]any `json:"locals,omitempty"`
+	Call    *callState     `json:"call,omitempty"`    // an asynchronous Go activity: its call (image version 2)
+	Invoked *invoked       `json:"invoked,omitempty"` // an InvokeWorkflow: its child (image version 3)
 }
 
 type childDone struct {
@@ -160,6 +161,11 @@ type Instance struct {
 	records     []workflow.Record
 	// correlationKey is what the definition's CorrelationKey gave at Start (not persisted).
 	correlationKey string
+	// InvokeWorkflow (not persisted): the host's Invoker, children started and children no
+	// longer waited for since the host last took them.
+	invoker Invoker
+	started []*Instance
+	orphans []Orphan
 }
 
 // Start creates an instance of def. inputs are checked against the declared arguments (unknown
@@ -530,6 +536,7 @@ func (in *Instance) complete(a *actInst, state ActivityState) {
 
 // release removes a from the tree with its bookmarks and timers.
 func (in *Instance) release(a *actInst) {
+	in.releaseChild(a)
 	for name, b := range in.bookmarks {
 		if b.Owner == a.N {
 			delete(in.bookmarks, name)

@@ -387,6 +387,7 @@ var activityAttrs = map[Kind][]string{
 	KindTransition:        {"To", "Condition"},
 	KindForEach:           {"Values", "Variable"},
 	KindParallelForEach:   {"Values", "Variable", "CompletionCondition"},
+	KindInvokeWorkflow:    {"Definition", "Version", "Input", "Result"},
 }
 
 // properties lists each activity's property elements (written <Prop> or <Kind.Prop>).
@@ -578,6 +579,10 @@ func (p *parser) activity(n *xnode, parent *activity, autoID string) (*activity,
 			p.env[a.Variable] = exprType(Object)
 			p.scope[a.Variable] = true
 			defer func() { p.env, p.scope = env, scope }()
+		}
+	case KindInvokeWorkflow:
+		if err := p.invokeAttrs(n, m, a); err != nil {
+			return nil, err
 		}
 	default:
 		if ext != nil {

@@ -667,10 +667,11 @@ func TestReviewerApproval(t *testing.T) {
 	}
 }
 
-// testedSamples are the samples this file plays; a new sample must be added here with a test.
+// testedSamples are the samples the tests play (this file, and invoke_test.go for
+// DocumentApproval and ReviewTask); a new sample must be added here with a test.
 var testedSamples = []string{
-	"CancellationDemo", "ExpenseApproval", "FaultOnDemand", "FlakyService", "Hello",
-	"ReviewerApproval", "SalesCollaboration",
+	"CancellationDemo", "DocumentApproval", "ExpenseApproval", "FaultOnDemand", "FlakyService", "Hello",
+	"ReviewerApproval", "ReviewTask", "SalesCollaboration",
 }
 
 // TestEverySampleLoads parses every file of engine/samples on its own, checks that the

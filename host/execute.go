@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/store"
 	"github.com/wimp-project/wimp/workflow"
@@ -82,28 +84,28 @@ func (h *Host) stage(s *slot, mutate func(*store.Instance), recs ...workflow.Rec
 
 // save commits the slot's row — with the live runtime's image, bookmarks, timer and
 // variables when loaded, then mutate applied — plus the engine's pending tracking records
-// and extra, in one durable transaction. keep says whether the instance stays loaded, and
-// its lease held, afterwards. On failure the slot is discarded: memory never runs ahead of
-// the store.
+// and extra, in one durable transaction (with the children the runtime started). keep says
+// whether the instance stays loaded, and its lease held, afterwards. On failure the slot is
+// discarded: memory never runs ahead of the store.
 func (h *Host) save(ctx context.Context, s *slot, keep bool, mutate func(*store.Instance), extra ...workflow.Record) error {
-	row := *s.rec
+	row := s.rec
 	var recs []workflow.Record
 	var calls []engine.Call // the pending calls of the image committed
+	var k kin
 	snapshot := s.wf != nil
 	if snapshot {
-		if err := h.snapshotInto(&row, s.wf); err != nil {
-			h.discard(s)
+		var err error
+		if row, recs, calls, err = h.snapshotSlot(s, &k); err != nil {
 			return err
 		}
-		calls = s.wf.PendingCalls()
-		recs = h.drain(s)
-		recs = append(recs, h.record(s, workflow.InstanceRecord, "Persisted", "", ""))
-		row.Failures = 0 // the execution got somewhere: back-off starts over
+	} else {
+		r := *row
+		row = &r
 	}
 	if mutate != nil {
-		mutate(&row)
+		mutate(row)
 	}
-	if err := h.commit(ctx, s, &row, append(recs, extra...), keep); err != nil {
+	if err := h.commitKin(ctx, s, row, append(recs, extra...), keep, k); err != nil {
 		return err
 	}
 	if snapshot {
@@ -112,20 +114,76 @@ func (h *Host) save(ctx context.Context, s *slot, keep bool, mutate func(*store.
 	return nil
 }
 
+// snapshotSlot is the row a save of the loaded slot writes, with the engine's tracking records
+// and a Persisted record, the image's pending calls, and (into k) its started and orphaned
+// children. On failure the slot is discarded.
+func (h *Host) snapshotSlot(s *slot, k *kin) (*store.Instance, []workflow.Record, []engine.Call, error) {
+	row := *s.rec
+	if err := h.snapshotInto(&row, s.wf); err != nil {
+		h.discard(s)
+		return nil, nil, nil, err
+	}
+	calls := s.wf.PendingCalls()
+	recs := append(h.drain(s), h.record(s, workflow.InstanceRecord, "Persisted", "", ""))
+	row.Failures = 0 // the execution got somewhere: back-off starts over
+	k.take(s.wf)
+	return &row, recs, calls, nil
+}
+
 // commit writes row with the staged records and recs, inserting it if it is fresh, fenced by
 // this host's owner registration. keep: the instance stays loaded and leased; otherwise it is
 // unloaded and its lease released. On failure the slot is discarded.
 func (h *Host) commit(ctx context.Context, s *slot, row *store.Instance, recs []workflow.Record, keep bool) error {
+	return h.commitKin(ctx, s, row, recs, keep, kin{})
+}
+
+// commitKin is commit with what it does to relatives: the children k started are inserted in
+// the same transaction and start executing after it, the ones it orphaned are stopped; and a
+// child's completion is delivered to its waiting parent in the same transaction.
+func (h *Host) commitKin(ctx context.Context, s *slot, row *store.Instance, recs []workflow.Record, keep bool, k kin) error {
+	keep = keep && s.wf != nil
+	changes, err := h.changes(s, row, recs, keep, k.started)
+	if err != nil {
+		h.discard(s)
+		return err
+	}
+	var d *delivery
+	if row.State == workflow.Completed && s.rec.State != workflow.Completed && row.Parent != uuid.Nil {
+		if d = h.deliverToParent(ctx, s, row); d != nil {
+			changes = append(changes, d.changes...)
+		}
+	}
+	if err := h.store.Commit(ctx, changes...); err != nil {
+		h.discard(s)
+		h.finishDelivery(d, false)
+		return h.storeError(s, err)
+	}
+	h.committed(s, row, keep)
+	h.finishDelivery(d, true)
+	h.afterKin(s.id, k)
+	return nil
+}
+
+// changes is what a commit of the slot writes: its row (inserted if fresh) with the staged
+// records and recs, and an insert of each child it started.
+func (h *Host) changes(s *slot, row *store.Instance, recs []workflow.Record, keep bool, started []*engine.Instance) ([]store.Change, error) {
 	op := store.Update
 	if s.fresh {
 		op = store.Insert
 	}
-	keep = keep && s.wf != nil
-	err := h.store.Commit(ctx, store.Change{Op: op, Instance: row, Records: append(s.pending, recs...), By: h.ownerID(), Hold: keep})
-	if err != nil {
-		h.discard(s)
-		return h.storeError(s, err)
+	changes := []store.Change{{Op: op, Instance: row, Records: append(s.pending, recs...), By: h.ownerID(), Hold: keep}}
+	for _, c := range started {
+		ch, err := h.childInsert(s, c)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, ch)
 	}
+	return changes, nil
+}
+
+// committed brings the slot up to date with the row a commit has made durable.
+func (h *Host) committed(s *slot, row *store.Instance, keep bool) {
 	s.rec, s.fresh, s.staged, s.dirty, s.pending, s.saved = row, false, false, false, nil, time.Now()
 	h.retries.succeeded(s.id) // the store takes this instance's writes again
 	if !keep {
@@ -138,7 +196,6 @@ func (h *Host) commit(ctx context.Context, s *slot, row *store.Instance, recs []
 		nudge(h.retain)
 		h.flights.cancelExcept(s.id, nil) // nothing waits for its calls any more
 	}
-	return nil
 }
 
 // commitTrack appends tracking records alone, for events that change no instance state. keep

@@ -247,6 +247,11 @@ func (h *Host) Start(ctx context.Context) error {
 		}
 	}
 	nudge(h.recover) // startup recovery
+	h.goBackground(func() {
+		if err := h.sweepChildren(h.ctx); err != nil && h.ctx.Err() == nil {
+			h.log.Error("looking for children no parent waits for failed", "err", err)
+		}
+	})
 	if err := h.resumeJobs(ctx); err != nil {
 		return fmt.Errorf("host: resuming bulk jobs: %w", err)
 	}
@@ -355,6 +360,9 @@ func (h *Host) setLive(s *slot, wf *engine.Instance) {
 		h.loaded.Add(-1)
 	}
 	s.wf = wf
+	if wf != nil {
+		wf.SetInvoker(invoker{h})
+	}
 }
 
 // Loaded reports how many instances are in memory (for tests and metrics).

@@ -41,6 +41,7 @@ type Instance struct {
 	ExecutionStatus     string
 	CurrentState        string            // the current state of its outermost StateMachine ("" for none)
 	CorrelationKey      string            // "" for none
+	Parent              uuid.UUID         // the instance whose InvokeWorkflow started it (uuid.Nil: none)
 	Properties          map[string]string // promoted properties at the last persist (nil: none)
 	Variables           []byte            // JSON object, nil when none were persisted (or Query was not asked for them)
 	Created, Updated    time.Time
@@ -51,7 +52,7 @@ func view(r *store.Instance) *Instance {
 		CompletionReason: r.CompletionReason, CompletionException: r.CompletionException, SuspensionReason: r.SuspensionReason,
 		SuspensionException: r.SuspensionException, Bookmarks: r.Bookmarks, PendingTimer: r.PendingTimer,
 		ExecutionStatus: r.ExecutionStatus, CurrentState: r.CurrentState,
-		CorrelationKey: r.CorrelationKey, Properties: r.Properties, Variables: r.Variables, Created: r.Created, Updated: r.Updated}
+		CorrelationKey: r.CorrelationKey, Parent: r.Parent, Properties: r.Properties, Variables: r.Variables, Created: r.Created, Updated: r.Updated}
 }
 
 // Create starts a new instance of a registered definition and runs it until it first goes

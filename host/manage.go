@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/store"
 	"github.com/wimp-project/wimp/workflow"
 )
@@ -122,7 +123,11 @@ func (h *Host) apply(ctx context.Context, s *slot, cmd Command, d Decision, prin
 		recs := append(h.drain(s), rec("Terminated", cmd.Reason))
 		row := *s.rec
 		markCompleted(&row, workflow.Terminated, cmd.Reason, "")
-		return h.commit(ctx, s, &row, recs, false)
+		var k kin // the children the persisted image waits for are terminated with it
+		for _, c := range h.childrenOf(s) {
+			k.orphans = append(k.orphans, engine.Orphan{ID: c, Terminate: true})
+		}
+		return h.commitKin(ctx, s, &row, recs, false, k)
 
 	case Abandon:
 		recs := append(h.drain(s), rec("Aborted", cmd.Reason))

@@ -202,6 +202,7 @@ func readInstance(e *etree.Element) (*Instance, error) {
 		ExecutionStatus:     childText(e, "executionStatus"),
 		CurrentState:        childText(e, "currentState"),
 		CorrelationKey:      childText(e, "correlationKey"),
+		Parent:              childText(e, "parent"),
 	}
 	if p := childText(e, "properties"); p != "" {
 		if err := json.Unmarshal([]byte(p), &inst.Properties); err != nil {
@@ -367,6 +368,12 @@ func writeFilter(b *etree.Element, f host.Filter) {
 	if len(f.Properties) > 0 {
 		p, _ := json.Marshal(f.Properties) // a map of strings always encodes
 		el(e, "properties", string(p))
+	}
+	if f.Parent != uuid.Nil {
+		el(e, "parent", f.Parent.String())
+	}
+	if f.HasParent {
+		el(e, "hasParent", "true")
 	}
 }
 

@@ -78,6 +78,7 @@ type Instance struct {
 	ExecutionStatus     string            `json:"executionStatus"`
 	CurrentState        string            `json:"currentState,omitempty"`
 	CorrelationKey      string            `json:"correlationKey,omitempty"`
+	Parent              string            `json:"parent,omitempty"`     // the instance whose InvokeWorkflow started it
 	Properties          map[string]string `json:"properties,omitempty"` // promoted properties
 	Created             time.Time         `json:"created"`
 	Updated             time.Time         `json:"updated"`

@@ -8,6 +8,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/soap"
 )
@@ -75,4 +76,45 @@ func raw(t *testing.T, xml string) *etree.Element {
 		t.Fatal(err)
 	}
 	return doc.Root()
+}
+
+// A child instance (started by an InvokeWorkflow) names its parent in the instance element, and
+// the filter selects the children of one instance (parent) or every child (hasParent).
+func TestChildInstances(t *testing.T) {
+	ctx := context.Background()
+	c, _, _ := clients(t)
+	parent, err := c.Create(ctx, host.CreateRequest{Definition: "DocumentApproval",
+		Inputs: map[string]any{"document": "spec-1", "reviewers": []any{"ann"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := c.GetInstanceByRef(ctx, hosting.Ref{Key: "review/spec-1/ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if child.Parent != parent.String() || child.Definition.Name != "ReviewTask" {
+		t.Fatalf("child %+v, want a ReviewTask with parent %s", child, parent)
+	}
+	if p, err := c.GetInstance(ctx, parent); err != nil || p.Parent != "" {
+		t.Fatalf("the parent %+v (%v) has a parent", p, err)
+	}
+	for name, f := range map[string]host.Filter{"parent": {Parent: parent}, "hasParent": {HasParent: true}} {
+		page, err := c.QueryInstances(ctx, host.QueryRequest{Filter: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Instances) != 1 || page.Instances[0].ID != child.ID {
+			t.Fatalf("%s: %+v, want the child %s only", name, page.Instances, child.ID)
+		}
+	}
+	for name, body := range map[string]string{
+		"bad parent":    `<filter><parent>not-a-guid</parent></filter>`,
+		"bad hasParent": `<filter><hasParent>yes</hasParent></filter>`,
+	} {
+		_, err := c.SOAP.Call(ctx, hosting.Action(hosting.OpQueryInstances), raw(t, `<QueryInstances xmlns="`+hosting.NS+`">`+body+`</QueryInstances>`))
+		var f *soap.Fault
+		if !errors.As(err, &f) || len(f.Subcodes) == 0 || f.Subcodes[0].Local != hosting.FaultInvalidArgument {
+			t.Errorf("%s: %v, want InvalidArgument", name, err)
+		}
+	}
 }

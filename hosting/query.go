@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"github.com/google/uuid"
 
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/soap"
@@ -217,6 +218,24 @@ func readFilter(e *etree.Element) (host.Filter, error) {
 			f.CorrelationKey = v
 		case "currentState":
 			f.CurrentState = v
+		case "parent":
+			if v = strings.TrimSpace(v); v == "" {
+				break
+			}
+			id, err := uuid.Parse(v)
+			if err != nil {
+				return f, argFault(fmt.Sprintf("filter/parent %q is not a GUID", v))
+			}
+			f.Parent = id
+		case "hasParent":
+			switch strings.TrimSpace(v) {
+			case "", "false", "0":
+				f.HasParent = false
+			case "true", "1":
+				f.HasParent = true
+			default:
+				return f, argFault(fmt.Sprintf("filter/hasParent %q is not an xs:boolean", v))
+			}
 		case "properties":
 			if strings.TrimSpace(v) == "" {
 				break

@@ -302,6 +302,9 @@ func writeInstanceVars(e *etree.Element, inst *host.Instance, vars bool) {
 	el(e, "executionStatus", inst.ExecutionStatus)
 	optEl(e, "currentState", inst.CurrentState)
 	optEl(e, "correlationKey", inst.CorrelationKey)
+	if inst.Parent != uuid.Nil {
+		el(e, "parent", inst.Parent.String())
+	}
 	if len(inst.Properties) > 0 {
 		p, _ := json.Marshal(inst.Properties) // a map of strings always encodes
 		el(e, "properties", string(p))

@@ -48,6 +48,7 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
           <xs:element name="executionStatus" type="xs:string"/>
           <xs:element name="currentState" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The current state of the instance's outermost StateMachine, when it has one.</xs:documentation></xs:annotation></xs:element>
           <xs:element name="correlationKey" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The business key the instance is found by, when it has one.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="parent" type="tns:guid" minOccurs="0"><xs:annotation><xs:documentation>The instance whose InvokeWorkflow started this one, when it is a child.</xs:documentation></xs:annotation></xs:element>
           <xs:element name="properties" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>A JSON object: the promoted properties (name to text) at the last persist, when the definition promotes any.</xs:documentation></xs:annotation></xs:element>
           <xs:element name="created" type="xs:dateTime"/>
           <xs:element name="updated" type="xs:dateTime"/>
@@ -85,6 +86,8 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
           <xs:element name="correlationKey" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The instance with this correlation key.</xs:documentation></xs:annotation></xs:element>
           <xs:element name="currentState" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The current state of the instance's outermost StateMachine.</xs:documentation></xs:annotation></xs:element>
           <xs:element name="properties" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>A JSON object of promoted property names to text values: instances that have every one of them with exactly that value.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="parent" type="tns:guid" minOccurs="0"><xs:annotation><xs:documentation>The children of this instance (started by its InvokeWorkflow activities).</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="hasParent" type="xs:boolean" minOccurs="0"><xs:annotation><xs:documentation>true: only child instances.</xs:documentation></xs:annotation></xs:element>
         </xs:sequence>
       </xs:complexType>
       <xs:complexType name="Group">

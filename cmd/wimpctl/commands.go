@@ -76,7 +76,8 @@ the server for its definitions first; KEY:=JSON sends the JSON value as it is.`,
 		summary: "print an instance",
 		doc: `Prints the instance ID, or key:KEY for the instance with that correlation key
 (GetInstance): its state, completion or suspension, definition, bookmarks, state machine state,
-correlation key and promoted properties, next timer, variables and times.`,
+correlation key and promoted properties, parent (for a child started by InvokeWorkflow), next
+timer, variables and times.`,
 	})
 	register(&command{
 		name: "hash-password", group: groupOffline, offline: true, flags: noFlags(hashPassword),
@@ -283,6 +284,9 @@ func getFlags(fs *flag.FlagSet) action {
 		}
 		if inst.CorrelationKey != "" {
 			line("key", inst.CorrelationKey)
+		}
+		if inst.Parent != "" {
+			line("parent", inst.Parent)
 		}
 		if len(inst.Properties) > 0 {
 			props, _ := json.Marshal(inst.Properties)

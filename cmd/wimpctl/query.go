@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/workflow"
@@ -21,6 +22,7 @@ type filterFlags struct {
 	version, versionMin, versionMax                          string
 	exception, reasonContains, bookmark                      string
 	createdAfter, createdBefore, updatedAfter, updatedBefore string
+	parent                                                   string
 }
 
 // filterHelp is what a command that takes the filter flags says of them in its --help.
@@ -43,6 +45,7 @@ func (ff *filterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&ff.createdBefore, "created-before", "", "only instances created before `T`")
 	fs.StringVar(&ff.updatedAfter, "updated-after", "", "only instances last changed after `T`")
 	fs.StringVar(&ff.updatedBefore, "updated-before", "", "only instances last changed before `T`")
+	fs.StringVar(&ff.parent, "parent", "", "only the children (started by InvokeWorkflow) of the instance `ID`")
 }
 
 // filter is the flags' filter; durations are taken back from now.
@@ -78,6 +81,11 @@ func (ff *filterFlags) filter(now time.Time) (host.Filter, error) {
 		}
 		if *t.dst, err = parseWhen(t.value, now); err != nil {
 			return f, usagef("--%s: %v", t.flag, err)
+		}
+	}
+	if ff.parent != "" {
+		if f.Parent, err = uuid.Parse(ff.parent); err != nil {
+			return f, usagef("--parent %q is not an instance id (a GUID)", ff.parent)
 		}
 	}
 	return f, nil

@@ -297,3 +297,24 @@ func FuzzFilterFlags(f *testing.F) {
 		}
 	})
 }
+
+// --parent lists the children an instance's InvokeWorkflow started; get shows a child's parent.
+func TestListChildren(t *testing.T) {
+	base := servertest.Start(t, "")
+	r := ctl(base, "create", "--definition", "DocumentApproval", "--input", "document=spec-3", "--input", `reviewers=["ann"]`)
+	if r.code != 0 {
+		t.Fatalf("create: %+v", r)
+	}
+	parent := strings.TrimSpace(r.stdout)
+	r = ctl(base, "get", "key:review/spec-3/ann")
+	if r.code != 0 || !strings.Contains(r.stdout, "parent") || !strings.Contains(r.stdout, parent) {
+		t.Fatalf("get of the child does not show its parent %s: %+v", parent, r)
+	}
+	r = ctl(base, "list", "--json", "--parent", parent)
+	if r.code != 0 || strings.Count(r.stdout, `"id"`) != 1 || !strings.Contains(r.stdout, `"parent": "`+parent+`"`) {
+		t.Fatalf("list --parent: %+v", r)
+	}
+	if r := ctl(base, "list", "--parent", "nobody"); r.code != 64 || !strings.Contains(r.stderr, `--parent "nobody" is not an instance id`) {
+		t.Fatalf("list --parent nobody: %+v", r)
+	}
+}
