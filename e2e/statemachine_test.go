@@ -272,7 +272,7 @@ func TestStateMachineSurvivesKill9(t *testing.T) {
 		"write Document with ann",
 	)
 	smCheckTrace(t, step, smTrace(t, smRecords(t, s, id)), want)
-	inst = kill9Check(step, waiting("ann", 1, transfer), inst)
+	kill9Check(step, waiting("ann", 1, transfer), inst)
 
 	// 2. sam no longer holds the document: his hand-over to bob fits neither close nor handOver.
 	// The payload is stored in transfer, the Receive waits again, no transition is taken, and
@@ -286,7 +286,7 @@ func TestStateMachineSurvivesKill9(t *testing.T) {
 	}
 	want = append(want, `resume {"complete":false,"from":"sam","to":"bob"}`)
 	smCheckTrace(t, step, smTrace(t, smRecords(t, s, id)), want)
-	inst = kill9Check(step, waiting("ann", 1, transfer), inst)
+	kill9Check(step, waiting("ann", 1, transfer), inst)
 
 	// 3. ann (the assignee, not the salesperson) says complete: close needs the salesperson,
 	// handOver needs complete != true. Ignored too; this one is not followed by a kill.
@@ -316,7 +316,7 @@ func TestStateMachineSurvivesKill9(t *testing.T) {
 		"write Document with sam",
 	)
 	smCheckTrace(t, step, smTrace(t, smRecords(t, s, id)), want)
-	inst = kill9Check(step, waiting("sam", 2, transfer), inst)
+	kill9Check(step, waiting("sam", 2, transfer), inst)
 
 	// 5. The salesperson completes it: close, to the FinalState Closed. The instance completes
 	// Closed, in no state, waiting on nothing, with no timer.
