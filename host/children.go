@@ -91,7 +91,7 @@ type delivery struct {
 
 // deliverToParent stages the completion (row) of the child in slot s in its waiting parent and
 // returns what to commit with it; nil when no parent waits for it (gone, completed, no longer
-// waiting, or its image cannot be loaded). The parent's lock is held until done is called.
+// waiting, or its image cannot be loaded). The parent's lock is held until finishDelivery.
 func (h *Host) deliverToParent(ctx context.Context, s *slot, row *store.Instance) *delivery {
 	ps := h.acquire(row.Parent)
 	giveUp := func() *delivery { h.release(ps); return nil }
@@ -132,7 +132,7 @@ func (h *Host) deliverToParent(ctx context.Context, s *slot, row *store.Instance
 	return d
 }
 
-// done finishes a delivery after the commit: on success the parent runs on from the child's
+// finishDelivery finishes a delivery after the commit: on success the parent runs on from the child's
 // outcome (or, suspended, keeps it in its image); on failure it goes back to its last persisted
 // state. The parent's lock is released.
 func (h *Host) finishDelivery(d *delivery, committed bool) {
