@@ -217,8 +217,10 @@ type Store interface {
 	// whose lease is free or already owner's, earliest due first. Two owners never get the same
 	// instance from concurrent calls while both are live.
 	ClaimDue(ctx context.Context, owner string, now time.Time, limit int) ([]Claimed, error)
-	// ClaimRunnable is ClaimDue for Active instances whose ExecutionStatus is "Executing" and
-	// whose PendingTimer is zero or <= now (recovery of interrupted executions).
+	// ClaimRunnable is ClaimDue for Active instances whose ExecutionStatus is "Executing"
+	// (recovery of interrupted executions), except those backing off: Failures > 0 and a
+	// PendingTimer (their retry time) after now. With Failures = 0 a PendingTimer ahead is a
+	// durable timer of an image persisted while executing, which does not delay its recovery.
 	ClaimRunnable(ctx context.Context, owner string, now time.Time, limit int) ([]Claimed, error)
 
 	// PurgeRecords deletes up to limit (at least 1) of the oldest tracking records older than

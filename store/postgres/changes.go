@@ -163,11 +163,11 @@ const claimDueSQL = `SELECT i.id FROM instances AS i
 	ORDER BY i.pending_timer, i.id LIMIT $4
 	FOR UPDATE OF i SKIP LOCKED`
 
-// claimRunnableSQL is claimDueSQL for the Active instances interrupted while executing whose
-// retry time, if any, has come.
+// claimRunnableSQL is claimDueSQL for the Active instances interrupted while executing, unless
+// they back off after failed executions (failures > 0) until a retry time still ahead.
 const claimRunnableSQL = `SELECT i.id FROM instances AS i
 	WHERE i.state = 'Active' AND i.execution_status = 'Executing'
-	AND (i.pending_timer IS NULL OR i.pending_timer <= $2) AND ` + freeOrMine + `
+	AND (i.failures = 0 OR i.pending_timer IS NULL OR i.pending_timer <= $2) AND ` + freeOrMine + `
 	ORDER BY i.id LIMIT $4
 	FOR UPDATE OF i SKIP LOCKED`
 

@@ -333,7 +333,7 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 		{&w.claimRunnable, `UPDATE instances SET ` + grantTo + ` WHERE id IN (
 			SELECT id FROM instances INDEXED BY instances_runnable
 			WHERE state = 'Active' AND execution_status = 'Executing'
-			AND (pending_timer IS NULL OR pending_timer <= ?2) AND ` + freeOrMine + `
+			AND (failures = 0 OR pending_timer IS NULL OR pending_timer <= ?2) AND ` + freeOrMine + `
 			ORDER BY id LIMIT ?4)
 			RETURNING id, lease_token, pending_timer`},
 	} {

@@ -616,21 +616,27 @@ func testRunnable(t *testing.T, s store.Store) {
 	for _, c := range []struct {
 		state    workflow.State
 		status   string
-		retry    time.Duration // a PendingTimer this far from now (0: none)
+		timer    time.Duration // a PendingTimer this far from now (0: none)
+		failures int           // > 0: the PendingTimer is a retry time
 		runnable bool
 	}{
-		{workflow.Active, "Executing", 0, true},
-		{workflow.Active, "Idle", 0, false},
-		{workflow.Suspended, "Executing", 0, false},
-		{workflow.Completed, "Closed", 0, false},
-		{workflow.Active, "Executing", 0, true},
-		{workflow.Active, "Executing", -time.Second, true}, // a retry time that has come
-		{workflow.Active, "Executing", time.Minute, false}, // a retry time still ahead
+		{workflow.Active, "Executing", 0, 0, true},
+		{workflow.Active, "Idle", 0, 0, false},
+		{workflow.Suspended, "Executing", 0, 0, false},
+		{workflow.Completed, "Closed", 0, 0, false},
+		{workflow.Active, "Executing", 0, 0, true},
+		{workflow.Active, "Executing", -time.Second, 2, true}, // a retry time that has come
+		{workflow.Active, "Executing", time.Minute, 2, false}, // a retry time still ahead
+		// Persisted while executing, with a durable timer (e.g. a Pick's Delay) ahead:
+		// interrupted work to recover now, not when the timer falls due.
+		{workflow.Active, "Executing", 240 * time.Hour, 0, true},
+		{workflow.Active, "Idle", 240 * time.Hour, 0, false},
 	} {
 		in := newInstance(c.state)
 		in.ExecutionStatus = c.status
-		if c.retry != 0 {
-			in.PendingTimer = now.Add(c.retry)
+		in.Failures = c.failures
+		if c.timer != 0 {
+			in.PendingTimer = now.Add(c.timer)
 		}
 		insert(t, s, in)
 		if c.runnable {
