@@ -169,6 +169,7 @@ type instanceJSON struct {
 	// CurrentState is a state machine's current state (host.Instance.CurrentState).
 	CurrentState    string            `json:"currentState,omitempty"`
 	CorrelationKey  string            `json:"correlationKey,omitempty"`
+	Parent          string            `json:"parent,omitempty"`     // the instance whose InvokeWorkflow started it
 	Properties      map[string]string `json:"properties,omitempty"` // promoted properties
 	Bookmarks       []string          `json:"bookmarks"`
 	PendingTimer    time.Time         `json:"pendingTimer,omitzero"`
@@ -184,6 +185,9 @@ func instanceView(in *host.Instance) instanceJSON {
 		SuspensionReason: in.SuspensionReason, SuspensionException: in.SuspensionException,
 		Bookmarks: in.Bookmarks, PendingTimer: in.PendingTimer, ExecutionStatus: in.ExecutionStatus,
 		CurrentState: in.CurrentState, CorrelationKey: in.CorrelationKey, Properties: in.Properties, Created: in.Created, Updated: in.Updated}
+	if in.Parent != uuid.Nil {
+		v.Parent = in.Parent.String()
+	}
 	if v.Bookmarks == nil {
 		v.Bookmarks = []string{}
 	}
@@ -407,7 +411,8 @@ func (u *handler) search(r *http.Request) (any, error) {
 	return out, nil
 }
 
-// GET /ui/api/instances/{id}: the instance and its most recent tracking records.
+// GET /ui/api/instances/{id}: the instance, how many instances it started, and its most recent
+// tracking records.
 func (u *handler) instance(r *http.Request) (any, error) {
 	if _, err := noParams(r); err != nil {
 		return nil, err
@@ -424,12 +429,18 @@ func (u *handler) instance(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The instances it started (InvokeWorkflow): one count through the parent index.
+	children, err := u.h.Count(r.Context(), host.Filter{Parent: id}, host.GroupNone)
+	if err != nil {
+		return nil, err
+	}
 	omitted := max(0, len(recs)-maxRecords)
 	out := struct {
 		Instance instanceJSON `json:"instance"`
+		Children int64        `json:"children"`
 		Records  []recordJSON `json:"records"`
 		Omitted  int          `json:"recordsOmitted"`
-	}{Instance: instanceView(in), Records: make([]recordJSON, 0, len(recs)-omitted), Omitted: omitted}
+	}{Instance: instanceView(in), Children: children.Total, Records: make([]recordJSON, 0, len(recs)-omitted), Omitted: omitted}
 	for _, rec := range recs[omitted:] {
 		out.Records = append(out.Records, recordJSON{rec.Seq, rec.Time, rec.Kind, rec.Name, rec.Activity, rec.Reason, rec.Principal, rec.Data})
 	}

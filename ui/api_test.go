@@ -227,6 +227,9 @@ func TestBadRequests(t *testing.T) {
 		{"pageSize=0", "pageSize"},
 		{"version=1.x", "version"},
 		{"pageToken=garbage", "token"},
+		{"parent=42", `parent "42" is not an instance id (a GUID)`},
+		{"parent=00000000-0000-0000-0000-000000000000", "is not an instance id"},
+		{"hasParent=false", `hasParent "false": the only value is true`},
 	} {
 		resp, b := e.request(t, reader, "GET", "/ui/api/instances?"+c.query, nil, "")
 		var r apiReply
@@ -436,6 +439,36 @@ func TestInstanceViewCorrelation(t *testing.T) {
 		resp, body := e.request(t, reader, "GET", "/ui/api/instances?"+q, nil, "")
 		if resp.StatusCode != 200 || !strings.Contains(string(body), id.String()) {
 			t.Errorf("search %s: %d %s", q, resp.StatusCode, body)
+		}
+	}
+}
+
+// A child instance started by InvokeWorkflow names its parent, and searches select children.
+func TestInstanceViewParent(t *testing.T) {
+	e := start(t)
+	parent, err := e.hosting[admin].Create(context.Background(), host.CreateRequest{Definition: "DocumentApproval",
+		Inputs: map[string]any{"document": "spec-7", "reviewers": []string{"ann"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann, err := e.hosting[admin].GetInstanceByRef(context.Background(), hosting.Ref{Key: "review/spec-7/ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := ann.ID
+	resp, body := e.request(t, reader, "GET", "/ui/api/instances/"+child, nil, "")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"parent":"`+parent.String()+`"`) || !strings.Contains(string(body), `"children":0,`) {
+		t.Fatalf("GET child: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.request(t, reader, "GET", "/ui/api/instances/"+parent.String(), nil, "")
+	if resp.StatusCode != 200 || strings.Contains(string(body), `"parent"`) || !strings.Contains(string(body), `"children":1,`) {
+		t.Fatalf("GET parent: %d %s; want no parent field, one child", resp.StatusCode, body)
+	}
+	for _, q := range []string{"parent=" + parent.String(), "hasParent=true"} {
+		resp, body := e.request(t, reader, "GET", "/ui/api/instances?"+q, nil, "")
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"id":"`+child+`"`) ||
+			strings.Contains(string(body), `"id":"`+parent.String()+`"`) {
+			t.Errorf("search %s: %d %s; want the child only", q, resp.StatusCode, body)
 		}
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/host"
+	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/soap"
 )
 
@@ -385,5 +387,36 @@ func TestDashboardInBrowser(t *testing.T) {
 	until(t, rita, "the reader's search", `document.querySelector('#total') && document.querySelector('#total').textContent.startsWith('1 instance match')`)
 	if n, err := chromedp.Run(rita, chromedp.Evaluate[int](`document.querySelectorAll('#bulk').length`)); err != nil || n != 0 {
 		t.Errorf("a reader sees the bulk panel (%d, %v)", n, err)
+	}
+}
+
+// A child instance's page links to the instance that started it (InvokeWorkflow), and that
+// one's page to a search of its children.
+func TestChildInstanceInBrowser(t *testing.T) {
+	browser := newBrowser(t)
+	e := start(t)
+	parent, err := e.hosting[admin].Create(context.Background(), host.CreateRequest{Definition: "DocumentApproval",
+		Inputs: map[string]any{"document": "spec-7", "reviewers": []string{"ann"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := e.hosting[admin].GetInstanceByRef(context.Background(), hosting.Ref{Key: "review/spec-7/ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ada := tab(t, browser, admin)
+	do(t, ada, chromedp.Navigate(e.url+"/ui/instance/"+child.ID))
+	until(t, ada, "the child's page naming its parent", `document.querySelector('#parent a[href="/ui/instance/`+parent.String()+`"]') !== null &&
+		document.querySelector('#children') === null`)
+	do(t, ada, chromedp.Click(chromedp.CSS(`#parent a`)))
+	until(t, ada, "the parent's page", `location.pathname === '/ui/instance/`+parent.String()+`' &&
+		document.querySelector('#state [data-state="Active"]') !== null && document.querySelector('#parent') === null &&
+		document.querySelector('#children').textContent.startsWith('1 started by this instance')`)
+	do(t, ada, chromedp.Click(chromedp.CSS(`#children a`)))
+	until(t, ada, "the search of its children", `location.search === '?parent=`+parent.String()+`' &&
+		document.querySelector('#total') && document.querySelector('#total').textContent.startsWith('1 instance') &&
+		document.querySelector('#instances a[href="/ui/instance/`+child.ID+`"]') !== null`)
+	if v, err := chromedp.Run(ada, chromedp.Evaluate[string](`document.querySelector('#f-parent').value`)); err != nil || v != parent.String() {
+		t.Errorf("the search form's parent field: %q (%v), want %s", v, err, parent)
 	}
 }

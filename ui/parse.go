@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/workflow"
 )
@@ -36,13 +38,15 @@ const (
 	pUpdatedBefore  = "updatedBefore"
 	pCorrelationKey = "correlationKey"
 	pCurrentState   = "currentState"
+	pParent         = "parent"
+	pHasParent      = "hasParent"
 	pPageSize       = "pageSize"
 	pPageToken      = "pageToken"
 )
 
 var filterParams = []string{pState, pCompletion, pDefinition, pPackage, pVersion, pVersionMin, pVersionMax,
 	pException, pReasonContains, pBookmark, pCreatedAfter, pCreatedBefore, pUpdatedAfter, pUpdatedBefore,
-	pCorrelationKey, pCurrentState}
+	pCorrelationKey, pCurrentState, pParent, pHasParent}
 
 // propertyPrefix starts a promoted property's parameter: property.NAME=VALUE selects the
 // instances whose property NAME is VALUE (host.Filter.Properties).
@@ -114,6 +118,19 @@ func parseSearch(rawQuery string, paging bool) (host.QueryRequest, error) {
 	f.Version, f.VersionMin, f.VersionMax = get(pVersion), get(pVersionMin), get(pVersionMax)
 	f.Exception, f.ReasonContains, f.Bookmark = get(pException), get(pReasonContains), get(pBookmark)
 	f.CorrelationKey, f.CurrentState = get(pCorrelationKey), get(pCurrentState)
+	if s := get(pParent); s != "" {
+		id, err := uuid.Parse(s)
+		if err != nil || id == uuid.Nil {
+			return req, badRequest(fmt.Sprintf("parent %q is not an instance id (a GUID)", s))
+		}
+		f.Parent = id
+	}
+	if s := get(pHasParent); s != "" {
+		if s != "true" {
+			return req, badRequest(fmt.Sprintf("hasParent %q: the only value is true (leave it out for every instance)", s))
+		}
+		f.HasParent = true
+	}
 	for _, k := range names {
 		if prop, ok := strings.CutPrefix(k, propertyPrefix); ok {
 			if f.Properties == nil {
@@ -184,6 +201,12 @@ func encodeSearch(req host.QueryRequest) string {
 	set(pBookmark, f.Bookmark)
 	set(pCorrelationKey, f.CorrelationKey)
 	set(pCurrentState, f.CurrentState)
+	if f.Parent != uuid.Nil {
+		v.Set(pParent, f.Parent.String())
+	}
+	if f.HasParent {
+		v.Set(pHasParent, "true")
+	}
 	for name, value := range f.Properties {
 		v.Set(propertyPrefix+name, value)
 	}

@@ -2,7 +2,7 @@
 // a timeline, polled every second; the actions the caller's role allows.
 import {poll, post} from './api.js';
 import {ask, banner, say} from './dialog.js';
-import {el, clear, badge, countdown, identity, span, when} from './util.js';
+import {el, clear, badge, countdown, identity, instanceLink, searchLink, span, when} from './util.js';
 
 // The MS-WFIM actions, in the order of the buttons: what each asks before it is sent.
 const actions = [
@@ -86,7 +86,7 @@ export function instance(main, session, id) {
   });
 
   function render(r) {
-    const {instance: i, records, recordsOmitted} = r;
+    const {instance: i, children, records, recordsOmitted} = r;
     last = r;
     document.title = `${i.definition.name} ${i.id} · wimp`;
     clear(head, el('h1', {}, identity(i.definition)),
@@ -97,6 +97,9 @@ export function instance(main, session, id) {
       ['State', el('span', {id: 'state'}, badge(i.state, i.completion))],
       i.currentState && ['State machine', i.currentState],
       i.correlationKey && ['Correlation key', el('code', {id: 'correlation-key'}, i.correlationKey)],
+      i.parent && ['Started by', el('span', {id: 'parent'}, instanceLink(i.parent), ' (InvokeWorkflow)')],
+      children > 0 && ['Child instances', el('span', {id: 'children'},
+        searchLink({parent: i.id}, `${children} started by this instance (InvokeWorkflow)`))],
       i.properties && ['Promoted', el('span', {id: 'properties'},
         Object.entries(i.properties).map(([k, v]) => el('code', {class: 'property'}, `${k}=${v}`)))],
       i.suspensionReason && ['Suspended because', el('span', {id: 'suspension-reason'}, i.suspensionReason)],

@@ -13,6 +13,8 @@ const fields = [
   text('version', 'Version'), text('versionMin', 'Version from'), text('versionMax', 'Version to'),
   text('exception', 'Exception'), text('reasonContains', 'Reason contains'), text('bookmark', 'Waiting on bookmark'),
   text('correlationKey', 'Correlation key'), text('currentState', 'State machine state'),
+  text('parent', 'Started by (parent id)'),
+  {name: 'hasParent', label: 'Started by', kind: 'select', options: ['true'], labels: {true: 'another instance'}},
   {name: 'createdAfter', label: 'Created after', kind: 'time'}, {name: 'createdBefore', label: 'Created before', kind: 'time'},
   {name: 'updatedAfter', label: 'Updated after', kind: 'time'}, {name: 'updatedBefore', label: 'Updated before', kind: 'time'},
 ];
@@ -36,7 +38,7 @@ export function search(main, session) {
     let input;
     if (f.kind === 'select') {
       input = el('select', {name: f.name, id: `f-${f.name}`}, el('option', {value: ''}, 'any'),
-        f.options.map((o) => el('option', {value: o, selected: v.toLowerCase() === o.toLowerCase()}, o)));
+        f.options.map((o) => el('option', {value: o, selected: v.toLowerCase() === o.toLowerCase()}, (f.labels || {})[o] || o)));
     } else if (f.kind === 'time') {
       input = el('input', {type: 'datetime-local', name: f.name, id: `f-${f.name}`, value: v && toLocal(v), step: 1});
     } else {
