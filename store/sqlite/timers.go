@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/wimp-project/wimp/store"
 )
@@ -17,7 +18,9 @@ func (s *Store) PendingTimers(ctx context.Context) (int64, error) {
 		return 0, store.ErrClosed
 	}
 	var n int64
-	err := retry(ctx, func() error { return s.rdb.QueryRowContext(ctx, pendingTimersSQL).Scan(&n) })
+	err := retry(ctx, func() error {
+		return s.queryRow(ctx, pendingTimersSQL, nil, func(r *sql.Row) error { return r.Scan(&n) })
+	})
 	if err != nil {
 		return 0, s.readErr(err)
 	}
