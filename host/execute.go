@@ -190,7 +190,7 @@ func (h *Host) committed(s *slot, row *store.Instance, keep bool) {
 		h.setLive(s, nil)
 	}
 	if !row.PendingTimer.IsZero() && row.State == workflow.Active {
-		nudge(h.wake)
+		h.timerCommitted(row.PendingTimer)
 	}
 	if row.State == workflow.Completed {
 		nudge(h.retain)

@@ -78,6 +78,9 @@ type Config struct {
 	RecoveryInterval time.Duration
 	// Observer is told of the events metrics count (host/metrics.go); the zero value: nobody.
 	Observer Observer
+	// TimerConcurrency is how many due instances the timer loop fires at once, so that timers
+	// falling due together share the store's batched commits; default DefaultTimerConcurrency.
+	TimerConcurrency int
 
 	// Bulk is the management contract bulk jobs apply their operations through (the MS-WFIM
 	// state table); nil: StartBulk is refused.
@@ -121,8 +124,11 @@ type Host struct {
 	retries     retries
 	storeErrors counters // failures behind ErrUnavailable, by kind
 
-	wake    chan struct{} // nudges the timer loop when a timer may be earlier than it thinks
-	recover chan struct{} // nudges the recovery loop after a failed background commit
+	wake chan struct{} // nudges the timer loop when a timer may be earlier than it thinks
+	// sleepUntil is when the sleeping timer loop wakes by itself (unix ns; 0: it is awake and
+	// will read the next timer): a commit nudges it only for a timer before that.
+	sleepUntil atomic.Int64
+	recover    chan struct{} // nudges the recovery loop after a failed background commit
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -194,6 +200,9 @@ func New(cfg Config) (*Host, error) {
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 10 * time.Second
+	}
+	if cfg.TimerConcurrency <= 0 {
+		cfg.TimerConcurrency = DefaultTimerConcurrency
 	}
 	if cfg.RecoveryInterval <= 0 {
 		cfg.RecoveryInterval = cfg.Lease

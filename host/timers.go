@@ -100,16 +100,19 @@ func (h *Host) timerLoop() {
 		}
 		if wait > 0 {
 			h.timerTurns.Add(1)
+			h.sleepUntil.Store(h.now().Add(wait).UnixNano())
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
 			case <-h.wake:
 				t.Stop()
+				h.sleepUntil.Store(0)
 				continue
 			case <-h.ctx.Done():
 				t.Stop()
 				return
 			}
+			h.sleepUntil.Store(0)
 		}
 		cs, err := h.store.ClaimDue(h.ctx, h.ownerID(), h.now(), claimBatch)
 		if err != nil {
@@ -120,18 +123,57 @@ func (h *Host) timerLoop() {
 			hold = h.now().Add(time.Second)
 			continue
 		}
-		acted := false
-		for _, c := range cs {
-			at, done := h.fire(c)
-			acted = acted || done
-			if !done && (hold.IsZero() || at.Before(hold)) {
-				hold = at
-			}
+		acted, at := h.fireAll(cs)
+		if !at.IsZero() && (hold.IsZero() || at.Before(hold)) {
+			hold = at
 		}
 		if !acted && len(cs) > 0 && hold.IsZero() {
 			hold = h.now().Add(time.Second)
 		}
 	}
+}
+
+// timerCommitted wakes the sleeping timer loop for a timer due at `due`, committed, if the loop
+// would otherwise sleep past it. An awake loop reads the next timer before it sleeps again.
+func (h *Host) timerCommitted(due time.Time) {
+	if until := h.sleepUntil.Load(); until == 0 || due.UnixNano() < until {
+		nudge(h.wake)
+	}
+}
+
+// DefaultTimerConcurrency is Config.TimerConcurrency's default: enough firings at once to fill
+// the store's commit batches, few enough to keep the loaded images of one claim batch bounded.
+const DefaultTimerConcurrency = 64
+
+// fireAll fires the claimed instances, Config.TimerConcurrency at a time, and returns once all are
+// done: acted reports that one was acted on, at the earliest time one that could not be is due.
+func (h *Host) fireAll(cs []store.Claimed) (acted bool, at time.Time) {
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		slot = make(chan struct{}, h.cfg.TimerConcurrency)
+	)
+	for _, c := range cs {
+		slot <- struct{}{}
+		wg.Add(1)
+		started := h.goBackground(func() {
+			defer func() { <-slot; wg.Done() }()
+			due, done := h.fire(c)
+			mu.Lock()
+			defer mu.Unlock()
+			acted = acted || done
+			if !done && !due.IsZero() && (at.IsZero() || due.Before(at)) {
+				at = due
+			}
+		})
+		if !started { // closing: the claims lapse with this owner's registration
+			<-slot
+			wg.Done()
+			break
+		}
+	}
+	wg.Wait()
+	return acted, at
 }
 
 // fire resumes an instance's due timers and runs it. done is false when nothing could be
