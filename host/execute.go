@@ -322,7 +322,8 @@ func (h *Host) run(ctx context.Context, s *slot) error {
 // and at bounded intervals, and applying the unhandled-exception policy and the work-item
 // limit. more reports remaining work.
 func (h *Host) execute(ctx context.Context, s *slot, budget int) (more bool, err error) {
-	s.idleGen++
+	s.idleGen = h.activities.Add(1)
+	h.idle.remove(s.id)
 	for budget > 0 {
 		if err := ctx.Err(); err != nil {
 			return true, err
@@ -509,8 +510,11 @@ func (h *Host) unloadable(ctx context.Context, s *slot, cause error) error {
 }
 
 // scheduleUnload unloads an idle Active instance once it has stayed idle for UnloadAfter. The
-// unload is a background job like any other: after Close it does nothing.
+// unload is a background job like any other: after Close it does nothing. The pending timer
+// holds only the id and the activity number: a reference to the slot would keep its row and
+// image in memory for UnloadAfter after an earlier unload (by the budget, or the slot forgotten).
 func (h *Host) scheduleUnload(s *slot) {
+	h.idleLoaded(s)
 	gen, id := s.idleGen, s.id
 	h.cfg.afterFunc(h.cfg.UnloadAfter, func() {
 		if !h.enter() {
@@ -519,8 +523,8 @@ func (h *Host) scheduleUnload(s *slot) {
 		defer h.wg.Done()
 		t := h.acquire(id)
 		defer h.release(t)
-		if t == s && t.idleGen == gen && t.wf != nil && !t.driving && t.wf.Status() == engine.StatusIdle {
-			if err := h.unload(h.ctx, t); err != nil {
+		if t.idleGen == gen && t.wf != nil && !t.driving && t.wf.Status() == engine.StatusIdle {
+			if err := h.unload(h.ctx, t); err != nil && h.ctx.Err() == nil {
 				h.log.Error("unloading an idle instance failed", "id", id, "err", err)
 			}
 		}

@@ -38,3 +38,10 @@ func (h *Host) WithLive(id uuid.UUID, f func(wf *engine.Instance)) bool {
 
 // SetAfterFunc replaces how cfg's host schedules idle unloads.
 func SetAfterFunc(cfg *Config, f func(time.Duration, func())) { cfg.afterFunc = f }
+
+// IsLoaded reports whether the instance's runtime is in memory.
+func (h *Host) IsLoaded(id uuid.UUID) bool {
+	s := h.acquire(id)
+	defer h.release(s)
+	return s.wf != nil
+}

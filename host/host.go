@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -52,7 +53,11 @@ type Config struct {
 	Clock       func() time.Time // default time.Now
 	Logger      *slog.Logger
 	UnloadAfter time.Duration // idle time before an instance leaves memory; default 1m; <0: at once
-	Policy      Policy        // default AbandonAndSuspend
+	// MaxLoaded is how many instances the host keeps in memory at most: past it, the least
+	// recently idle are unloaded before their UnloadAfter (executing ones are never unloaded
+	// for it). Default DefaultMaxLoaded; < 0: no limit.
+	MaxLoaded int
+	Policy    Policy // default AbandonAndSuspend
 	// Slice is how many work items run between chances for management operations to get in
 	// (Suspend stops an instance "at the next work-item boundary"); default 64.
 	Slice int
@@ -117,6 +122,10 @@ type Host struct {
 	mu     sync.Mutex
 	slots  map[uuid.UUID]*slot
 	loaded atomic.Int64 // slots with a live runtime
+	idle   idleSet      // the loaded idle ones, least recently idle first (MaxLoaded)
+	// activities numbers every activity of every slot (slot.idleGen), so that a pending unload
+	// names the activity it follows by id and number alone, holding no slot, row or image.
+	activities atomic.Uint64
 
 	owner       atomic.Pointer[string] // the current owner registration id
 	renewMu     sync.Mutex             // one renewal at a time
@@ -161,7 +170,7 @@ type slot struct {
 	wf      *engine.Instance  // the live runtime, nil when unloaded; set through setLive
 	dirty   bool              // wf has executed since the last commit
 	driving bool              // a background goroutine is executing wf
-	idleGen int               // bumped on every activity, so a stale unload timer does nothing
+	idleGen uint64            // Host.activities at the slot's latest activity: a stale unload timer does nothing
 	work    int               // work items since the instance last went idle or was loaded
 	saved   time.Time         // when the slot last committed (bounded-interval persists)
 }
@@ -200,6 +209,12 @@ func New(cfg Config) (*Host, error) {
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 10 * time.Second
+	}
+	switch {
+	case cfg.MaxLoaded == 0:
+		cfg.MaxLoaded = DefaultMaxLoaded
+	case cfg.MaxLoaded < 0:
+		cfg.MaxLoaded = math.MaxInt
 	}
 	if cfg.TimerConcurrency <= 0 {
 		cfg.TimerConcurrency = DefaultTimerConcurrency
@@ -367,6 +382,7 @@ func (h *Host) setLive(s *slot, wf *engine.Instance) {
 		h.loaded.Add(1)
 	case s.wf != nil && wf == nil:
 		h.loaded.Add(-1)
+		h.idle.remove(s.id)
 	}
 	s.wf = wf
 	if wf != nil {

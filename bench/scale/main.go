@@ -1,7 +1,16 @@
 // Command scale measures wimp with many instances, against a baseline in the same run, and
 // prints human-readable progress on stderr and one JSON summary line on stdout:
 //
-//	go run ./bench/scale [-timers 100000] [-rounds 3] [-dir D]
+//	go run ./bench/scale [-mode all|creation|timers] [-n 100000] [-timers 100000] [-rounds 3] [-dir D]
+//
+// Creation (-n, documented up to -n 1000000): wimp-server (built from this module unless
+// -server names a binary) on a fresh database with its defaults (synchronous=FULL,
+// --unload-after 1m, --max-loaded 10000); -clients concurrent hosting clients create -n
+// ExpenseApproval instances over SOAP, each left waiting on its Review bookmark and a 240 h
+// timer. Measured: instances created per second, the server's peak resident memory (VmHWM) and
+// the database bytes per instance after a clean stop. The baseline is the same server with
+// --max-loaded 1000000000 (no memory budget: every instance stays loaded for the 1-minute unload
+// delay, as before the budget existed).
 //
 // Timers falling due together: -timers instances of a one-Delay workflow (a 1 h Delay) are
 // created and left waiting in a SQLite store (synchronous=FULL), the host is closed, its clock
@@ -22,6 +31,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -43,6 +53,10 @@ const nap = `<Workflow Name="Nap" Package="bench" Version="1.0.0.0">
 </Workflow>`
 
 func main() {
+	mode := flag.String("mode", "all", "all, creation or timers")
+	n := flag.Int("n", 100000, "creation: waiting instances to create over SOAP")
+	clients := flag.Int("clients", 16, "creation: concurrent SOAP clients")
+	serverBin := flag.String("server", "", "creation: the wimp-server binary (default: built from this module)")
 	timers := flag.Int("timers", 100000, "instances whose timers fall due together")
 	rounds := flag.Int("rounds", 3, "rounds (each measures both configurations)")
 	dir := flag.String("dir", "", "directory for the databases (default: a temporary directory)")
@@ -59,8 +73,11 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if *timers < 1 || *rounds < 1 || *creators < 1 {
-		fail(fmt.Errorf("-timers, -rounds and -creators must be positive"))
+	if *timers < 1 || *rounds < 1 || *creators < 1 || *n < 1 || *clients < 1 {
+		fail(fmt.Errorf("-n, -clients, -timers, -rounds and -creators must be positive"))
+	}
+	if *mode != "all" && *mode != "creation" && *mode != "timers" {
+		fail(fmt.Errorf("-mode must be all, creation or timers, not %q", *mode))
 	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "scale-")
@@ -70,49 +87,97 @@ func main() {
 		defer os.RemoveAll(d)
 		*dir = d
 	}
+	out := map[string]any{"rounds": *rounds, "cpus": runtime.NumCPU()}
+	if *mode != "timers" {
+		out["creation"] = creation(*serverBin, *dir, *n, *clients, *rounds)
+	}
+	if *mode != "creation" {
+		out["timers"] = dueTimers(*dir, *timers, *creators, *rounds)
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// creation runs createWaiting with the default memory budget and without one, rounds times.
+func creation(bin, dir string, n, clients, rounds int) map[string]any {
+	if bin == "" {
+		bin = filepath.Join(dir, "wimp-server")
+		progress("building wimp-server")
+		if b, err := exec.Command("go", "build", "-o", bin, "github.com/wimp-project/wimp/cmd/wimp-server").CombinedOutput(); err != nil {
+			fail(fmt.Errorf("go build wimp-server: %v\n%s", err, b))
+		}
+	}
+	flags := [2][]string{nil, {"--max-loaded", "1000000000"}}
+	names := [2]string{"--max-loaded default", "no memory budget"}
+	var res [2][]creationResult
+	for r := range rounds {
+		for _, which := range order(r) {
+			c, err := createWaiting(bin, dir, n, clients, flags[which]...)
+			if err != nil {
+				fail(err)
+			}
+			progress("round %d/%d, %s: %d instances created at %.0f/s, peak RSS %.0f MB, %.0f database bytes per instance",
+				r+1, rounds, names[which], n, c.perSec, float64(c.peakRSS)/(1<<20), c.dbBytesPerIns)
+			res[which] = append(res[which], c)
+		}
+	}
+	perSec := func(c creationResult) float64 { return c.perSec }
+	rss := func(c creationResult) float64 { return float64(c.peakRSS) / (1 << 20) }
+	return map[string]any{"instances": n, "clients": clients, "max_loaded": host.DefaultMaxLoaded,
+		"created_per_s": median(res[0], perSec), "baseline_created_per_s": median(res[1], perSec),
+		"peak_rss_mb": median(res[0], rss), "baseline_peak_rss_mb": median(res[1], rss),
+		"db_bytes_per_instance":          median(res[0], func(c creationResult) float64 { return c.dbBytesPerIns }),
+		"baseline_db_bytes_per_instance": median(res[1], func(c creationResult) float64 { return c.dbBytesPerIns }),
+	}
+}
+
+// order alternates which configuration of a round goes first.
+func order(round int) []int {
+	if round%2 == 1 {
+		return []int{1, 0}
+	}
+	return []int{0, 1}
+}
+
+func median[T any](xs []T, f func(T) float64) float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = f(x)
+	}
+	slices.Sort(v)
+	return round(v[len(v)/2])
+}
+
+// dueTimers runs dueTogether with the default timer concurrency and with 1, rounds times.
+func dueTimers(dir string, timers, creators, rounds int) map[string]any {
 	def, err := engine.ParseDefinition("nap.xml", []byte(nap))
 	if err != nil {
 		fail(err)
 	}
 	concurrency := [2]int{host.DefaultTimerConcurrency, 1}
 	var res [2][]timerResult
-	for r := range *rounds {
-		order := []int{0, 1}
-		if r%2 == 1 {
-			order = []int{1, 0}
-		}
-		for _, which := range order {
-			path := filepath.Join(*dir, fmt.Sprintf("timers-r%d-%d.db", r, which))
-			t, err := dueTogether(path, def, *timers, *creators, concurrency[which])
+	for r := range rounds {
+		for _, which := range order(r) {
+			path := filepath.Join(dir, fmt.Sprintf("timers-r%d-%d.db", r, which))
+			t, err := dueTogether(path, def, timers, creators, concurrency[which])
 			if err != nil {
 				fail(err)
 			}
 			_ = os.Remove(path)
 			progress("round %d/%d, timer concurrency %2d: %d timers fired in %.2f s: %.0f/s (%d commits, mean batch %.1f; created at %.0f/s)",
-				r+1, *rounds, concurrency[which], *timers, t.seconds, t.perSec, t.commits, t.meanBatch, t.createdPerSec)
+				r+1, rounds, concurrency[which], timers, t.seconds, t.perSec, t.commits, t.meanBatch, t.createdPerSec)
 			res[which] = append(res[which], t)
 		}
 	}
-	pick := func(rs []timerResult, f func(timerResult) float64) float64 {
-		v := make([]float64, len(rs))
-		for i, r := range rs {
-			v[i] = f(r)
-		}
-		slices.Sort(v)
-		return round(v[len(v)/2])
-	}
 	perSec := func(t timerResult) float64 { return t.perSec }
-	_ = json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"timers": *timers, "rounds": *rounds, "cpus": runtime.NumCPU(),
-		"timer_concurrency":             concurrency[0],
-		"firings_per_s":                 pick(res[0], perSec),
-		"baseline_firings_per_s":        pick(res[1], perSec),
-		"ratio":                         round(pick(res[0], perSec) / pick(res[1], perSec)),
-		"mean_batch":                    pick(res[0], func(t timerResult) float64 { return t.meanBatch }),
-		"baseline_mean_batch":           pick(res[1], func(t timerResult) float64 { return t.meanBatch }),
+	return map[string]any{
+		"timers": timers, "timer_concurrency": concurrency[0],
+		"firings_per_s": median(res[0], perSec), "baseline_firings_per_s": median(res[1], perSec),
+		"ratio":                         round(median(res[0], perSec) / median(res[1], perSec)),
+		"mean_batch":                    median(res[0], func(t timerResult) float64 { return t.meanBatch }),
+		"baseline_mean_batch":           median(res[1], func(t timerResult) float64 { return t.meanBatch }),
 		"rounds_firings_per_s":          perRound(res[0]),
 		"baseline_rounds_firings_per_s": perRound(res[1]),
-	})
+	}
 }
 
 type timerResult struct {

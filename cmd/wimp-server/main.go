@@ -52,7 +52,7 @@ type config struct {
 	unloadAfter, commitTimeout                           time.Duration
 	retention                                            retention
 	maxBody                                              int64
-	maxWorkItems                                         int
+	maxWorkItems, maxLoaded                              int
 	tracking                                             *workflow.TrackingProfile
 	http                                                 httpLimits
 	security                                             securityConfig
@@ -129,7 +129,7 @@ func parseFlags(args []string) (config, error) {
 		fs.Int64Var(p, name, n, usage)
 		bounds = append(bounds, bound{name, func() int64 { return *p }, 1})
 	}
-	var maxWork int64
+	var maxWork, maxLoaded int64
 	str(&c.listen, "listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
 	str(&c.db, "db", "./wimp.db", "SQLite database file, or a postgres:// (postgresql://) URL of a PostgreSQL database")
 	str(&c.definitions, "definitions", "", "directory of extra workflow definitions (*.xml, any case), or one definition file")
@@ -141,6 +141,8 @@ func parseFlags(args []string) (config, error) {
 	num(&c.maxBody, "max-body", "65536", "largest accepted SOAP request body in bytes")
 	dur(&c.commitTimeout, "commit-timeout", "5s", 1,
 		"how long a change may wait for the database before it fails, unapplied, with a Receiver fault")
+	num(&maxLoaded, "max-loaded", strconv.Itoa(host.DefaultMaxLoaded),
+		"instances kept in memory at most: past it the least recently idle are unloaded before --unload-after (bounds memory whatever the creation rate)")
 	num(&maxWork, "max-work-items", "100000",
 		"work items an instance may run without becoming idle before it is suspended (a definition's MaxWorkItems overrides it)")
 	var trackingProfile string
@@ -197,7 +199,7 @@ func parseFlags(args []string) (config, error) {
 			return c, fmt.Errorf("--%s must not be negative", b.name)
 		}
 	}
-	c.maxWorkItems = int(maxWork)
+	c.maxWorkItems, c.maxLoaded = int(maxWork), int(maxLoaded)
 	prof, err := workflow.ParseTrackingProfile(trackingProfile)
 	if err != nil {
 		return c, fmt.Errorf("--tracking: %v", err)
@@ -271,7 +273,7 @@ func run(args []string) error {
 	}
 	node, _ := os.Hostname()
 	h, err := host.New(host.Config{Store: st, Definitions: defs, Logger: log, UnloadAfter: unload, Policy: policy,
-		MaxWorkItems: c.maxWorkItems, Tracking: c.tracking, Node: node, Observer: metrics.HostObserver(), Bulk: protocol.Bulk{},
+		MaxWorkItems: c.maxWorkItems, MaxLoaded: c.maxLoaded, Tracking: c.tracking, Node: node, Observer: metrics.HostObserver(), Bulk: protocol.Bulk{},
 		PurgeCompleted: c.retention.completed != "keep", CompletedRetention: c.retention.completedAfter,
 		TrackingRetention: c.retention.tracking,
 		HTTP:              host.HTTPOptions{Allow: c.httpAllow},
