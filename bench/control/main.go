@@ -1,23 +1,31 @@
-// Command wfimbench measures MS-WFIM management throughput end to end — HTTP, SOAP, the state
-// table, the host and a durable (fsync'd) SQLite commit per operation — and compares, in the
-// same run on the same machine, the store's group commit against a baseline of one
-// transaction per commit. It prints one JSON line:
+// Command control measures MS-WFIM management operations end to end — HTTP, SOAP, the state
+// table, the host and a durable (fsync'd, synchronous=FULL) SQLite commit per operation — against
+// a baseline measured in the same run on the same machine, and prints human-readable progress on
+// stderr and one JSON summary line on stdout:
 //
-//	go run ./bench/wfimbench [-clients 32] [-rounds 3] [-duration 3s]
+//	go run ./bench/control [-compare bare] [-clients 1,8,32,128] [-rounds 5] [-duration 3s]
 //
 // Each client owns one waiting ExpenseApproval instance and alternates Suspend and Unsuspend on
-// it over SOAP 1.1 (every reply is checked). Each round starts fresh in-process servers on fresh
-// databases in -dir (default: a temporary directory; fsync cost dominates, so it must be on the
-// disk you care about), runs both configurations back to back (alternating which goes first)
-// and reports operations per second and latency percentiles; the summary gives medians.
+// it over SOAP 1.1 with keep-alive connections; every reply is checked. Each round starts fresh
+// in-process servers on fresh databases in -dir (default: a temporary directory; fsync cost
+// dominates, so it must be on the disk you care about) and runs, for every client count, both
+// configurations back to back, alternating which goes first. The summary gives, per client
+// count, medians over the rounds.
 //
-// With -compare bulk the two configurations are instead the same server (group commit) without
-// and with a bulk job running: each round also creates -bulk-pool waiting SalesCollaboration
-// instances, and in the second configuration a bulk Suspend of them runs at the default rate
-// (host.DefaultBulkRate) for the whole measured time. The summary's p99_ratio is the clients'
-// p99 with the job over their p99 without it (issue: at most 2).
+// The baselines (-compare):
+//   - bare: a plain net/http + etree server that reads, parses and checks the same requests
+//     (operation, instance id) and answers the same empty response, keeping no state. The ratio
+//     is wimp's operations/s over the bare server's.
+//   - batch: wimp with one transaction per commit instead of group commit. The ratio is group
+//     commit's operations/s over the baseline's.
+//   - bulk: the same wimp server without and with a bulk Suspend of -bulk-pool other waiting
+//     instances running at the default rate; p99_ratio is the clients' p99 with the job over
+//     their p99 without it.
 //
-//	go run ./bench/wfimbench -compare bulk -clients 8 -rounds 5 -duration 5s
+// For wimp it also reports the bytes the process wrote to storage per operation
+// (/proc/self/io write_bytes: the WAL and checkpoints), commits per second and the mean batch;
+// and every round measures the disk's own fsync rate and latency (4 KiB write + fsync of a file in
+// -dir, for -fsync-time), so that a run can be compared with what its disk allows.
 package main
 
 import (
@@ -32,11 +40,15 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/google/uuid"
 
 	"github.com/wimp-project/wimp/engine"
@@ -44,102 +56,193 @@ import (
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/server"
+	"github.com/wimp-project/wimp/store"
 	"github.com/wimp-project/wimp/store/sqlite"
 )
 
-const ns = "http://schemas.datacontract.org/2008/10/WorkflowServices"
-
-type result struct {
-	opsPerSec   float64
-	p50, p99Ms  float64
-	clientCount int
-	bulkDone    int64 // instances the bulk job had handled when the measurement ended
-}
+const (
+	soap11 = "http://schemas.xmlsoap.org/soap/envelope/"
+	ns     = "http://schemas.datacontract.org/2008/10/WorkflowServices"
+)
 
 func main() {
-	clients := flag.Int("clients", 32, "concurrent clients, one instance each")
-	rounds := flag.Int("rounds", 3, "rounds (each runs both configurations)")
-	duration := flag.Duration("duration", 3*time.Second, "measured time per configuration and round")
-	dir := flag.String("dir", "", "directory for the databases (default: a temporary directory)")
-	compare := flag.String("compare", "batch", "batch: group commit vs one transaction per commit; bulk: without vs with a bulk job")
+	compare := flag.String("compare", "bare", "the baseline: bare (a stateless net/http + etree server), batch (one transaction per commit) or bulk (the same server without a bulk job)")
+	clientList := flag.String("clients", "1,8,32,128", "client counts, comma-separated; each client owns one instance")
+	rounds := flag.Int("rounds", 5, "rounds (each runs both configurations at every client count)")
+	duration := flag.Duration("duration", 3*time.Second, "measured time per configuration, client count and round")
+	dir := flag.String("dir", "", "directory for the databases and the fsync probe (default: a temporary directory)")
 	pool := flag.Int("bulk-pool", 2000, "with -compare bulk: instances the bulk job works through")
+	fsyncTime := flag.Duration("fsync-time", time.Second, "how long each round measures the disk's fsync")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	flag.Parse()
-	if *compare != "batch" && *compare != "bulk" {
-		fail(fmt.Errorf("-compare must be batch or bulk, not %q", *compare))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *compare != "bare" && *compare != "batch" && *compare != "bulk" {
+		fail(fmt.Errorf("-compare must be bare, batch or bulk, not %q", *compare))
+	}
+	counts, err := parseCounts(*clientList)
+	if err != nil {
+		fail(err)
 	}
 	if *dir == "" {
-		d, err := os.MkdirTemp("", "wfimbench-")
+		d, err := os.MkdirTemp("", "control-")
 		if err != nil {
 			fail(err)
 		}
 		defer os.RemoveAll(d)
 		*dir = d
 	}
-	var group, base []result
-	for r := 0; r < *rounds; r++ {
-		order := []int{0, 1}
-		if r%2 == 1 {
-			order = []int{1, 0}
+	// results[c][0] are wimp's (group commit; in bulk: without the job), [1] the baseline's.
+	results := map[int][2][]result{}
+	var probes []fsyncProbe
+	for r := range *rounds {
+		p, err := probeFsync(filepath.Join(*dir, "fsync-probe"), *fsyncTime)
+		if err != nil {
+			fail(err)
 		}
-		for _, second := range order {
-			cfg := config{clients: *clients, d: *duration}
-			if *compare == "batch" {
-				cfg.maxBatch = second // 0: group commit, 1: the baseline
-			} else {
-				cfg.pool, cfg.bulk = *pool, second == 1
+		probes = append(probes, p)
+		progress("round %d/%d: disk fsync %.0f/s, p50 %.2f ms", r+1, *rounds, p.perSec, p.p50Ms)
+		for _, clients := range counts {
+			order := []int{0, 1}
+			if r%2 == 1 {
+				order = []int{1, 0}
 			}
-			res, err := run(filepath.Join(*dir, fmt.Sprintf("r%d-c%d.db", r, second)), cfg)
-			if err != nil {
-				fail(err)
-			}
-			if second == 0 {
-				group = append(group, res)
-			} else {
-				base = append(base, res)
+			for _, which := range order {
+				cfg := config{clients: clients, d: *duration}
+				switch *compare {
+				case "bare":
+					cfg.bare = which == 1
+				case "batch":
+					cfg.maxBatch = which // 0: group commit, 1: the baseline
+				case "bulk":
+					cfg.pool, cfg.bulk = *pool, which == 1
+				}
+				res, err := run(filepath.Join(*dir, fmt.Sprintf("r%d-c%d-%d.db", r, clients, which)), cfg)
+				if err != nil {
+					fail(err)
+				}
+				progress("  %-24s %4d clients: %8.0f ops/s  p50 %6.2f ms  p99 %6.2f ms%s", label(*compare, which), clients,
+					res.opsPerSec, res.p50Ms, res.p99Ms, res.storeSummary())
+				rs := results[clients]
+				rs[which] = append(rs[which], res)
+				results[clients] = rs
 			}
 		}
 	}
-	g, b := median(group), median(base)
+	out := map[string]any{"compare": *compare, "rounds": *rounds, "duration_s": duration.Seconds(), "cpus": runtime.NumCPU(),
+		"fsync_per_s":  round(medianOf(probes, func(p fsyncProbe) float64 { return p.perSec })),
+		"fsync_p50_ms": round(medianOf(probes, func(p fsyncProbe) float64 { return p.p50Ms }))}
 	if *compare == "bulk" {
-		_ = json.NewEncoder(os.Stdout).Encode(map[string]any{
-			"compare": "bulk", "clients": *clients, "rounds": *rounds, "duration_s": duration.Seconds(),
-			"bulk_pool": *pool, "bulk_rate_per_s": host.DefaultBulkRate,
-			"alone_ops_per_s": round(g.opsPerSec), "with_bulk_ops_per_s": round(b.opsPerSec),
-			"alone_p50_ms": round(g.p50), "alone_p99_ms": round(g.p99Ms),
-			"with_bulk_p50_ms": round(b.p50), "with_bulk_p99_ms": round(b.p99Ms),
-			"p99_ratio":        round(b.p99Ms / g.p99Ms),
-			"bulk_done_median": medianOf(bulkDone(base)),
-			"cpus":             runtime.NumCPU(),
-		})
-		return
+		out["bulk_pool"], out["bulk_rate_per_s"] = *pool, host.DefaultBulkRate
 	}
-	out := map[string]any{
-		"clients": *clients, "rounds": *rounds, "duration_s": duration.Seconds(),
-		"group_ops_per_s": round(g.opsPerSec), "baseline_ops_per_s": round(b.opsPerSec),
-		"ratio":        round(g.opsPerSec / b.opsPerSec),
-		"group_p50_ms": round(g.p50), "group_p99_ms": round(g.p99Ms),
-		"baseline_p50_ms": round(b.p50), "baseline_p99_ms": round(b.p99Ms),
-		"group_rounds_ops_per_s": perRound(group), "baseline_rounds_ops_per_s": perRound(base),
-		"cpus": runtime.NumCPU(),
+	var per []map[string]any
+	for _, clients := range counts {
+		w, b := results[clients][0], results[clients][1]
+		wOps, bOps := medianOf(w, opsPerSec), medianOf(b, opsPerSec)
+		wP99, bP99 := medianOf(w, p99), medianOf(b, p99)
+		c := map[string]any{"clients": clients,
+			"ops_per_s": round(wOps), "p50_ms": round(medianOf(w, p50)), "p99_ms": round(wP99),
+			"baseline_ops_per_s": round(bOps), "baseline_p50_ms": round(medianOf(b, p50)), "baseline_p99_ms": round(bP99),
+			"ratio":            round(wOps / bOps),
+			"rounds_ops_per_s": perRound(w), "baseline_rounds_ops_per_s": perRound(b),
+			"bytes_written_per_op": round(medianOf(w, func(r result) float64 { return r.bytesPerOp })),
+			"commits_per_s":        round(medianOf(w, func(r result) float64 { return r.commitsPerSec })),
+			"mean_batch":           round(medianOf(w, func(r result) float64 { return r.meanBatch })),
+		}
+		if *compare == "bulk" {
+			c["p99_ratio"] = round(bP99 / wP99)
+			c["bulk_done_median"] = medianOf(b, func(r result) float64 { return float64(r.bulkDone) })
+		}
+		per = append(per, c)
 	}
+	out["by_clients"] = per
 	_ = json.NewEncoder(os.Stdout).Encode(out)
+}
+
+func label(compare string, which int) string {
+	names := map[string][2]string{"bare": {"wimp", "bare net/http + etree"}, "batch": {"wimp, group commit", "wimp, 1 tx per commit"},
+		"bulk": {"wimp alone", "wimp beside a bulk job"}}
+	return names[compare][which]
+}
+
+func parseCounts(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-clients %q: want positive whole numbers separated by commas", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // config is one measured configuration.
 type config struct {
 	clients  int
 	d        time.Duration
+	bare     bool // the stateless baseline server instead of wimp
 	maxBatch int  // 0: group commit; 1: one transaction per commit
 	pool     int  // waiting instances for a bulk job (created in both bulk configurations)
 	bulk     bool // a bulk Suspend of the pool runs at the default rate while measuring
 }
 
+type result struct {
+	opsPerSec, p50Ms, p99Ms float64
+	bytesPerOp              float64 // storage bytes written per operation (wimp only)
+	commitsPerSec           float64
+	meanBatch               float64 // requests per committed batch
+	bulkDone                int64   // instances the bulk job had handled when the measurement ended
+	wimp                    bool
+}
+
+func (r result) storeSummary() string {
+	if !r.wimp {
+		return ""
+	}
+	return fmt.Sprintf("  %6.0f B written/op  %6.0f commits/s  batch %.1f", r.bytesPerOp, r.commitsPerSec, r.meanBatch)
+}
+
+func opsPerSec(r result) float64 { return r.opsPerSec }
+func p50(r result) float64       { return r.p50Ms }
+func p99(r result) float64       { return r.p99Ms }
+
+// batches counts the store's committed batches and the requests in them.
+type batches struct{ n, requests atomic.Int64 }
+
+func (b *batches) observe(i store.BatchInfo) {
+	if i.Err == nil && i.Requests > 0 {
+		b.n.Add(1)
+		b.requests.Add(int64(i.Requests))
+	}
+}
+
 // run measures one configuration.
 func run(path string, cfg config) (result, error) {
+	ids := make([]uuid.UUID, cfg.clients)
+	if cfg.bare {
+		for i := range ids {
+			ids[i] = uuid.New()
+		}
+		srv := httptest.NewServer(bareServer{})
+		defer srv.Close()
+		return drive(srv.URL, ids, cfg.d, nil)
+	}
 	ctx := context.Background()
-	maxBatch, clients, d := cfg.maxBatch, cfg.clients, cfg.d
+	var counted batches
 	metrics := server.NewMetrics() // as wimp-server wires them: the store and the host report to /metrics
-	st, err := sqlite.Open(ctx, path, sqlite.WithMaxBatch(maxBatch), sqlite.WithObserver(metrics.ObserveBatch))
+	st, err := sqlite.Open(ctx, path, sqlite.WithMaxBatch(cfg.maxBatch), sqlite.WithObserver(func(b store.BatchInfo) {
+		metrics.ObserveBatch(b)
+		counted.observe(b)
+	}))
 	if err != nil {
 		return result{}, err
 	}
@@ -161,7 +264,6 @@ func run(path string, cfg config) (result, error) {
 	srv := httptest.NewServer(server.New(h, server.Options{MaxBody: 64 << 10, Log: log, Metrics: metrics}))
 	defer srv.Close()
 	hc := hosting.NewClient(srv.URL + "/WorkflowHosting")
-	ids := make([]uuid.UUID, clients)
 	for i := range ids {
 		if ids[i], err = hc.Create(ctx, host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
 			Inputs: map[string]any{"amount": 10.0, "submitter": "bench"}}); err != nil {
@@ -181,7 +283,46 @@ func run(path string, cfg config) (result, error) {
 			return result{}, err
 		}
 	}
-	transport := &http.Transport{MaxIdleConnsPerHost: clients}
+	written0, err := writeBytes()
+	if err != nil {
+		return result{}, err
+	}
+	n0, req0 := counted.n.Load(), counted.requests.Load()
+	res, err := drive(srv.URL, ids, cfg.d, func(res *result, ops int) error {
+		written, err := writeBytes()
+		if err != nil {
+			return err
+		}
+		n, reqs := counted.n.Load()-n0, counted.requests.Load()-req0
+		res.wimp = true
+		res.bytesPerOp = float64(written-written0) / float64(max(ops, 1))
+		res.commitsPerSec = float64(n) / cfg.d.Seconds()
+		if n > 0 {
+			res.meanBatch = float64(reqs) / float64(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return result{}, err
+	}
+	if job != nil {
+		j, _, err := h.GetBulk(ctx, job.ID, 0, 0)
+		if err != nil {
+			return result{}, err
+		}
+		if j.Status != "Running" {
+			return result{}, fmt.Errorf("the bulk job ended before the measurement did (%d instances): use a larger -bulk-pool", j.Done)
+		}
+		res.bulkDone = j.Done
+	}
+	return res, nil
+}
+
+// drive runs one client per instance for d, each alternating Suspend and Unsuspend on its own
+// instance over a keep-alive connection; measured (if not nil) runs as soon as the measured
+// time is over, before anything else is torn down.
+func drive(base string, ids []uuid.UUID, d time.Duration, measured func(*result, int) error) (result, error) {
+	transport := &http.Transport{MaxIdleConnsPerHost: len(ids), MaxConnsPerHost: len(ids)}
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: transport}
 	var (
@@ -202,7 +343,7 @@ func run(path string, cfg config) (result, error) {
 					op, inner = "Unsuspend", ""
 				}
 				start := time.Now()
-				if err := call(client, srv.URL, op, id, inner); err != nil {
+				if err := call(client, base, op, id, inner); err != nil {
 					mu.Lock()
 					firstErr = err
 					mu.Unlock()
@@ -219,16 +360,11 @@ func run(path string, cfg config) (result, error) {
 	if firstErr != nil {
 		return result{}, firstErr
 	}
-	res := result{clientCount: clients}
-	if job != nil {
-		j, _, err := h.GetBulk(ctx, job.ID, 0, 0)
-		if err != nil {
+	var res result
+	if measured != nil {
+		if err := measured(&res, len(latencies)); err != nil {
 			return result{}, err
 		}
-		if j.Status != "Running" {
-			return result{}, fmt.Errorf("the bulk job ended before the measurement did (%d instances): use a larger -bulk-pool", j.Done)
-		}
-		res.bulkDone = j.Done
 	}
 	slices.Sort(latencies)
 	pct := func(p float64) float64 {
@@ -237,12 +373,12 @@ func run(path string, cfg config) (result, error) {
 		}
 		return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000
 	}
-	res.opsPerSec, res.p50, res.p99Ms = float64(len(latencies))/d.Seconds(), pct(0.50), pct(0.99)
+	res.opsPerSec, res.p50Ms, res.p99Ms = float64(len(latencies))/d.Seconds(), pct(0.50), pct(0.99)
 	return res, nil
 }
 
 func call(c *http.Client, base, op string, id uuid.UUID, inner string) error {
-	body := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><` + op + ` xmlns="` + ns + `"><instanceId>` +
+	body := `<s:Envelope xmlns:s="` + soap11 + `"><s:Body><` + op + ` xmlns="` + ns + `"><instanceId>` +
 		id.String() + `</instanceId>` + inner + `</` + op + `></s:Body></s:Envelope>`
 	req, err := http.NewRequest(http.MethodPost, base+"/WorkflowControl", strings.NewReader(body))
 	if err != nil {
@@ -265,31 +401,102 @@ func call(c *http.Client, base, op string, id uuid.UUID, inner string) error {
 	return nil
 }
 
-func median(rs []result) result {
-	pick := func(f func(result) float64) float64 {
-		v := make([]float64, len(rs))
-		for i, r := range rs {
-			v[i] = f(r)
+// bareServer is the baseline: it does what any SOAP server must for these requests — read the
+// bounded body, parse the XML, find the operation in the Body, check it against SOAPAction, read
+// and parse the instance id — and answers the empty response, keeping no state and writing
+// nothing to disk.
+type bareServer struct{}
+
+func (bareServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	doc := etree.NewDocument()
+	if _, err := doc.ReadFrom(http.MaxBytesReader(w, r.Body, 64<<10)); err != nil {
+		http.Error(w, "unreadable XML", http.StatusBadRequest)
+		return
+	}
+	env := doc.Root()
+	var body *etree.Element
+	if env != nil {
+		body = env.SelectElement("Body")
+	}
+	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != soap11 || body == nil || len(body.ChildElements()) != 1 {
+		http.Error(w, "not a SOAP 1.1 envelope with one body element", http.StatusBadRequest)
+		return
+	}
+	op := body.ChildElements()[0]
+	action := strings.Trim(r.Header.Get("SOAPAction"), `"`)
+	if op.NamespaceURI() != ns || action != ns+"/IWorkflowInstanceManagement/"+op.Tag {
+		http.Error(w, "the operation does not match SOAPAction", http.StatusBadRequest)
+		return
+	}
+	idEl := op.SelectElement("instanceId")
+	if idEl == nil {
+		http.Error(w, "no instanceId", http.StatusBadRequest)
+		return
+	}
+	if _, err := uuid.Parse(idEl.Text()); err != nil {
+		http.Error(w, "bad instanceId", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	_, _ = io.WriteString(w, `<s:Envelope xmlns:s="`+soap11+`"><s:Body><`+op.Tag+`Response xmlns="`+ns+`"/></s:Body></s:Envelope>`)
+}
+
+// writeBytes is /proc/self/io's write_bytes: the bytes this process caused to be written to
+// storage (counted when pages are dirtied, so socket writes are not in it).
+func writeBytes() (int64, error) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, fmt.Errorf("bytes written: %w (Linux /proc/self/io is needed)", err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+			return strconv.ParseInt(v, 10, 64)
 		}
-		slices.Sort(v)
-		return v[len(v)/2]
 	}
-	return result{
-		opsPerSec: pick(func(r result) float64 { return r.opsPerSec }),
-		p50:       pick(func(r result) float64 { return r.p50 }),
-		p99Ms:     pick(func(r result) float64 { return r.p99Ms }),
-	}
+	return 0, fmt.Errorf("no write_bytes in /proc/self/io")
 }
 
-func bulkDone(rs []result) []float64 {
-	out := make([]float64, len(rs))
-	for i, r := range rs {
-		out[i] = float64(r.bulkDone)
+type fsyncProbe struct{ perSec, p50Ms float64 }
+
+// probeFsync measures the disk: a 4 KiB write at the start of a file and an fsync, repeated for d.
+func probeFsync(path string, d time.Duration) (fsyncProbe, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fsyncProbe{}, err
 	}
-	return out
+	defer os.Remove(path)
+	defer f.Close()
+	page := make([]byte, 4096)
+	var lat []time.Duration
+	start := time.Now()
+	for time.Since(start) < d {
+		t := time.Now()
+		page[0]++
+		if _, err := f.WriteAt(page, 0); err != nil {
+			return fsyncProbe{}, err
+		}
+		if err := f.Sync(); err != nil {
+			return fsyncProbe{}, err
+		}
+		lat = append(lat, time.Since(t))
+	}
+	slices.Sort(lat)
+	return fsyncProbe{perSec: float64(len(lat)) / time.Since(start).Seconds(),
+		p50Ms: float64(lat[len(lat)/2].Microseconds()) / 1000}, nil
 }
 
-func medianOf(v []float64) float64 {
+func medianOf[T any](xs []T, f func(T) float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = f(x)
+	}
 	slices.Sort(v)
 	return v[len(v)/2]
 }
@@ -304,7 +511,9 @@ func perRound(rs []result) []float64 {
 
 func round(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
 
+func progress(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+
 func fail(err error) {
-	fmt.Fprintln(os.Stderr, "wfimbench:", err)
+	fmt.Fprintln(os.Stderr, "control:", err)
 	os.Exit(1)
 }
