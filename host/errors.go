@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -72,6 +73,10 @@ func refuse(kind error, id uuid.UUID, op, detail string) *Error {
 // unavailable wraps a store failure (nothing of the operation was applied), counts it and logs
 // it: the operator sees the cause, the client a Receiver fault.
 func (h *Host) unavailable(id uuid.UUID, op string, cause error) *Error {
+	if h.ctx.Err() != nil && errors.Is(cause, context.Canceled) {
+		// Background work cut short by Close (an unload, a firing), not a store failure.
+		return &Error{Kind: ErrUnavailable, Instance: id, Operation: op, Cause: cause}
+	}
 	kind := storeErrorKind(cause)
 	h.storeErrors.inc(kind)
 	h.log.Warn("the store could not complete an operation", "kind", kind, "id", id, "operation", op, "err", cause)

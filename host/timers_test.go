@@ -65,7 +65,7 @@ func TestManyDueTimersFireOnce(t *testing.T) {
 	}
 }
 
-// A commit of a timer earlier than the one the timer loop sleeps until wakes it: it goes to
+// A commit of a timer earlier than the time the timer loop sleeps until wakes it: it goes to
 // sleep again, for the earlier one, and fires it when its time comes.
 func TestEarlierTimerWakesTheTimerLoop(t *testing.T) {
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -74,12 +74,12 @@ func TestEarlierTimerWakesTheTimerLoop(t *testing.T) {
   <Sequence Id="main"><Delay Id="nap" Duration="1s"/></Sequence>
 </Workflow>`
 	h := startHost(t, host.Config{UnloadAfter: -1, Clock: clk.now, Definitions: registry(t, napDefinition, early)})
+	// With no timer the loop sleeps a minute; a 1h timer is later than that.
+	eventually(t, "the timer loop sleeps", func() bool { return h.TimerTurns() > 0 })
 	if _, err := h.Create(bg, host.CreateRequest{Definition: "Nap"}); err != nil {
 		t.Fatal(err)
 	}
 	turns := h.TimerTurns()
-	eventually(t, "the timer loop sleeps until the 1h timer", func() bool { return h.TimerTurns() > turns })
-	turns = h.TimerTurns()
 	quick, err := h.Create(bg, host.CreateRequest{Definition: "Quick"})
 	if err != nil {
 		t.Fatal(err)

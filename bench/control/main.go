@@ -40,7 +40,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +50,7 @@ import (
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/bench/internal/report"
 	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
@@ -75,16 +75,11 @@ func main() {
 	fsyncTime := flag.Duration("fsync-time", time.Second, "how long each round measures the disk's fsync")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	flag.Parse()
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			fail(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fail(err)
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := report.Profile(*cpuProfile)
+	if err != nil {
+		fail(err)
 	}
+	defer stop()
 	if *compare != "bare" && *compare != "batch" && *compare != "bulk" {
 		fail(fmt.Errorf("-compare must be bare, batch or bulk, not %q", *compare))
 	}
@@ -109,7 +104,7 @@ func main() {
 			fail(err)
 		}
 		probes = append(probes, p)
-		progress("round %d/%d: disk fsync %.0f/s, p50 %.2f ms", r+1, *rounds, p.perSec, p.p50Ms)
+		report.Progress("round %d/%d: disk fsync %.0f/s, p50 %.2f ms", r+1, *rounds, p.perSec, p.p50Ms)
 		for _, clients := range counts {
 			order := []int{0, 1}
 			if r%2 == 1 {
@@ -129,7 +124,7 @@ func main() {
 				if err != nil {
 					fail(err)
 				}
-				progress("  %-24s %4d clients: %8.0f ops/s  p50 %6.2f ms  p99 %6.2f ms%s", label(*compare, which), clients,
+				report.Progress("  %-24s %4d clients: %8.0f ops/s  p50 %6.2f ms  p99 %6.2f ms%s", label(*compare, which), clients,
 					res.opsPerSec, res.p50Ms, res.p99Ms, res.storeSummary())
 				rs := results[clients]
 				rs[which] = append(rs[which], res)
@@ -138,28 +133,28 @@ func main() {
 		}
 	}
 	out := map[string]any{"compare": *compare, "rounds": *rounds, "duration_s": duration.Seconds(), "cpus": runtime.NumCPU(),
-		"fsync_per_s":  round(medianOf(probes, func(p fsyncProbe) float64 { return p.perSec })),
-		"fsync_p50_ms": round(medianOf(probes, func(p fsyncProbe) float64 { return p.p50Ms }))}
+		"fsync_per_s":  report.Round(report.Median(probes, func(p fsyncProbe) float64 { return p.perSec })),
+		"fsync_p50_ms": report.Round(report.Median(probes, func(p fsyncProbe) float64 { return p.p50Ms }))}
 	if *compare == "bulk" {
 		out["bulk_pool"], out["bulk_rate_per_s"] = *pool, host.DefaultBulkRate
 	}
 	var per []map[string]any
 	for _, clients := range counts {
 		w, b := results[clients][0], results[clients][1]
-		wOps, bOps := medianOf(w, opsPerSec), medianOf(b, opsPerSec)
-		wP99, bP99 := medianOf(w, p99), medianOf(b, p99)
+		wOps, bOps := report.Median(w, opsPerSec), report.Median(b, opsPerSec)
+		wP99, bP99 := report.Median(w, p99), report.Median(b, p99)
 		c := map[string]any{"clients": clients,
-			"ops_per_s": round(wOps), "p50_ms": round(medianOf(w, p50)), "p99_ms": round(wP99),
-			"baseline_ops_per_s": round(bOps), "baseline_p50_ms": round(medianOf(b, p50)), "baseline_p99_ms": round(bP99),
-			"ratio":            round(wOps / bOps),
-			"rounds_ops_per_s": perRound(w), "baseline_rounds_ops_per_s": perRound(b),
-			"bytes_written_per_op": round(medianOf(w, func(r result) float64 { return r.bytesPerOp })),
-			"commits_per_s":        round(medianOf(w, func(r result) float64 { return r.commitsPerSec })),
-			"mean_batch":           round(medianOf(w, func(r result) float64 { return r.meanBatch })),
+			"ops_per_s": report.Round(wOps), "p50_ms": report.Round(report.Median(w, p50)), "p99_ms": report.Round(wP99),
+			"baseline_ops_per_s": report.Round(bOps), "baseline_p50_ms": report.Round(report.Median(b, p50)), "baseline_p99_ms": report.Round(bP99),
+			"ratio":            report.Round(wOps / bOps),
+			"rounds_ops_per_s": report.Each(w, opsPerSec), "baseline_rounds_ops_per_s": report.Each(b, opsPerSec),
+			"bytes_written_per_op": report.Round(report.Median(w, func(r result) float64 { return r.bytesPerOp })),
+			"commits_per_s":        report.Round(report.Median(w, func(r result) float64 { return r.commitsPerSec })),
+			"mean_batch":           report.Round(report.Median(w, func(r result) float64 { return r.meanBatch })),
 		}
 		if *compare == "bulk" {
-			c["p99_ratio"] = round(bP99 / wP99)
-			c["bulk_done_median"] = medianOf(b, func(r result) float64 { return float64(r.bulkDone) })
+			c["p99_ratio"] = report.Round(bP99 / wP99)
+			c["bulk_done_median"] = report.Median(b, func(r result) float64 { return float64(r.bulkDone) })
 		}
 		per = append(per, c)
 	}
@@ -488,30 +483,6 @@ func probeFsync(path string, d time.Duration) (fsyncProbe, error) {
 	return fsyncProbe{perSec: float64(len(lat)) / time.Since(start).Seconds(),
 		p50Ms: float64(lat[len(lat)/2].Microseconds()) / 1000}, nil
 }
-
-func medianOf[T any](xs []T, f func(T) float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	v := make([]float64, len(xs))
-	for i, x := range xs {
-		v[i] = f(x)
-	}
-	slices.Sort(v)
-	return v[len(v)/2]
-}
-
-func perRound(rs []result) []float64 {
-	out := make([]float64, len(rs))
-	for i, r := range rs {
-		out[i] = round(r.opsPerSec)
-	}
-	return out
-}
-
-func round(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
-
-func progress(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "control:", err)

@@ -34,12 +34,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/wimp-project/wimp/bench/internal/report"
 	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/store"
@@ -63,16 +62,11 @@ func main() {
 	creators := flag.Int("creators", 64, "concurrent creators while filling the store")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	flag.Parse()
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			fail(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fail(err)
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := report.Profile(*cpuProfile)
+	if err != nil {
+		fail(err)
 	}
+	defer stop()
 	if *timers < 1 || *rounds < 1 || *creators < 1 || *n < 1 || *clients < 1 {
 		fail(fmt.Errorf("-n, -clients, -timers, -rounds and -creators must be positive"))
 	}
@@ -101,7 +95,7 @@ func main() {
 func creation(bin, dir string, n, clients, rounds int) map[string]any {
 	if bin == "" {
 		bin = filepath.Join(dir, "wimp-server")
-		progress("building wimp-server")
+		report.Progress("building wimp-server")
 		if b, err := exec.Command("go", "build", "-o", bin, "github.com/wimp-project/wimp/cmd/wimp-server").CombinedOutput(); err != nil {
 			fail(fmt.Errorf("go build wimp-server: %v\n%s", err, b))
 		}
@@ -115,7 +109,7 @@ func creation(bin, dir string, n, clients, rounds int) map[string]any {
 			if err != nil {
 				fail(err)
 			}
-			progress("round %d/%d, %s: %d instances created at %.0f/s, peak RSS %.0f MB, %.0f database bytes per instance",
+			report.Progress("round %d/%d, %s: %d instances created at %.0f/s, peak RSS %.0f MB, %.0f database bytes per instance",
 				r+1, rounds, names[which], n, c.perSec, float64(c.peakRSS)/(1<<20), c.dbBytesPerIns)
 			res[which] = append(res[which], c)
 		}
@@ -123,10 +117,10 @@ func creation(bin, dir string, n, clients, rounds int) map[string]any {
 	perSec := func(c creationResult) float64 { return c.perSec }
 	rss := func(c creationResult) float64 { return float64(c.peakRSS) / (1 << 20) }
 	return map[string]any{"instances": n, "clients": clients, "max_loaded": host.DefaultMaxLoaded,
-		"created_per_s": median(res[0], perSec), "baseline_created_per_s": median(res[1], perSec),
-		"peak_rss_mb": median(res[0], rss), "baseline_peak_rss_mb": median(res[1], rss),
-		"db_bytes_per_instance":          median(res[0], func(c creationResult) float64 { return c.dbBytesPerIns }),
-		"baseline_db_bytes_per_instance": median(res[1], func(c creationResult) float64 { return c.dbBytesPerIns }),
+		"created_per_s": report.Median(res[0], perSec), "baseline_created_per_s": report.Median(res[1], perSec),
+		"peak_rss_mb": report.Median(res[0], rss), "baseline_peak_rss_mb": report.Median(res[1], rss),
+		"db_bytes_per_instance":          report.Median(res[0], func(c creationResult) float64 { return c.dbBytesPerIns }),
+		"baseline_db_bytes_per_instance": report.Median(res[1], func(c creationResult) float64 { return c.dbBytesPerIns }),
 	}
 }
 
@@ -136,15 +130,6 @@ func order(round int) []int {
 		return []int{1, 0}
 	}
 	return []int{0, 1}
-}
-
-func median[T any](xs []T, f func(T) float64) float64 {
-	v := make([]float64, len(xs))
-	for i, x := range xs {
-		v[i] = f(x)
-	}
-	slices.Sort(v)
-	return round(v[len(v)/2])
 }
 
 // dueTimers runs dueTogether with the default timer concurrency and with 1, rounds times.
@@ -163,7 +148,7 @@ func dueTimers(dir string, timers, creators, rounds int) map[string]any {
 				fail(err)
 			}
 			_ = os.Remove(path)
-			progress("round %d/%d, timer concurrency %2d: %d timers fired in %.2f s: %.0f/s (%d commits, mean batch %.1f; created at %.0f/s)",
+			report.Progress("round %d/%d, timer concurrency %2d: %d timers fired in %.2f s: %.0f/s (%d commits, mean batch %.1f; created at %.0f/s)",
 				r+1, rounds, concurrency[which], timers, t.seconds, t.perSec, t.commits, t.meanBatch, t.createdPerSec)
 			res[which] = append(res[which], t)
 		}
@@ -171,26 +156,18 @@ func dueTimers(dir string, timers, creators, rounds int) map[string]any {
 	perSec := func(t timerResult) float64 { return t.perSec }
 	return map[string]any{
 		"timers": timers, "timer_concurrency": concurrency[0],
-		"firings_per_s": median(res[0], perSec), "baseline_firings_per_s": median(res[1], perSec),
-		"ratio":                         round(median(res[0], perSec) / median(res[1], perSec)),
-		"mean_batch":                    median(res[0], func(t timerResult) float64 { return t.meanBatch }),
-		"baseline_mean_batch":           median(res[1], func(t timerResult) float64 { return t.meanBatch }),
-		"rounds_firings_per_s":          perRound(res[0]),
-		"baseline_rounds_firings_per_s": perRound(res[1]),
+		"firings_per_s": report.Median(res[0], perSec), "baseline_firings_per_s": report.Median(res[1], perSec),
+		"ratio":                         report.Round(report.Median(res[0], perSec) / report.Median(res[1], perSec)),
+		"mean_batch":                    report.Median(res[0], func(t timerResult) float64 { return t.meanBatch }),
+		"baseline_mean_batch":           report.Median(res[1], func(t timerResult) float64 { return t.meanBatch }),
+		"rounds_firings_per_s":          report.Each(res[0], perSec),
+		"baseline_rounds_firings_per_s": report.Each(res[1], perSec),
 	}
 }
 
 type timerResult struct {
 	seconds, perSec, meanBatch, createdPerSec float64
 	commits                                   int64
-}
-
-func perRound(rs []timerResult) []float64 {
-	out := make([]float64, len(rs))
-	for i, r := range rs {
-		out[i] = round(r.perSec)
-	}
-	return out
 }
 
 // dueTogether fills a fresh store with n waiting Nap instances, then measures a new host with
@@ -326,10 +303,6 @@ func check(ctx context.Context, h *host.Host, n int) error {
 		token = page.NextPageToken
 	}
 }
-
-func round(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
-
-func progress(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "scale:", err)

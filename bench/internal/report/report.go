@@ -1,0 +1,54 @@
+// Package report is what the benchmark programs under bench/ share: a CPU profile of the run,
+// medians of rounds, rounding for the JSON summary, progress on stderr.
+package report
+
+import (
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"slices"
+)
+
+// Profile starts a CPU profile of the whole run into path ("": none); call stop at the end.
+func Profile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// Median is the median of f over xs (the upper one of an even count), rounded; 0 for none.
+func Median[T any](xs []T, f func(T) float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = f(x)
+	}
+	slices.Sort(v)
+	return Round(v[len(v)/2])
+}
+
+// Each is f of every x, rounded: one figure per round for the summary.
+func Each[T any](xs []T, f func(T) float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = Round(f(x))
+	}
+	return out
+}
+
+// Round keeps two decimals.
+func Round(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
+
+// Progress prints a line of human-readable progress on stderr.
+func Progress(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
