@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,8 +17,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/beevik/etree"
+	"github.com/google/uuid"
+
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
+	"github.com/wimp-project/wimp/protocol"
+	"github.com/wimp-project/wimp/soap"
 )
 
 // creationResult is one creation run: n waiting ExpenseApproval instances created over SOAP.
@@ -24,6 +31,48 @@ type creationResult struct {
 	perSec        float64
 	peakRSS       int64 // the server's VmHWM
 	dbBytesPerIns float64
+	// p50 of a point operation (MS-WFIM Suspend or Unsuspend of a random instance, one client)
+	// with pointAt instances in the store, and with all n
+	pointSmallP50, pointP50 time.Duration
+}
+
+// pointAt is how many instances the store holds at the first point-operation probe.
+const pointAt = 1000
+
+// pointProbe is how many operations a probe makes: Suspend then Unsuspend of pointProbe/2
+// random instances, one at a time.
+const pointProbe = 400
+
+// pointOps is the p50 latency of MS-WFIM Suspend and Unsuspend over SOAP 1.1 of random
+// instances among ids, one client, each reply checked; each instance ends Active as before.
+func pointOps(base string, ids []uuid.UUID) (time.Duration, error) {
+	c := &soap.Client{URL: base + "/WorkflowControl"}
+	suspend, _ := protocol.OpByName("Suspend")
+	unsuspend, _ := protocol.OpByName("Unsuspend")
+	rng := rand.New(rand.NewPCG(uint64(len(ids)), 7))
+	var lat []time.Duration
+	for range pointProbe / 2 {
+		id := ids[rng.IntN(len(ids))]
+		for _, op := range []protocol.Op{suspend, unsuspend} {
+			body := etree.NewElement(op.Name)
+			body.CreateAttr("xmlns", protocol.NS)
+			body.CreateElement("instanceId").SetText(id.String())
+			if op.Name == "Suspend" {
+				body.CreateElement("reason").SetText("bench")
+			}
+			start := time.Now()
+			r, err := c.Call(context.Background(), op.Action(), body)
+			if err != nil {
+				return 0, fmt.Errorf("%s %s: %w", op.Name, id, err)
+			}
+			if r == nil || r.Tag != op.Name+"Response" {
+				return 0, fmt.Errorf("%s %s: no %sResponse in the reply", op.Name, id, op.Name)
+			}
+			lat = append(lat, time.Since(start))
+		}
+	}
+	slices.Sort(lat)
+	return lat[len(lat)/2], nil
 }
 
 // createWaiting starts wimp-server (bin) on a fresh database with extra flags, creates n
@@ -40,27 +89,49 @@ func createWaiting(bin, dir string, n, clients int, flags ...string) (creationRe
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	hc := hosting.NewClient(base + "/WorkflowHosting")
+	ids := make([]uuid.UUID, n)
 	var next atomic.Int64
-	errs := make(chan error, clients)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				if _, err := hc.Create(context.Background(), host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
-					Inputs: map[string]any{"amount": 10.0, "submitter": "bench"}}); err != nil {
-					errs <- err
-					return
+	create := func(upTo int) (time.Duration, error) {
+		errs := make(chan error, clients)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := next.Add(1) - 1; i < int64(upTo); i = next.Add(1) - 1 {
+					id, err := hc.Create(context.Background(), host.CreateRequest{Definition: "ExpenseApproval", Version: "1.0.0.0",
+						Inputs: map[string]any{"amount": 10.0, "submitter": "bench"}})
+					if err != nil {
+						errs <- err
+						return
+					}
+					ids[i] = id
 				}
-			}
-		}()
+			}()
+		}
+		wg.Wait()
+		next.Store(int64(upTo))
+		close(errs)
+		return time.Since(start), <-errs
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	close(errs)
-	if err := <-errs; err != nil {
+	// Point operations at 1,000 instances, then at n: the same probe on a database 1 % and 100 %
+	// full (the first figure is the baseline of the second).
+	first := min(pointAt, n)
+	elapsed, err := create(first)
+	if err != nil {
+		return creationResult{}, err
+	}
+	var res creationResult
+	if res.pointSmallP50, err = pointOps(base, ids[:first]); err != nil {
+		return creationResult{}, err
+	}
+	rest, err := create(n)
+	if err != nil {
+		return creationResult{}, err
+	}
+	elapsed += rest
+	if res.pointP50, err = pointOps(base, ids); err != nil {
 		return creationResult{}, err
 	}
 	rss, err := peakRSS(cmd.Process.Pid)
@@ -76,7 +147,8 @@ func createWaiting(bin, dir string, n, clients int, flags ...string) (creationRe
 			size += fi.Size()
 		}
 	}
-	return creationResult{perSec: float64(n) / elapsed.Seconds(), peakRSS: rss, dbBytesPerIns: float64(size) / float64(n)}, nil
+	res.perSec, res.peakRSS, res.dbBytesPerIns = float64(n)/elapsed.Seconds(), rss, float64(size)/float64(n)
+	return res, nil
 }
 
 // startServer picks a free loopback port, starts the server on it and waits for /healthz.
