@@ -268,8 +268,8 @@ func dsn(path string, busy time.Duration, readOnly bool) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	// Statement journals (the writer's per-request SAVEPOINTs) and sorts in memory: in a temp
 	// file, every page a savepoint first touches was also written there, a pwrite each — 12% of
-	// the writer's CPU under load (bench/scale's profile). Both are bounded by one request's
-	// pages or one page of query results.
+	// all CPU of a bench/scale timer run, profiled. Both are bounded by one request's pages or
+	// one page of query results.
 	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
