@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -49,19 +48,13 @@ const (
 
 var rtIdentity = workflow.Identity{Name: "ReviewTask", Package: "wimp.samples", Version: "1.0.0.0"}
 
-func ivCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // ivKey is the correlation key of the ReviewTask of document's reviewer.
 func ivKey(document, reviewer string) string { return "review/" + document + "/" + reviewer }
 
 func ivCreate(t *testing.T, s *server, document string, reviewers ...string) uuid.UUID {
 	t.Helper()
 	inputs := map[string]any{"document": document, "reviewers": reviewers}
-	id, err := s.hosting().Create(ivCtx(t), host.CreateRequest{Definition: daDefinition, Inputs: inputs})
+	id, err := s.hosting().Create(callCtx(t), host.CreateRequest{Definition: daDefinition, Inputs: inputs})
 	if err != nil {
 		t.Fatalf("create %s %v: %v", daDefinition, inputs, err)
 	}
@@ -71,7 +64,7 @@ func ivCreate(t *testing.T, s *server, document string, reviewers ...string) uui
 // ivFind reads the instance r names; false when there is none (InstanceNotFound).
 func ivFind(t *testing.T, s *server, r hosting.Ref) (*hosting.Instance, bool) {
 	t.Helper()
-	inst, err := s.hosting().GetInstanceByRef(ivCtx(t), r)
+	inst, err := s.hosting().GetInstanceByRef(callCtx(t), r)
 	if err != nil {
 		if code, ok := faultSubcode(err); ok && code == "InstanceNotFound" {
 			return nil, false
@@ -118,14 +111,14 @@ func ivWait(t *testing.T, s *server, r hosting.Ref, within time.Duration, what s
 
 func ivResume(t *testing.T, s *server, key, payload string) {
 	t.Helper()
-	if err := s.hosting().ResumeBookmarkByRef(ivCtx(t), hosting.Ref{Key: key}, rtBookmark, payload); err != nil {
+	if err := s.hosting().ResumeBookmarkByRef(callCtx(t), hosting.Ref{Key: key}, rtBookmark, payload); err != nil {
 		t.Fatalf("ResumeBookmark %s of %s %s: %v", rtBookmark, key, payload, err)
 	}
 }
 
 func ivRecords(t *testing.T, s *server, id uuid.UUID) []hosting.Record {
 	t.Helper()
-	recs, err := s.hosting().TrackingRecords(ivCtx(t), id, 0)
+	recs, err := s.hosting().TrackingRecords(callCtx(t), id, 0)
 	if err != nil {
 		t.Fatalf("GetTrackingRecords %s: %v", id, err)
 	}
@@ -196,7 +189,7 @@ func ivReviewTasks(t *testing.T, s *server) ([]string, map[string]string) {
 	ids := map[string]string{}
 	token := ""
 	for {
-		page, err := s.hosting().QueryInstances(ivCtx(t), host.QueryRequest{
+		page, err := s.hosting().QueryInstances(callCtx(t), host.QueryRequest{
 			Filter: host.Filter{Definition: rtIdentity.Name, Package: rtIdentity.Package}, PageSize: 100, PageToken: token})
 		if err != nil {
 			t.Fatalf("QueryInstances %s: %v", rtDefinition, err)
@@ -456,7 +449,7 @@ func TestInvokeWorkflowTerminatePropagatesAcrossKill9(t *testing.T) {
 	ivCheck(t, carol, "before the Terminate: carol's review", ivReviewWaiting())
 	carolID := uuid.MustParse(carol.ID)
 
-	if err := callWFIM(ivCtx(t), s.control(), "Terminate", parent, reason); err != nil {
+	if err := callWFIM(callCtx(t), s.control(), "Terminate", parent, reason); err != nil {
 		t.Fatalf("MS-WFIM Terminate %s: %v", parent, err)
 	}
 	s.Kill9()

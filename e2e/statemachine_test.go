@@ -55,7 +55,8 @@ type smWant struct {
 	timer        bool           // a pending (escalation) timer
 }
 
-func smCtx(t *testing.T) context.Context {
+// callCtx bounds one request of a test to the server (30 s, and the test's own end).
+func callCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
@@ -63,7 +64,7 @@ func smCtx(t *testing.T) context.Context {
 
 func smCreate(t *testing.T, s *server, inputs map[string]any) uuid.UUID {
 	t.Helper()
-	id, err := s.hosting().Create(smCtx(t), host.CreateRequest{Definition: smDefinition, Inputs: inputs})
+	id, err := s.hosting().Create(callCtx(t), host.CreateRequest{Definition: smDefinition, Inputs: inputs})
 	if err != nil {
 		t.Fatalf("create %s %v: %v", smDefinition, inputs, err)
 	}
@@ -73,14 +74,14 @@ func smCreate(t *testing.T, s *server, inputs map[string]any) uuid.UUID {
 // smResume resumes Transferred with payload and fails the test unless it is acknowledged.
 func smResume(t *testing.T, s *server, id uuid.UUID, payload string) {
 	t.Helper()
-	if err := s.hosting().ResumeBookmark(smCtx(t), id, smBookmark, payload); err != nil {
+	if err := s.hosting().ResumeBookmark(callCtx(t), id, smBookmark, payload); err != nil {
 		t.Fatalf("ResumeBookmark %s %s: %v", smBookmark, payload, err)
 	}
 }
 
 func smGet(t *testing.T, s *server, id uuid.UUID) *hosting.Instance {
 	t.Helper()
-	inst, err := s.hosting().GetInstance(smCtx(t), id)
+	inst, err := s.hosting().GetInstance(callCtx(t), id)
 	if err != nil {
 		t.Fatalf("GetInstance %s: %v", id, err)
 	}
@@ -89,7 +90,7 @@ func smGet(t *testing.T, s *server, id uuid.UUID) *hosting.Instance {
 
 func smRecords(t *testing.T, s *server, id uuid.UUID) []hosting.Record {
 	t.Helper()
-	recs, err := s.hosting().TrackingRecords(smCtx(t), id, 0)
+	recs, err := s.hosting().TrackingRecords(callCtx(t), id, 0)
 	if err != nil {
 		t.Fatalf("GetTrackingRecords %s: %v", id, err)
 	}
