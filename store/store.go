@@ -52,12 +52,18 @@ func (e *LeaseError) Error() string {
 func (e *LeaseError) Unwrap() error { return ErrLeased }
 
 // Owner is a lease holder: one host process. ID is unique per process start (an owner whose
-// registration lapsed never comes back under the same id); Node and Info are for people.
+// registration lapsed never comes back under the same id); Node and Info are for people;
+// Advertise is how other nodes reach it (they forward it operations on the instances it holds).
 type Owner struct {
-	ID     string
-	Node   string    // the node it runs on, e.g. "host:8080"
-	Info   string    // e.g. "pid 1234, listening on 127.0.0.1:8080"
-	Expiry time.Time // read back by Owners: when its registration expires
+	ID        string
+	Node      string // the node it runs on, e.g. "host:8080"
+	Info      string // e.g. "pid 1234, listening on 127.0.0.1:8080"
+	Advertise string // its base URL for other nodes, e.g. "http://10.0.0.5:8080"; "" if none
+	// Read back by Owners (and in a LeaseError's Holder):
+	Registered time.Time // when it registered
+	Renewed    time.Time // its last successful Register or Renew
+	Expiry     time.Time // when its registration expires
+	Held       int       // Owners only: how many instances' leases it holds
 }
 
 func (o Owner) String() string {

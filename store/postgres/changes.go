@@ -77,8 +77,9 @@ func (s *Store) Register(ctx context.Context, o store.Owner, ttl time.Duration) 
 	return s.submit(ctx, &request{apply: func(t *tx) error {
 		t.live = nil
 		return badText(t.execOne(fmt.Errorf("%w: %s", store.ErrOwnerExists, o.ID),
-			`INSERT INTO owners (id, node, info, registered, expiry) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
-			o.ID, o.Node, o.Info, t.now, ms(t.now.Add(ttl))))
+			`INSERT INTO owners (id, node, info, advertise, registered, renewed, expiry) VALUES ($1, $2, $3, $4, $5, $5, $6)
+			ON CONFLICT (id) DO NOTHING`,
+			o.ID, o.Node, o.Info, o.Advertise, t.now, ms(t.now.Add(ttl))))
 	}})
 }
 
@@ -87,7 +88,7 @@ func (s *Store) Renew(ctx context.Context, owner string, ttl time.Duration) erro
 	return s.submit(ctx, &request{apply: func(t *tx) error {
 		t.live = nil
 		return t.execOne(fmt.Errorf("%w: the registration of owner %q lapsed", store.ErrLeaseLost, owner),
-			`UPDATE owners SET expiry = $1 WHERE id = $2 AND expiry > $3`, ms(t.now.Add(ttl)), owner, t.now)
+			`UPDATE owners SET expiry = $1, renewed = $3 WHERE id = $2 AND expiry > $3`, ms(t.now.Add(ttl)), owner, t.now)
 	}})
 }
 
@@ -310,12 +311,13 @@ func (t *tx) ownerLive(owner string) error {
 // leased is the ErrLeased refusal naming the holder.
 func (t *tx) leased(id uuid.UUID, holder string) error {
 	o := store.Owner{ID: holder}
-	found, err := t.queryRow(`SELECT node, info, expiry FROM owners WHERE id = $1`, []any{holder}, &o.Node, &o.Info, &o.Expiry)
+	found, err := t.queryRow(`SELECT node, info, advertise, registered, renewed, expiry FROM owners WHERE id = $1`, []any{holder},
+		&o.Node, &o.Info, &o.Advertise, &o.Registered, &o.Renewed, &o.Expiry)
 	if err != nil {
 		return err
 	}
 	if found {
-		o.Expiry = o.Expiry.UTC()
+		o.Registered, o.Renewed, o.Expiry = o.Registered.UTC(), o.Renewed.UTC(), o.Expiry.UTC()
 	}
 	return &store.LeaseError{Instance: id, Holder: o}
 }

@@ -60,7 +60,7 @@ func openTx(t *testing.T, url, owner string) (*pgx.Conn, int64, uint32) {
 	if _, err := c.Exec(bg, "BEGIN"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Exec(bg, "INSERT INTO owners (id, registered, expiry) VALUES ($1, now(), now())", owner); err != nil {
+	if _, err := c.Exec(bg, "INSERT INTO owners (id, registered, renewed, expiry) VALUES ($1, now(), now(), now())", owner); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.QueryRow(bg, xidSQL).Scan(&xid); err != nil {

@@ -418,11 +418,13 @@ func (s *Store) Owners(ctx context.Context) ([]store.Owner, error) {
 	if s.rclosed.Load() {
 		return nil, store.ErrClosed
 	}
-	out, err := collect(ctx, s, "SELECT id, node, info, expiry FROM owners WHERE expiry > $1 ORDER BY id",
+	out, err := collect(ctx, s, `SELECT id, node, info, advertise, registered, renewed, expiry,
+		(SELECT COUNT(*) FROM instances WHERE lease_owner = owners.id AND lease_owner <> '')
+		FROM owners WHERE expiry > $1 ORDER BY id`,
 		[]any{msNow(s.opts.clock)}, func(row pgx.Row) (store.Owner, error) {
 			var o store.Owner
-			err := row.Scan(&o.ID, &o.Node, &o.Info, &o.Expiry)
-			o.Expiry = o.Expiry.UTC()
+			err := row.Scan(&o.ID, &o.Node, &o.Info, &o.Advertise, &o.Registered, &o.Renewed, &o.Expiry, &o.Held)
+			o.Registered, o.Renewed, o.Expiry = o.Registered.UTC(), o.Renewed.UTC(), o.Expiry.UTC()
 			return o, err
 		})
 	return out, s.readErr(err)

@@ -340,7 +340,7 @@ func TestClaimSeesRegistrationsAfterLock(t *testing.T) {
 	}
 	// While the row is held: a new owner registers and takes the lease in the holding
 	// session (as a node that registered after b's claim started would).
-	if _, err := tx.Exec(bg, "INSERT INTO owners (id, registered, expiry) VALUES ('late', now(), now() + interval '1 hour')"); err != nil {
+	if _, err := tx.Exec(bg, "INSERT INTO owners (id, registered, renewed, expiry) VALUES ('late', now(), now(), now() + interval '1 hour')"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tx.Exec(bg, "UPDATE instances SET lease_owner = 'late', lease_token = 1 WHERE id = $1", in.ID); err != nil {

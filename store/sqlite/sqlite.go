@@ -496,7 +496,9 @@ func (s *Store) Owners(ctx context.Context) ([]store.Owner, error) {
 }
 
 func readOwners(ctx context.Context, db *sql.DB, now time.Time) ([]store.Owner, error) {
-	rows, err := db.QueryContext(ctx, "SELECT id, node, info, expiry FROM owners WHERE expiry > ? ORDER BY id", toMS(now))
+	rows, err := db.QueryContext(ctx, `SELECT id, node, info, advertise, registered, renewed, expiry,
+		(SELECT COUNT(*) FROM instances INDEXED BY instances_lease WHERE lease_owner = owners.id AND lease_owner != '')
+		FROM owners WHERE expiry > ? ORDER BY id`, toMS(now))
 	if err != nil {
 		return nil, err
 	}
@@ -504,11 +506,11 @@ func readOwners(ctx context.Context, db *sql.DB, now time.Time) ([]store.Owner, 
 	var out []store.Owner
 	for rows.Next() {
 		var o store.Owner
-		var exp int64
-		if err := rows.Scan(&o.ID, &o.Node, &o.Info, &exp); err != nil {
+		var reg, ren, exp int64
+		if err := rows.Scan(&o.ID, &o.Node, &o.Info, &o.Advertise, &reg, &ren, &exp, &o.Held); err != nil {
 			return nil, err
 		}
-		o.Expiry = fromMS(exp)
+		o.Registered, o.Renewed, o.Expiry = fromMS(reg), fromMS(ren), fromMS(exp)
 		out = append(out, o)
 	}
 	return out, rows.Err()

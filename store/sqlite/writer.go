@@ -60,7 +60,7 @@ func (s *Store) Register(ctx context.Context, o store.Owner, ttl time.Duration) 
 	return s.submit(ctx, &request{apply: func(t *tx) error {
 		t.live = nil
 		return execOne(t.ctx, t.w.register, fmt.Errorf("%w: %s", store.ErrOwnerExists, o.ID),
-			o.ID, o.Node, o.Info, toMS(t.now), toMS(t.now.Add(ttl)))
+			o.ID, o.Node, o.Info, o.Advertise, toMS(t.now), toMS(t.now.Add(ttl)))
 	}})
 }
 
@@ -69,7 +69,7 @@ func (s *Store) Renew(ctx context.Context, owner string, ttl time.Duration) erro
 	return s.submit(ctx, &request{apply: func(t *tx) error {
 		t.live = nil
 		return execOne(t.ctx, t.w.renew, fmt.Errorf("%w: the registration of owner %q lapsed", store.ErrLeaseLost, owner),
-			toMS(t.now.Add(ttl)), owner, toMS(t.now))
+			toMS(t.now.Add(ttl)), toMS(t.now), owner)
 	}})
 }
 
@@ -316,13 +316,13 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 			completion_exception, blocking_bookmarks, current_state, properties
 			FROM instances WHERE id = ?`},
 		{&w.ownerLive, `SELECT EXISTS (SELECT 1 FROM owners WHERE id = ? AND expiry > ?)`},
-		{&w.ownerRow, `SELECT id, node, info, expiry FROM owners WHERE id = ?`},
+		{&w.ownerRow, `SELECT id, node, info, advertise, registered, renewed, expiry FROM owners WHERE id = ?`},
 		{&w.insertRecord, `INSERT INTO tracking_records (instance_id, time, kind, name, activity, reason, principal, data)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&w.setLease, `UPDATE instances SET lease_owner = ?, lease_token = ? WHERE id = ?`},
-		{&w.register, `INSERT INTO owners (id, node, info, registered, expiry) VALUES (?, ?, ?, ?, ?)
+		{&w.register, `INSERT INTO owners (id, node, info, advertise, registered, renewed, expiry) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
 			ON CONFLICT (id) DO NOTHING`},
-		{&w.renew, `UPDATE owners SET expiry = ? WHERE id = ? AND expiry > ?`},
+		{&w.renew, `UPDATE owners SET expiry = ?1, renewed = ?2 WHERE id = ?3 AND expiry > ?2`},
 		{&w.expire, `UPDATE owners SET expiry = min(expiry, ?) WHERE id = ?`},
 		{&w.releaseAll, `UPDATE instances INDEXED BY instances_lease SET lease_owner = '' WHERE lease_owner = ? AND lease_owner != ''`},
 		{&w.claimDue, `UPDATE instances SET ` + grantTo + ` WHERE id IN (
@@ -454,9 +454,9 @@ func (t *tx) ownerLive(owner string) error {
 // leased is the ErrLeased refusal naming the holder.
 func (t *tx) leased(id uuid.UUID, holder string) error {
 	o := store.Owner{ID: holder}
-	var exp int64
-	if err := t.w.ownerRow.QueryRowContext(t.ctx, holder).Scan(&o.ID, &o.Node, &o.Info, &exp); err == nil {
-		o.Expiry = fromMS(exp)
+	var reg, ren, exp int64
+	if err := t.w.ownerRow.QueryRowContext(t.ctx, holder).Scan(&o.ID, &o.Node, &o.Info, &o.Advertise, &reg, &ren, &exp); err == nil {
+		o.Registered, o.Renewed, o.Expiry = fromMS(reg), fromMS(ren), fromMS(exp)
 	}
 	return &store.LeaseError{Instance: id, Holder: o}
 }

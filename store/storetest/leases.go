@@ -40,6 +40,7 @@ var leaseCases = []struct {
 	{"LeaseUnregister", testUnregister},
 	{"LeaseClaimRace", testClaimRace},
 	{"LeaseDueTimersClaimedOnce", testDueClaimedOnce},
+	{"LeaseNodeRegistry", testNodeRegistry},
 }
 
 func register(t *testing.T, s store.Store, id string) {
@@ -383,5 +384,57 @@ func testDueClaimedOnce(t *testing.T, s store.Store, clk *clock) {
 	cs, err := s.ClaimDue(bg, "a", now, 0)
 	if err != nil || len(cs) != 1 || cs[0].ID != heldByC.ID || cs[0].Lease != (store.Lease{Owner: "a", Token: 2}) {
 		t.Fatalf("ClaimDue after c lapsed = %+v, %v; want c's instance under {a 2}", cs, err)
+	}
+}
+
+// The node registry: Owners reads back what a node registered (its advertised URL), when it
+// registered and last renewed, and how many instances' leases it holds; a LeaseError names
+// the holder the same way, so another node knows where to forward.
+func testNodeRegistry(t *testing.T, s store.Store, clk *clock) {
+	start := clk.now()
+	if err := s.Register(bg, store.Owner{ID: "a/1", Node: "a", Info: "pid 7", Advertise: "http://10.0.0.5:8080"}, ttl); err != nil {
+		t.Fatal(err)
+	}
+	register(t, s, "b")
+	held := []*store.Instance{leasedBy(t, s, "a/1"), leasedBy(t, s, "a/1")}
+	leasedBy(t, s, "b")
+	free := newInstance(workflow.Active)
+	insert(t, s, free)
+	clk.advance(3 * time.Second)
+	if err := s.Renew(bg, "a/1", ttl); err != nil {
+		t.Fatal(err)
+	}
+	owners, err := s.Owners(bg)
+	if err != nil || len(owners) != 2 {
+		t.Fatalf("Owners = %+v, %v; want a/1 and b", owners, err)
+	}
+	a, b := owners[0], owners[1]
+	if a.ID != "a/1" || a.Node != "a" || a.Info != "pid 7" || a.Advertise != "http://10.0.0.5:8080" || a.Held != 2 ||
+		!sameTime(a.Registered, start) || !sameTime(a.Renewed, start.Add(3*time.Second)) ||
+		!sameTime(a.Expiry, start.Add(3*time.Second+ttl)) {
+		t.Fatalf("Owners[0] = %+v; want a/1 on a, pid 7, http://10.0.0.5:8080, registered %v, renewed and expiring 3 s and 13 s later, holding 2",
+			a, start)
+	}
+	if b.ID != "b" || b.Advertise != "" || b.Held != 1 || !sameTime(b.Registered, start) || !sameTime(b.Renewed, start) {
+		t.Fatalf("Owners[1] = %+v; want b, no advertised URL, registered and renewed at %v, holding 1", b, start)
+	}
+	// Another node's write on a's instance names a, with where to reach it.
+	register(t, s, "c")
+	in := *held[0]
+	err = s.Commit(bg, store.Change{Op: store.Update, Instance: &in, By: "c", Hold: true})
+	var le *store.LeaseError
+	if !errors.As(err, &le) {
+		t.Fatalf("Update by c of a/1's instance: %v, want a *LeaseError", err)
+	}
+	if h := le.Holder; h.ID != "a/1" || h.Node != "a" || h.Advertise != "http://10.0.0.5:8080" ||
+		!sameTime(h.Registered, start) || !sameTime(h.Renewed, start.Add(3*time.Second)) {
+		t.Fatalf("LeaseError.Holder = %+v; want a/1 on a at http://10.0.0.5:8080, registered %v, renewed 3 s later", h, start)
+	}
+	// Releasing one lease counts at once.
+	if err := s.Release(bg, held[1].ID, held[1].Lease); err != nil {
+		t.Fatal(err)
+	}
+	if owners, _ := s.Owners(bg); len(owners) != 3 || owners[0].Held != 1 {
+		t.Fatalf("after a release: %+v; want a/1 holding 1", owners)
 	}
 }
