@@ -79,6 +79,7 @@ func (h *Host) unavailable(id uuid.UUID, op string, cause error) *Error {
 	}
 	kind := storeErrorKind(cause)
 	h.storeErrors.inc(kind)
+	h.countFenced(cause)
 	h.log.Warn("the store could not complete an operation", "kind", kind, "id", id, "operation", op, "err", cause)
 	return &Error{Kind: ErrUnavailable, Instance: id, Operation: op, Cause: cause}
 }

@@ -153,7 +153,10 @@ func (h *Host) commitKin(ctx context.Context, s *slot, row *store.Instance, recs
 			changes = append(changes, d.changes...)
 		}
 	}
-	if err := h.store.Commit(ctx, changes...); err != nil {
+	cctx, cancel := h.leaseBound(ctx)
+	err = h.store.Commit(cctx, changes...)
+	cancel()
+	if err != nil {
 		h.discard(s)
 		h.finishDelivery(d, false)
 		return h.storeError(s, err)
@@ -209,7 +212,10 @@ func (h *Host) commitTrack(ctx context.Context, s *slot, recs []workflow.Record,
 	if len(recs) == 0 && keep {
 		return nil
 	}
-	if err := h.store.Commit(ctx, store.Change{Op: store.Track, Instance: in, Records: recs, By: h.ownerID(), Hold: keep}); err != nil {
+	cctx, cancel := h.leaseBound(ctx)
+	err := h.store.Commit(cctx, store.Change{Op: store.Track, Instance: in, Records: recs, By: h.ownerID(), Hold: keep})
+	cancel()
+	if err != nil {
 		h.discard(s)
 		return h.storeError(s, err)
 	}

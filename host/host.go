@@ -75,11 +75,15 @@ type Config struct {
 	Node string
 	// Info describes this process in its owner registration (default "pid N").
 	Info string
+	// Advertise is the base URL other nodes sharing the store reach this one at: they forward
+	// it the operations on instances it holds (README, "Running several nodes"). "" for none.
+	Advertise string
 	// Lease is how long the owner registration, and so every instance lease, lasts without a
 	// renewal; it is renewed every third of it. Default 10s.
 	Lease time.Duration
 	// RecoveryInterval is how often the host looks for runnable instances nobody executes
-	// (interrupted executions, failed background commits); default Lease.
+	// (interrupted executions, failed background commits, a dead node's); default a third
+	// of Lease, so a dead node's executions are taken over within Lease and a third.
 	RecoveryInterval time.Duration
 	// Observer is told of the events metrics count (host/metrics.go); the zero value: nobody.
 	Observer Observer
@@ -132,6 +136,7 @@ type Host struct {
 	health      healthState
 	retries     retries
 	storeErrors counters // failures behind ErrUnavailable, by kind
+	cluster     clusterCounters
 
 	wake chan struct{} // nudges the timer loop when a timer may be earlier than it thinks
 	// sleepUntil is when the sleeping timer loop wakes by itself (unix ns; 0: it is awake and
@@ -220,7 +225,7 @@ func New(cfg Config) (*Host, error) {
 		cfg.TimerConcurrency = DefaultTimerConcurrency
 	}
 	if cfg.RecoveryInterval <= 0 {
-		cfg.RecoveryInterval = cfg.Lease
+		cfg.RecoveryInterval = cfg.Lease / 3
 	}
 	if cfg.afterFunc == nil {
 		cfg.afterFunc = func(d time.Duration, f func()) { time.AfterFunc(d, f) }
@@ -327,11 +332,13 @@ func (h *Host) register(ctx context.Context) error {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	id := h.cfg.Node + "/" + hex.EncodeToString(b[:])
-	if err := h.store.Register(ctx, store.Owner{ID: id, Node: h.cfg.Node, Info: h.cfg.Info}, h.cfg.Lease); err != nil {
+	o := store.Owner{ID: id, Node: h.cfg.Node, Info: h.cfg.Info, Advertise: h.cfg.Advertise}
+	began := time.Now()
+	if err := h.store.Register(ctx, o, h.cfg.Lease); err != nil {
 		return err
 	}
 	h.owner.Store(&id)
-	h.health.set(time.Now(), nil)
+	h.health.set(began, nil)
 	return nil
 }
 

@@ -28,7 +28,7 @@ func (h *Host) Manage(ctx context.Context, cmd Command) error {
 	}
 	// Once decided, the operation runs to its end even if the caller goes away: it either
 	// commits or leaves nothing behind.
-	return withOperation(h.apply(context.WithoutCancel(ctx), s, cmd, d, PrincipalFrom(ctx).String()), cmd.Operation)
+	return h.noteForward(ctx, withOperation(h.apply(context.WithoutCancel(ctx), s, cmd, d, PrincipalFrom(ctx).String()), cmd.Operation))
 }
 
 // Preview is Manage without the effect: under the instance lock it decides the command on

@@ -82,7 +82,9 @@ func (h *Host) executionFailed(id uuid.UUID, err error) {
 func (h *Host) timerLoop() {
 	var hold time.Time // nothing due can be acted on before this (sub-ms due times, back-off)
 	for {
-		wait := time.Minute
+		// Other nodes' commits do not wake this loop: it looks again at least every recovery
+		// interval, so timers they leave behind (a dead node's) are seen within it.
+		wait := h.cfg.RecoveryInterval
 		next, ok, err := h.store.NextTimer(h.ctx)
 		switch {
 		case err != nil:
@@ -92,7 +94,7 @@ func (h *Host) timerLoop() {
 			h.log.Error("reading the next timer failed", "err", err)
 			wait = time.Second
 		case ok:
-			wait = next.Sub(h.now())
+			wait = min(next.Sub(h.now()), wait)
 		}
 		if !hold.IsZero() {
 			wait = max(wait, min(hold.Sub(h.now()), time.Second))
@@ -129,6 +131,12 @@ func (h *Host) timerLoop() {
 		}
 		if !acted && len(cs) > 0 && hold.IsZero() {
 			hold = h.now().Add(time.Second)
+		}
+		if len(cs) == 0 && hold.IsZero() {
+			// Due but not claimable: another live node holds it (and fires it), or holds it
+			// still while dying. Look again shortly rather than at once: a dead node's timers
+			// are taken over soon after its registration lapses.
+			hold = h.now().Add(min(time.Second, h.cfg.Lease/4))
 		}
 	}
 }

@@ -129,12 +129,28 @@ func (m *Metrics) bind(h *host.Host, a *auth.Authenticator, log *slog.Logger) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wimp_purged_instances_total",
 			Help: "Completed instances purged (by Purge or the completed retention) since the server started."},
 			func() float64 { return float64(h.Purged()) }),
+		// Several nodes on one store (README, "Running several nodes").
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wimp_leases_held",
+			Help: "Instance leases this node holds (the instances it has loaded: it holds the lease of each while it is loaded)."},
+			func() float64 { return float64(h.LeasesHeld()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wimp_fencing_rejections_total",
+			Help: "Writes the store refused since the server started because this node no longer held the instance's lease (taken over, or its registration lapsed)."},
+			func() float64 { return float64(h.FencingRejections()) }),
 	)
 	if a != nil {
 		m.reg.MustRegister(snapshotCounter{desc: prometheus.NewDesc("wimp_auth_failures_total",
 			"Failed authentications by mechanism (basic, wsse) and result (bad-credentials, limited: refused while the address was limited).",
 			[]string{"mechanism", "result"}, nil), read: a.Failures})
 	}
+}
+
+// bindPeers registers the forwarding counts of p.
+func (m *Metrics) bindPeers(p *peers) {
+	m.reg.MustRegister(snapshotCounter{desc: prometheus.NewDesc("wimp_forwarded_operations_total",
+		"Operations on instances another node holds that this node forwarded to it since start, by outcome (relayed: the holder's reply went to the client; failed: the holder could not be reached and the client got this node's Receiver fault).",
+		[]string{"outcome"}, nil), read: func() map[string]uint64 {
+		return map[string]uint64{"relayed": uint64(p.forwarded.Load()), "failed": uint64(p.failed.Load())}
+	}})
 }
 
 // ObserveBatch counts one batch of the SQLite store's group commit: the function for

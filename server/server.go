@@ -61,11 +61,17 @@ func New(h *host.Host, o Options) http.Handler {
 	hostingEP := &soap.Endpoint{Operations: m.countOperations(hosting.Operations(h)), MaxBodyBytes: o.MaxBody, Logger: o.Log,
 		Authenticate: sec.authenticateSOAP}
 	base := o.Forwarding.BaseURL
+	maxBody := o.MaxBody
+	if maxBody <= 0 {
+		maxBody = soap.DefaultMaxBodyBytes
+	}
+	fwd := newPeers(h, maxBody, o.Log)
+	m.bindPeers(fwd)
 
 	mux := http.NewServeMux()
 	mux.Handle(controlPath, m.count(controlPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
-			control.ServeHTTP(w, r)
+			fwd.serve(w, r, control.ServeHTTP)
 			return
 		}
 		if wsdl.IsMetadataRequest(r) {
@@ -76,7 +82,7 @@ func New(h *host.Host, o Options) http.Handler {
 	})))
 	mux.Handle(hostingPath, m.count(hostingPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
-			hostingEP.ServeHTTP(w, r)
+			fwd.serve(w, r, hostingEP.ServeHTTP)
 			return
 		}
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Query().Has("wsdl") {

@@ -57,6 +57,15 @@ type config struct {
 	http                                                 httpLimits
 	security                                             securityConfig
 	version                                              bool // --version: print the version and start nothing
+	cluster                                              clusterConfig
+}
+
+// clusterConfig is how this node appears to others sharing its database (README, "Running
+// several nodes").
+type clusterConfig struct {
+	nodeID    string        // --node-id; "" for host name:port
+	advertise string        // --advertise; "" for the listener's address
+	lease     time.Duration // --lease
 }
 
 // retention is what the host deletes by age (README, "Purge and retention").
@@ -137,6 +146,11 @@ func parseFlags(args []string) (config, error) {
 		"policy for unhandled workflow exceptions: AbandonAndSuspend, Terminate, Cancel or Abandon")
 	str(&c.logLevel, "log-level", "info", "debug, info (an access line per request), warn or error")
 	str(&c.logFormat, "log-format", "text", "text (logfmt) or json")
+	str(&c.cluster.nodeID, "node-id", "", "this node's name among the nodes sharing a PostgreSQL database (default host name:port)")
+	str(&c.cluster.advertise, "advertise", "",
+		"the base URL other nodes reach this one at, e.g. http://10.0.0.5:8080; they forward it operations on the instances it holds (default the listener's address)")
+	dur(&c.cluster.lease, "lease", "10s", 1,
+		"how long this node's instance leases last without a renewal (renewed every third of it); a dead node's instances are taken over after it")
 	dur(&c.unloadAfter, "unload-after", "1m", 0, "idle time before an instance is unloaded from memory (0: at once)")
 	num(&c.maxBody, "max-body", "65536", "largest accepted SOAP request body in bytes")
 	dur(&c.commitTimeout, "commit-timeout", "5s", 1,
@@ -208,6 +222,13 @@ func parseFlags(args []string) (config, error) {
 	if c.httpAllow, err = host.ParseAllowList(httpAllow); err != nil {
 		return c, err
 	}
+	if c.cluster.advertise != "" {
+		u, err := url.Parse(c.cluster.advertise)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return c, fmt.Errorf("--advertise must be an http:// or https:// base URL (e.g. http://10.0.0.5:8080), not %q", c.cluster.advertise)
+		}
+		c.cluster.advertise = strings.TrimRight(c.cluster.advertise, "/")
+	}
 	if c.retention.completed != "keep" {
 		d, err := time.ParseDuration(c.retention.completed)
 		if err != nil || d < 0 {
@@ -271,9 +292,10 @@ func run(args []string) error {
 	if unload == 0 {
 		unload = -1 // the host's "at once"
 	}
-	node, _ := os.Hostname()
+	node, advertise := nodeIdentity(c.cluster, ln.Addr(), sec.tls != nil)
 	h, err := host.New(host.Config{Store: st, Definitions: defs, Logger: log, UnloadAfter: unload, Policy: policy,
-		MaxWorkItems: c.maxWorkItems, MaxLoaded: c.maxLoaded, Tracking: c.tracking, Node: node, Observer: metrics.HostObserver(), Bulk: protocol.Bulk{},
+		MaxWorkItems: c.maxWorkItems, MaxLoaded: c.maxLoaded, Tracking: c.tracking, Observer: metrics.HostObserver(), Bulk: protocol.Bulk{},
+		Node: node, Advertise: advertise, Lease: c.cluster.lease,
 		PurgeCompleted: c.retention.completed != "keep", CompletedRetention: c.retention.completedAfter,
 		TrackingRetention: c.retention.tracking,
 		HTTP:              host.HTTPOptions{Allow: c.httpAllow},
@@ -302,7 +324,7 @@ func run(args []string) error {
 		scheme, served = "https", tls.NewListener(served, sec.tls.Config())
 	}
 	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "db", redactedDB(c.db), "definitions", len(defs.All()),
-		"authentication", sec.auth != nil)
+		"authentication", sec.auth != nil, "node", node, "advertise", advertise)
 	go sec.reloadOnSIGHUP(ctx, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(served) }()
@@ -446,4 +468,34 @@ func redactedDB(db string) string {
 		return "(a postgres URL that does not parse)"
 	}
 	return u.Redacted()
+}
+
+// nodeIdentity is this node's name and advertised URL: the flags', else the host name with the
+// listener's port, and the listener's address (the host name's when it listens on every
+// address, which no other node could dial).
+func nodeIdentity(c clusterConfig, addr net.Addr, tls bool) (node, advertise string) {
+	host, _ := os.Hostname()
+	ip, port := "", ""
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		port = strconv.Itoa(ta.Port)
+		if !ta.IP.IsUnspecified() {
+			ip = ta.IP.String()
+		}
+	}
+	node = c.nodeID
+	if node == "" {
+		node = net.JoinHostPort(host, port)
+	}
+	advertise = c.advertise
+	if advertise == "" {
+		scheme := "http"
+		if tls {
+			scheme = "https"
+		}
+		if ip == "" {
+			ip = host
+		}
+		advertise = scheme + "://" + net.JoinHostPort(ip, port)
+	}
+	return node, advertise
 }

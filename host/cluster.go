@@ -1,0 +1,88 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wimp-project/wimp/store"
+)
+
+// Several nodes on one store (README, "Running several nodes"): an instance executes where its
+// lease is held. An operation that meets an instance leased by another live node is refused
+// here with ErrUnavailable, changing nothing, and the HTTP layer hands the client's request to
+// that node (server/peers.go) — the holder the refusal names, via the Forward its context
+// carries.
+
+// Forward is where a request's operation should go instead: set by the host when the
+// operation was refused because another live node, reachable at an advertised URL, holds the
+// instance's lease.
+type Forward struct {
+	mu    sync.Mutex
+	owner store.Owner
+	set   bool
+}
+
+type forwardKey struct{}
+
+// WithForward returns ctx carrying a new Forward, for a request that may be forwarded once.
+func WithForward(ctx context.Context) (context.Context, *Forward) {
+	f := &Forward{}
+	return context.WithValue(ctx, forwardKey{}, f), f
+}
+
+// To is the node to forward to; false when the operation was not refused for another node.
+func (f *Forward) To() (store.Owner, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.owner, f.set
+}
+
+// noteForward records in ctx's Forward (if any) the other live node err says holds the
+// instance, and returns err.
+func (h *Host) noteForward(ctx context.Context, err error) error {
+	var le *store.LeaseError
+	if err == nil || !errors.As(err, &le) || le.Holder.Advertise == "" || le.Holder.ID == h.ownerID() {
+		return err
+	}
+	if f, ok := ctx.Value(forwardKey{}).(*Forward); ok {
+		f.mu.Lock()
+		f.owner, f.set = le.Holder, true
+		f.mu.Unlock()
+	}
+	return err
+}
+
+// Nodes lists the live nodes sharing the store (this one included), each with how many
+// instance leases it holds.
+func (h *Host) Nodes(ctx context.Context) ([]store.Owner, error) {
+	if err := h.Authorize(ctx, "GetNodes", Reader); err != nil {
+		return nil, err
+	}
+	return h.store.Owners(ctx)
+}
+
+// Self is this node's current owner registration id.
+func (h *Host) Self() string { return h.ownerID() }
+
+// clusterCounters count what happens between nodes, for /metrics.
+type clusterCounters struct {
+	fenced atomic.Int64 // writes refused because this node's lease was lost (ErrLeaseLost)
+}
+
+// countFenced counts err if it is a fencing refusal, and returns it.
+func (h *Host) countFenced(err error) error {
+	if errors.Is(err, store.ErrLeaseLost) {
+		h.cluster.fenced.Add(1)
+	}
+	return err
+}
+
+// FencingRejections counts this node's writes the store refused since start because the
+// node no longer held the lease (taken over, or its registration lapsed).
+func (h *Host) FencingRejections() int64 { return h.cluster.fenced.Load() }
+
+// LeasesHeld is how many instances this node holds the lease of: the loaded ones (an instance
+// stays leased exactly while it is loaded; claims between are momentary).
+func (h *Host) LeasesHeld() int { return h.Loaded() }
