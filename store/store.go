@@ -37,6 +37,10 @@ var (
 	// example because another process holds the database's write lock). Nothing of it was
 	// written, and nothing of it will be.
 	ErrTimeout = errors.New("store: write timed out")
+	// ErrOutcomeUnknown: the connection to the database broke after the commit was sent and
+	// whether it took effect could not be learned. The one failure of Commit that may have
+	// been applied; reading the instance tells.
+	ErrOutcomeUnknown = errors.New("store: whether the change was committed is unknown")
 )
 
 // LeaseError is an ErrLeased refusal naming the owner that holds the instance.
@@ -128,7 +132,7 @@ const (
 	Insert Op = iota // Instance must not exist yet (ErrExists); sets Version=1, Created=Updated=now
 	Update           // Instance.Version must equal the stored version (ErrConflict; ErrNotFound if absent)
 	Delete           // removes the instance (purge); its tracking records are kept. Version 0: unconditional
-	Track            // only appends Records; the instance must exist (ErrNotFound)
+	Track            // only appends Records; the instance must exist (ErrNotFound). Version 0: unconditional; otherwise it must equal the stored version (ErrConflict), for records of a decision made on that version
 	// Purge removes a Completed instance together with its tracking records (ErrLive if it is
 	// not Completed). Version 0: unconditional.
 	Purge
@@ -151,7 +155,7 @@ const (
 // owner holds the instance. A lease whose owner's registration lapsed is free.
 type Change struct {
 	Op       Op
-	Instance *Instance // for Insert/Update; for Delete/Purge/Track only ID, Version (Delete, Purge) and Lease are used
+	Instance *Instance // for Insert/Update; for Delete/Purge/Track only ID, Version and Lease are used
 	Records  []workflow.Record
 	// By is the owner writing the change; "" for a writer that holds no leases (tools, tests).
 	By string

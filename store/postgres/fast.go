@@ -69,9 +69,10 @@ var (
 		lease_owner = $18, lease_token = $19, version = version + 1, updated = $20, current_state = $21,
 		properties = $22::jsonb
 		WHERE id = $1 AND version = $23 AND lease_owner = $24 AND lease_token = $25 AND `+byLive(26, 20), 27)
-	// $1 the id, $2 and $3 the lease after, $4 and $5 the lease it has, $6 the writer, $7 now.
+	// $1 the id, $2 and $3 the lease after, $4 and $5 the lease it has, $6 the writer, $7 now,
+	// $8 the version (0: any).
 	fastTrackSQL = withRecords(`UPDATE instances SET lease_owner = $2, lease_token = $3
-		WHERE id = $1 AND lease_owner = $4 AND lease_token = $5 AND `+byLive(6, 7), 8)
+		WHERE id = $1 AND lease_owner = $4 AND lease_token = $5 AND ($8::bigint = 0 OR version = $8) AND `+byLive(6, 7), 9)
 	// $1 the id, $2 the version (0: any), $3 and $4 the lease it has, $5 the writer, $6 now.
 	fastDeleteSQL = withRecords(`DELETE FROM instances
 		WHERE id = $1 AND ($2::bigint = 0 OR version = $2) AND lease_owner = $3 AND lease_token = $4 AND `+byLive(5, 6), 7)
@@ -135,7 +136,7 @@ func fastChange(c store.Change, now time.Time, u *backend.Undo) *fastWrite {
 	case store.Update:
 		fw.sql, fw.args = fastUpdateSQL, append(args, in.Version, has.Owner, has.Token, c.By)
 	case store.Track:
-		fw.sql, fw.args = fastTrackSQL, []any{in.ID, after.Owner, after.Token, has.Owner, has.Token, c.By, now}
+		fw.sql, fw.args = fastTrackSQL, []any{in.ID, after.Owner, after.Token, has.Owner, has.Token, c.By, now, in.Version}
 	case store.Delete:
 		fw.sql, fw.args = fastDeleteSQL, []any{in.ID, in.Version, has.Owner, has.Token, c.By, now}
 	default:

@@ -441,7 +441,7 @@ func (s *Store) tryBatch(batch []*request, errs []error, noFast bool) error {
 
 // errOutcomeUnknown: the connection broke after COMMIT was sent and the server could not be
 // asked whether it committed. It is the one failure of Commit that may have been applied.
-var errOutcomeUnknown = errors.New("postgres: the connection to the server was lost during COMMIT and whether it committed could not be learned")
+var errOutcomeUnknown = fmt.Errorf("%w: postgres: the connection to the server was lost during COMMIT and whether it committed could not be learned", store.ErrOutcomeUnknown)
 
 // fastSlot is a request's fast statement in the batch's pipeline, and what became of it.
 type fastSlot struct {

@@ -326,6 +326,22 @@ func testConflict(t *testing.T, s store.Store) {
 	c := a
 	c.Version = 99
 	wantErr(t, "future Update", s.Commit(bg, store.Change{Op: store.Update, Instance: &c}), store.ErrConflict)
+	// Track checks the version when one is given (the records of a decision made on a version
+	// that is no longer stored are refused), and appends unconditionally with version 0.
+	track := []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Unsuspend"}}
+	wantErr(t, "stale Track", s.Commit(bg, store.Change{Op: store.Track, Instance: &store.Instance{ID: in.ID, Version: 1}, Records: track}),
+		store.ErrConflict)
+	if rs, _ := s.Records(bg, in.ID, 0); len(rs) != 0 || track[0].Seq != 0 {
+		t.Fatalf("stale Track left records %v (seq %d)", rs, track[0].Seq)
+	}
+	commit(t, s, store.Change{Op: store.Track, Instance: &store.Instance{ID: in.ID, Version: 2}, Records: track})
+	commit(t, s, store.Change{Op: store.Track, Instance: &store.Instance{ID: in.ID}, Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Run"}}})
+	if rs, _ := s.Records(bg, in.ID, 0); len(rs) != 2 || rs[0].Name != "Unsuspend" || rs[1].Name != "Run" {
+		t.Fatalf("records after a current and an unconditional Track: %v; want Unsuspend, Run", rs)
+	}
+	if got := get(t, s, in.ID); got.Version != 2 {
+		t.Fatalf("Track changed the version to %d; want 2", got.Version)
+	}
 	// Delete checks the version when one is given.
 	wantErr(t, "stale Delete", s.Commit(bg, store.Change{Op: store.Delete, Instance: &b}), store.ErrConflict)
 	same(t, get(t, s, in.ID), &a)

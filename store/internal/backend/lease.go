@@ -61,8 +61,8 @@ func Fence(c store.Change, cur Stored, ownerLive func(owner string) error,
 	default:
 		lease = store.Lease{Token: cur.Lease.Token}
 	}
-	// An Update, and a Delete or Purge that names a version, must be based on the stored one.
-	if (c.Op == store.Update || ((c.Op == store.Delete || c.Op == store.Purge) && in.Version != 0)) && cur.Version != in.Version {
+	// An Update, and a Delete, Purge or Track that names a version, must be based on the stored one.
+	if (c.Op == store.Update || ((c.Op == store.Delete || c.Op == store.Purge || c.Op == store.Track) && in.Version != 0)) && cur.Version != in.Version {
 		return store.Lease{}, fmt.Errorf("%w: %s is at version %d, change was based on %d", store.ErrConflict, in.ID, cur.Version, in.Version)
 	}
 	return lease, nil
