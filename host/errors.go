@@ -29,6 +29,9 @@ var (
 	// ErrUnavailable: the change could not be made durable now (the store timed out, failed, or
 	// another node holds the instance). Nothing of it was applied; the caller may retry.
 	ErrUnavailable = errors.New("the workflow store cannot commit the change now")
+	// ErrOutcomeUnknown: the store lost its connection while committing the change, and whether
+	// it was applied is unknown (store.ErrOutcomeUnknown); reading the instance tells.
+	ErrOutcomeUnknown = errors.New("the workflow store lost its connection while committing; the change may or may not have been applied")
 )
 
 // Error is the host's refusal of a command, or its failure to carry one out.
@@ -81,6 +84,9 @@ func (h *Host) unavailable(id uuid.UUID, op string, cause error) *Error {
 	h.storeErrors.inc(kind)
 	h.countFenced(cause)
 	h.log.Warn("the store could not complete an operation", "kind", kind, "id", id, "operation", op, "err", cause)
+	if errors.Is(cause, store.ErrOutcomeUnknown) {
+		return &Error{Kind: ErrOutcomeUnknown, Instance: id, Operation: op, Cause: cause}
+	}
 	return &Error{Kind: ErrUnavailable, Instance: id, Operation: op, Cause: cause}
 }
 
@@ -96,6 +102,8 @@ func storeErrorKind(err error) string {
 		return "conflict"
 	case errors.Is(err, store.ErrClosed):
 		return "closed"
+	case errors.Is(err, store.ErrOutcomeUnknown):
+		return "unknown"
 	}
 	return "other"
 }

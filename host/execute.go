@@ -206,7 +206,9 @@ func (h *Host) committed(s *slot, row *store.Instance, keep bool) {
 func (h *Host) commitTrack(ctx context.Context, s *slot, recs []workflow.Record, keep bool) error {
 	in := &store.Instance{ID: s.id}
 	if s.rec != nil {
-		in.Lease = s.rec.Lease
+		// The records tell of a decision made on this version: another node's change since
+		// then refuses them (ErrConflict), and the decision is made again.
+		in.Lease, in.Version = s.rec.Lease, s.rec.Version
 	}
 	keep = keep && s.wf != nil
 	if len(recs) == 0 && keep {

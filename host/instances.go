@@ -112,7 +112,7 @@ func (h *Host) Create(ctx context.Context, req CreateRequest) (uuid.UUID, error)
 // ResumeBookmark delivers payload to the instance's bookmark and runs it, naming the principal
 // ctx carries as who resumed it. The resumption is durable before ResumeBookmark returns.
 func (h *Host) ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string, payload any) error {
-	return h.noteForward(ctx, h.resumeBookmark(ctx, id, bookmark, payload))
+	return h.noteForward(ctx, retryConflicts(func() error { return h.resumeBookmark(ctx, id, bookmark, payload) }))
 }
 
 func (h *Host) resumeBookmark(ctx context.Context, id uuid.UUID, bookmark string, payload any) error {

@@ -20,6 +20,10 @@ func (h *Host) Manage(ctx context.Context, cmd Command) error {
 	if err := h.Authorize(ctx, cmd.Operation, cmd.Requires); err != nil {
 		return err
 	}
+	return h.noteForward(ctx, retryConflicts(func() error { return h.manage(ctx, cmd) }))
+}
+
+func (h *Host) manage(ctx context.Context, cmd Command) error {
 	s := h.acquire(cmd.Instance)
 	defer h.release(s)
 	d, err := h.decide(ctx, s, cmd)
@@ -28,7 +32,22 @@ func (h *Host) Manage(ctx context.Context, cmd Command) error {
 	}
 	// Once decided, the operation runs to its end even if the caller goes away: it either
 	// commits or leaves nothing behind.
-	return h.noteForward(ctx, withOperation(h.apply(context.WithoutCancel(ctx), s, cmd, d, PrincipalFrom(ctx).String()), cmd.Operation))
+	return withOperation(h.apply(context.WithoutCancel(ctx), s, cmd, d, PrincipalFrom(ctx).String()), cmd.Operation)
+}
+
+// conflictRetries is how many times an operation is decided again after its commit found the
+// instance changed since it was read (another node's change between the read and the commit).
+const conflictRetries = 3
+
+// retryConflicts runs op again while it fails with store.ErrConflict, at most conflictRetries
+// more times. A failed commit changed nothing and dropped the slot's copy of the row, so the
+// next try reads and decides on the row as it now is.
+func retryConflicts(op func() error) error {
+	err := op()
+	for n := 0; n < conflictRetries && errors.Is(err, store.ErrConflict); n++ {
+		err = op()
+	}
+	return err
 }
 
 // Preview is Manage without the effect: under the instance lock it decides the command on

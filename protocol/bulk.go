@@ -41,8 +41,12 @@ func (Bulk) Command(op string, id uuid.UUID, reason string, to *workflow.Identit
 
 // Outcome is the subcode of the fault a single call would have been answered with:
 // InstanceNotFound, InstanceSuspended, InstanceCompleted, InstanceTerminated, UpdateFailed,
-// AccessDenied; Unavailable for the store's Receiver fault; Error for anything else.
+// AccessDenied; Unavailable for the store's Receiver fault; OutcomeUnknown when the store
+// lost its connection committing it; Error for anything else.
 func (Bulk) Outcome(err error) string {
+	if errors.Is(err, host.ErrOutcomeUnknown) {
+		return "OutcomeUnknown"
+	}
 	var f *soap.Fault
 	if errors.As(Fault(err), &f) {
 		if len(f.Subcodes) > 0 {

@@ -55,6 +55,15 @@ func Unavailable(err error) *soap.Fault {
 	return soap.NewFault(soap.Receiver, msg)
 }
 
+// OutcomeUnknownReason begins the Receiver fault of a request whose commit lost its connection
+// to the database: unlike Unavailable's, it does not say nothing was changed.
+const OutcomeUnknownReason = "The workflow store lost its connection while committing the request; it may or may not have been applied."
+
+// OutcomeUnknown is the Receiver fault for a request whose outcome the store could not learn.
+func OutcomeUnknown() *soap.Fault {
+	return soap.NewFault(soap.Receiver, OutcomeUnknownReason+" Read the instance before retrying.")
+}
+
 // AccessDeniedReason is the reason of WCF's access-denied fault.
 const AccessDeniedReason = "Access is denied."
 
@@ -86,6 +95,8 @@ func InstanceFault(err error) (f *soap.Fault, ok bool) {
 		return InstanceCompleted(he.Operation, he.Instance, he.Completion.Terminated()), true
 	case errors.Is(he.Kind, host.ErrUnavailable):
 		return Unavailable(err), true
+	case errors.Is(he.Kind, host.ErrOutcomeUnknown):
+		return OutcomeUnknown(), true
 	}
 	return nil, false
 }

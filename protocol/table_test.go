@@ -192,6 +192,9 @@ func TestFaultMapping(t *testing.T) {
 		{he(host.ErrUpdateRefused, ""), soap.Sender, "UpdateFailed", "Workflow instance '3f2504e0-4f89-41d3-9a0c-0305e82c3301' could not be updated: why."},
 		{&host.Error{Kind: host.ErrUnavailable, Instance: testID, Cause: errors.New("store: write timed out")}, soap.Receiver, "(none)",
 			"The workflow store could not complete the request (store: write timed out); nothing was changed. Retry later."},
+		// A commit whose connection broke: the reply must not say that nothing was changed.
+		{&host.Error{Kind: host.ErrOutcomeUnknown, Instance: testID, Cause: errors.New("connection lost during COMMIT")}, soap.Receiver, "(none)",
+			"The workflow store lost its connection while committing the request; it may or may not have been applied. Read the instance before retrying."},
 	} {
 		var f *soap.Fault
 		if !errors.As(Fault(tc.err), &f) {

@@ -112,7 +112,7 @@ func (m *Metrics) bind(h *host.Host, a *auth.Authenticator, log *slog.Logger) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wimp_instances_loaded", Help: "Workflow instances held in memory."},
 			func() float64 { return float64(h.Loaded()) }),
 		snapshotCounter{desc: prometheus.NewDesc("wimp_store_errors_total",
-			"Operations and lease renewals the store could not complete, by kind (timeout, lease, conflict, closed, other).", []string{"kind"}, nil),
+			"Operations and lease renewals the store could not complete, by kind (timeout, lease, conflict, closed, unknown: the commit lost its connection and its outcome could not be learned, other).", []string{"kind"}, nil),
 			read: h.StoreErrors},
 		storeGauges{h: h, log: log, errs: m.readErrors,
 			instances: prometheus.NewDesc(instancesFamily, "Stored workflow instances by state (Active, Suspended, Completed), from the counts the store keeps: no scan of the instances.",
@@ -147,9 +147,9 @@ func (m *Metrics) bind(h *host.Host, a *auth.Authenticator, log *slog.Logger) {
 // bindPeers registers the forwarding counts of p.
 func (m *Metrics) bindPeers(p *peers) {
 	m.reg.MustRegister(snapshotCounter{desc: prometheus.NewDesc("wimp_forwarded_operations_total",
-		"Operations on instances another node holds that this node forwarded to it since start, by outcome (relayed: the holder's reply went to the client; failed: the holder could not be reached and the client got this node's Receiver fault).",
+		"Operations on instances another node holds that this node forwarded to it since start, by outcome (relayed: the holder's reply went to the client; failed: the holder could not be reached and the client got this node's Receiver fault; unknown: the holder was sent it but did not answer, and the client got HTTP 502).",
 		[]string{"outcome"}, nil), read: func() map[string]uint64 {
-		return map[string]uint64{"relayed": uint64(p.forwarded.Load()), "failed": uint64(p.failed.Load())}
+		return map[string]uint64{"relayed": uint64(p.forwarded.Load()), "failed": uint64(p.failed.Load()), "unknown": uint64(p.unknown.Load())}
 	}})
 }
 

@@ -7,7 +7,9 @@ package server
 // client's reply. The holder authenticates and authorizes the client itself. A request is
 // forwarded at most once (a forwarded request carries ForwardedByHeader and is never forwarded
 // again): if the lease moved on meanwhile, the client gets the Receiver fault this node would
-// have answered, and may retry. If the holder cannot be reached, the same.
+// have answered, and may retry. If the holder cannot be reached, the same. If it was sent the
+// request but its reply did not come (it died meanwhile), the operation may or may not have
+// been applied: the client gets HTTP 502 Bad Gateway, as if the connection had dropped.
 
 import (
 	"bytes"
@@ -16,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,7 +37,7 @@ type peers struct {
 	client  *http.Client
 	log     *slog.Logger
 
-	forwarded, failed atomic.Int64
+	forwarded, failed, unknown atomic.Int64
 }
 
 func newPeers(h *host.Host, maxBody int64, log *slog.Logger) *peers {
@@ -72,27 +75,42 @@ func (p *peers) serve(w http.ResponseWriter, r *http.Request, next http.HandlerF
 	if !hw.held {
 		hw.decide() // next wrote nothing: nothing to fall back on but what it set
 	}
-	if err := p.relay(w, r, body, to.Advertise, to.ID); err != nil {
+	sent, err := p.relay(w, r, body, to.Advertise)
+	switch {
+	case err == nil:
+		p.forwarded.Add(1)
+	case !sent:
 		p.failed.Add(1)
 		p.log.Warn("forwarding an operation to the node holding the instance failed; answering as this node",
 			"to", to.ID, "url", to.Advertise, "err", err)
 		hw.flush()
-		return
+	default:
+		p.unknown.Add(1)
+		p.log.Warn("the node holding the instance was sent an operation but did not answer; its outcome is unknown",
+			"to", to.ID, "url", to.Advertise, "err", err)
+		h := w.Header()
+		for k := range h {
+			delete(h, k)
+		}
+		http.Error(w, "the node holding the instance did not answer; the operation may or may not have been applied", http.StatusBadGateway)
 	}
-	p.forwarded.Add(1)
 }
 
-// relay sends r (with body) to the node at base and copies its reply to w.
-func (p *peers) relay(w http.ResponseWriter, r *http.Request, body []byte, base, holder string) error {
+// relay sends r (with body) to the node at base and copies its reply to w. sent reports
+// whether any of the request was written to the node (then a failure leaves its outcome
+// unknown).
+func (p *peers) relay(w http.ResponseWriter, r *http.Request, body []byte, base string) (sent bool, err error) {
 	ctx := context.WithoutCancel(r.Context()) // once sent, the holder applies it whatever the client does
 	if d, ok := r.Context().Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, d)
 		defer cancel()
 	}
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaderField: func(string, []string) { wrote.Store(true) }})
 	out, err := http.NewRequestWithContext(ctx, r.Method, strings.TrimRight(base, "/")+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
-		return err
+		return false, err
 	}
 	for k, vs := range r.Header {
 		if !hopByHop(k) {
@@ -108,12 +126,12 @@ func (p *peers) relay(w http.ResponseWriter, r *http.Request, body []byte, base,
 	out.Header.Set(ForwardedByHeader, p.self())
 	resp, err := p.client.Do(out)
 	if err != nil {
-		return err
+		return wrote.Load(), err
 	}
 	defer resp.Body.Close()
 	reply, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return err
+		return true, err
 	}
 	h := w.Header()
 	for k := range h {
@@ -126,7 +144,7 @@ func (p *peers) relay(w http.ResponseWriter, r *http.Request, body []byte, base,
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(reply)
-	return nil
+	return true, nil
 }
 
 // hopByHop reports the headers (RFC 9110 §7.6.1) that belong to one connection, not to the

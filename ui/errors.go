@@ -66,7 +66,7 @@ func asAPIError(err error) *apiError {
 			status = http.StatusForbidden
 		case errors.Is(err, host.ErrNotFound):
 			status = http.StatusNotFound
-		case errors.Is(err, host.ErrUnavailable):
+		case errors.Is(err, host.ErrUnavailable), errors.Is(err, host.ErrOutcomeUnknown):
 			status = http.StatusServiceUnavailable
 		}
 		return &apiError{status, protocol.Bulk{}.Outcome(err), f.Reason}
