@@ -18,6 +18,16 @@
 //   - TestWriteLockHeldElsewhere, TestDiskFull, TestWALUnwritable: environment faults (another
 //     process holding SQLite's write lock, a full tmpfs, an immutable -wal file): Receiver
 //     faults within the bound, /healthz 503, nothing half-written, recovery by itself.
+//   - TestClusterKill9: three wimp-server nodes on one PostgreSQL database (--lease 2s), the
+//     crash test's load sent to random nodes (an operation on an instance another node holds is
+//     forwarded to it), one node killed with SIGKILL and restarted per cycle: histories
+//     linearizable per instance across nodes, every acknowledged operation's record there once,
+//     the dead node's timers fired elsewhere within lease expiry and a detection period, every
+//     timer exactly once across the cluster.
+//   - TestClusterPartition: one node reaches the database through a TCP proxy the test stops:
+//     before its lease can expire the node answers /healthz with 503 and drops everything it
+//     had loaded, the others take its instances over and fire its timers exactly once, and it
+//     recovers by itself when the database comes back; histories checked as above.
 //
 // Every test logs one SUMMARY line with its numbers.
 //

@@ -235,7 +235,8 @@ func foldRanked(ops []porcupine.Operation) (out []porcupine.Operation, folded in
 	fits := func(op porcupine.Operation, s mstate) bool {
 		a, o := op.Input.(action), op.Output.(outcome)
 		if a.Op == "Get" {
-			return (o.Fault == "" && s.Exists && o.View == s.view()) || (o.Fault == "InstanceNotFound" && !s.Exists)
+			return o.Fault == "Receiver" || o.Unknown || // unanswered by the store: any state
+				(o.Fault == "" && s.Exists && o.View == s.view()) || (o.Fault == "InstanceNotFound" && !s.Exists)
 		}
 		if o.Fault == "Receiver" {
 			return true

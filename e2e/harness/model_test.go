@@ -207,6 +207,8 @@ func (m mstate) apply(a action) (mstate, string) {
 func step(s mstate, a action, o outcome) []mstate {
 	if a.Op == "Get" {
 		switch {
+		case o.Fault == "Receiver" || o.Unknown:
+			return []mstate{s} // a read the store could not answer tells nothing and changes nothing
 		case o.Fault == "InstanceNotFound" && !s.Exists:
 			return []mstate{s}
 		case o.Fault == "" && s.Exists && o.View == s.view():

@@ -75,6 +75,9 @@ func (c *clients) exec(ctx context.Context, a action) (o outcome, transport erro
 	}
 	o.Detail = f.Reason
 	switch {
+	case f.Code == soap.Receiver && strings.HasPrefix(f.Reason, "The workflow store lost its connection while committing the request; it may or may not have been applied."):
+		// The server itself does not know (its database connection broke during COMMIT).
+		return outcome{Unknown: true, Detail: f.Reason}, nil
 	case f.Code == soap.Receiver && len(f.Subcodes) == 0:
 		o.Fault = "Receiver"
 	case len(f.Subcodes) > 0:

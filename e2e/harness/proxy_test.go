@@ -1,5 +1,3 @@
-//go:build wimp_partition
-
 package harness
 
 import (

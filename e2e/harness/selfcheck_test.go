@@ -37,6 +37,8 @@ func TestCheckerCatchesDefects(t *testing.T) {
 		{"a Suspend without a reply did not", []porcupine.Operation{create, op(2, 9, suspend, outcome{Unknown: true}), op(10, 11, action{Op: "Get"}, active)}, porcupine.Ok},
 		{"a Suspend without a reply took effect after the server was gone", []porcupine.Operation{create, op(2, 9, suspend, outcome{Unknown: true}),
 			op(10, 11, action{Op: "Get"}, active), op(12, 13, action{Op: "Get"}, suspended)}, porcupine.Illegal},
+		{"a read the store could not answer (Receiver) fits any state", []porcupine.Operation{create, op(2, 3, suspend, outcome{}),
+			op(4, 5, action{Op: "Get"}, outcome{Fault: "Receiver"}), op(6, 7, action{Op: "Get"}, suspended)}, porcupine.Ok},
 		{"a refused (Receiver) change is applied", []porcupine.Operation{create, op(2, 3, suspend, outcome{Fault: "Receiver"}), op(4, 5, action{Op: "Get"}, suspended)}, porcupine.Illegal},
 		{"Run on a suspended instance succeeds", []porcupine.Operation{create, op(2, 3, suspend, outcome{}), op(4, 5, action{Op: "Run"}, outcome{})}, porcupine.Illegal},
 		{"Run on a suspended instance is refused", []porcupine.Operation{create, op(2, 3, suspend, outcome{}), op(4, 5, action{Op: "TransactedRun"}, outcome{Fault: "InstanceSuspended"})}, porcupine.Ok},
