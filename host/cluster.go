@@ -5,6 +5,9 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/wimp-project/wimp/store"
 )
@@ -54,13 +57,37 @@ func (h *Host) noteForward(ctx context.Context, err error) error {
 	return err
 }
 
+// Node is one live node sharing the store, as GetNodes and `wimpctl nodes` describe it.
+type Node struct {
+	ID         string    // its registration id (a new one each time the process starts)
+	Name       string    // its --node-id
+	Advertise  string    // the URL other nodes forward to; "" if it advertises none
+	Info       string    // process and listener, e.g. "pid 1234, listening on 127.0.0.1:8080"
+	Registered time.Time // when it registered
+	Renewed    time.Time // its last successful renewal
+	Expiry     time.Time // when its registration lapses unless renewed
+	Instances  int       // how many instances' leases it holds
+	Self       bool      // the node that answered
+}
+
 // Nodes lists the live nodes sharing the store (this one included), each with how many
 // instance leases it holds.
-func (h *Host) Nodes(ctx context.Context) ([]store.Owner, error) {
-	if err := h.Authorize(ctx, "GetNodes", Reader); err != nil {
+func (h *Host) Nodes(ctx context.Context) ([]Node, error) {
+	const op = "GetNodes"
+	if err := h.Authorize(ctx, op, Reader); err != nil {
 		return nil, err
 	}
-	return h.store.Owners(ctx)
+	owners, err := h.store.Owners(ctx)
+	if err != nil {
+		return nil, h.unavailable(uuid.Nil, op, err)
+	}
+	self := h.ownerID()
+	nodes := make([]Node, 0, len(owners))
+	for _, o := range owners {
+		nodes = append(nodes, Node{ID: o.ID, Name: o.Node, Advertise: o.Advertise, Info: o.Info,
+			Registered: o.Registered, Renewed: o.Renewed, Expiry: o.Expiry, Instances: o.Held, Self: o.ID == self})
+	}
+	return nodes, nil
 }
 
 // Self is this node's current owner registration id.

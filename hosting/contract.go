@@ -38,10 +38,12 @@ const (
 	OpGetBulkOperation         = "GetBulkOperation"
 	OpCancelBulkOperation      = "CancelBulkOperation"
 	OpPurge                    = "Purge"
+	// OpGetNodes lists the live nodes sharing the store (README, "Running several nodes").
+	OpGetNodes = "GetNodes"
 )
 
 var opNames = []string{OpCreate, OpCreateWithInstanceID, OpCreateWithCorrelationKey, OpResumeBookmark, OpGetInstance, OpListInstances, OpGetTrackingRecords,
-	OpQueryInstances, OpCountInstances, OpGetDefinitions, OpStartBulkOperation, OpGetBulkOperation, OpCancelBulkOperation, OpPurge}
+	OpQueryInstances, OpCountInstances, OpGetDefinitions, OpStartBulkOperation, OpGetBulkOperation, OpCancelBulkOperation, OpPurge, OpGetNodes}
 
 // Action is the request action of an operation.
 func Action(op string) string { return actionPrefix + op }
@@ -200,4 +202,17 @@ type BulkPage struct {
 type PurgeResult struct {
 	Purged int64 `json:"purged"` // Completed instances deleted (dry run: that would be)
 	Live   int64 `json:"live"`   // Active and Suspended instances the filter selected, never purged
+}
+
+// Node is a live node sharing the server's store, as GetNodes returns it.
+type Node struct {
+	ID         string    `json:"id"`        // its registration, new each time the process starts
+	Name       string    `json:"name"`      // its --node-id
+	Advertise  string    `json:"advertise"` // the URL other nodes forward to; "" if none
+	Info       string    `json:"info"`
+	Registered time.Time `json:"registered"`
+	Renewed    time.Time `json:"renewed"` // its last successful lease renewal
+	Expiry     time.Time `json:"expiry"`  // its registration lapses then unless renewed
+	Instances  int       `json:"instances"`
+	Self       bool      `json:"self"` // the node that answered
 }

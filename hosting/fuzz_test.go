@@ -103,6 +103,10 @@ func (h *fakeHost) Purge(context.Context, host.Filter, bool) (*host.PurgeResult,
 	return &host.PurgeResult{Purged: 2, Live: 1}, nil
 }
 
+func (h *fakeHost) Nodes(context.Context) ([]host.Node, error) {
+	return []host.Node{{ID: "n1", Name: "a:8080", Advertise: "http://127.0.0.1:8080", Instances: 2, Self: true}}, nil
+}
+
 // FuzzRequest sends arbitrary requests through a soap.Endpoint serving the hosting operations
 // (envelope parsing, argument decoding, every operation) to a host that always succeeds: the
 // endpoint must never panic, must answer a plain HTTP error, a reply or a fault, and a request

@@ -190,15 +190,15 @@ func TestWSDL(t *testing.T) {
 		t.Fatal(err)
 	}
 	ops := doc.FindElements("//portType/operation")
-	if len(ops) != 14 {
-		t.Fatalf("%d portType operations, want 14", len(ops))
+	if len(ops) != 15 {
+		t.Fatalf("%d portType operations, want 15", len(ops))
 	}
 	bindings := doc.FindElements("//wsdl:binding")
 	if len(bindings) != 2 {
 		t.Fatalf("%d bindings, want SOAP 1.1 and SOAP 1.2", len(bindings))
 	}
 	for _, b := range bindings {
-		if n := len(b.SelectElements("wsdl:operation")); n != 14 {
+		if n := len(b.SelectElements("wsdl:operation")); n != 15 {
 			t.Errorf("binding %s has %d operations", b.SelectAttrValue("name", ""), n)
 		}
 		for _, o := range b.SelectElements("wsdl:operation") {

@@ -14,7 +14,7 @@ func TestOperationRoles(t *testing.T) {
 		"GetInstance": host.Reader, "ListInstances": host.Reader, "GetTrackingRecords": host.Reader,
 		"QueryInstances": host.Reader, "CountInstances": host.Reader, "GetDefinitions": host.Reader,
 		"StartBulkOperation": host.Admin, "GetBulkOperation": host.Reader, "CancelBulkOperation": host.Admin,
-		"Purge": host.Admin,
+		"Purge": host.Admin, "GetNodes": host.Reader,
 	}
 	if len(opNames) != len(want) || len(operations) != len(want) {
 		t.Fatalf("%d operation names, %d operations; want %d", len(opNames), len(operations), len(want))

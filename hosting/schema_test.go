@@ -144,6 +144,9 @@ func TestXmllintValidatesEveryMessage(t *testing.T) {
 	if _, err := c.Purge(ctx, host.Filter{}, false); err != nil {
 		t.Fatal(err)
 	}
+	if n, err := c.Nodes(ctx); err != nil || len(n) != 1 {
+		t.Fatalf("GetNodes: %v %+v", err, n)
+	}
 
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "hosting.xsd"), standaloneSchema(t), 0o644); err != nil {
@@ -162,7 +165,7 @@ func TestXmllintValidatesEveryMessage(t *testing.T) {
 		seen[e.Tag] = true
 	}
 	for _, op := range []string{"Create", "CreateWithInstanceId", "ResumeBookmark", "GetInstance", "ListInstances", "GetTrackingRecords",
-		"QueryInstances", "CountInstances", "GetDefinitions", "StartBulkOperation", "GetBulkOperation", "CancelBulkOperation", "Purge"} {
+		"QueryInstances", "CountInstances", "GetDefinitions", "StartBulkOperation", "GetBulkOperation", "CancelBulkOperation", "Purge", "GetNodes"} {
 		for _, el := range []string{op, op + "Response"} {
 			if !seen[el] {
 				t.Errorf("no %s was exchanged", el)
@@ -213,14 +216,14 @@ func TestGSOAPReadsTheWSDL(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, op := range []string{"Create", "CreateWithInstanceId", "ResumeBookmark", "GetInstance", "ListInstances", "GetTrackingRecords",
-		"QueryInstances", "CountInstances", "GetDefinitions", "StartBulkOperation", "GetBulkOperation", "CancelBulkOperation", "Purge"} {
+		"QueryInstances", "CountInstances", "GetDefinitions", "StartBulkOperation", "GetBulkOperation", "CancelBulkOperation", "Purge", "GetNodes"} {
 		for _, el := range []string{"_wh__" + op, "_wh__" + op + "Response"} {
 			if !bytes.Contains(h, []byte("class "+el+"\n")) && !bytes.Contains(h, []byte("class "+el+" ")) {
 				t.Errorf("hosting.h declares no %s", el)
 			}
 		}
 	}
-	for _, typ := range []string{"wh__BulkOperation", "wh__BulkItem", "wh__BulkFaultCount", "wh__Filter"} {
+	for _, typ := range []string{"wh__BulkOperation", "wh__BulkItem", "wh__BulkFaultCount", "wh__Filter", "wh__Node"} {
 		if !bytes.Contains(h, []byte("class "+typ)) {
 			t.Errorf("hosting.h declares no %s", typ)
 		}

@@ -35,6 +35,7 @@ type Host interface {
 	GetBulk(ctx context.Context, id uuid.UUID, after int64, limit int) (*host.BulkJob, []host.BulkItem, error)
 	CancelBulk(ctx context.Context, id uuid.UUID) (*host.BulkJob, error)
 	Purge(ctx context.Context, f host.Filter, dryRun bool) (*host.PurgeResult, error)
+	Nodes(ctx context.Context) ([]host.Node, error)
 }
 
 type handler func(ctx context.Context, h Host, args *args) (*etree.Element, error)
@@ -60,6 +61,7 @@ var operations = map[string]operation{
 	OpGetBulkOperation:         {getBulkOperation, host.Reader},
 	OpCancelBulkOperation:      {cancelBulkOperation, host.Admin},
 	OpPurge:                    {purge, host.Admin},
+	OpGetNodes:                 {getNodes, host.Reader},
 }
 
 // Operations returns the hosting contract's operations bound to h, for a soap.Endpoint.

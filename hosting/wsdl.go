@@ -124,6 +124,19 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
           <xs:element name="updatableFrom" type="tns:Identities"><xs:annotation><xs:documentation>The identities whose instances Update may move to this definition.</xs:documentation></xs:annotation></xs:element>
         </xs:sequence>
       </xs:complexType>
+      <xs:complexType name="Node">
+        <xs:sequence>
+          <xs:element name="id" type="xs:string"><xs:annotation><xs:documentation>The node's registration: a new one each time its process starts.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="name" type="xs:string"><xs:annotation><xs:documentation>Its --node-id.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="advertise" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>The URL other nodes forward its instances' operations to; absent if it advertises none.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="info" type="xs:string" minOccurs="0"/>
+          <xs:element name="registered" type="xs:dateTime"/>
+          <xs:element name="renewed" type="xs:dateTime"><xs:annotation><xs:documentation>Its last successful lease renewal.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="expiry" type="xs:dateTime"><xs:annotation><xs:documentation>When its registration, and every lease it holds, lapses unless renewed.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="instances" type="xs:int"><xs:annotation><xs:documentation>How many instances' leases it holds.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="self" type="xs:boolean"><xs:annotation><xs:documentation>The node that answered this request.</xs:documentation></xs:annotation></xs:element>
+        </xs:sequence>
+      </xs:complexType>
       <xs:complexType name="BulkFaultCount">
         <xs:sequence>
           <xs:element name="outcome" type="xs:string"><xs:annotation><xs:documentation>The MS-WFIM fault subcode a single call would have got: InstanceNotFound, InstanceSuspended, InstanceCompleted, InstanceTerminated, UpdateFailed, AccessDenied; Unavailable when the store could not commit; Error otherwise.</xs:documentation></xs:annotation></xs:element>
@@ -312,6 +325,13 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
           <xs:element name="live" type="xs:long"><xs:annotation><xs:documentation>Active and Suspended instances the filter selected, left alone.</xs:documentation></xs:annotation></xs:element>
         </xs:sequence></xs:complexType>
       </xs:element>
+      <xs:element name="GetNodes">
+        <xs:annotation><xs:documentation>Lists the live nodes sharing the server's store (one on SQLite), each with the number of instance leases it holds.</xs:documentation></xs:annotation>
+        <xs:complexType><xs:sequence/></xs:complexType>
+      </xs:element>
+      <xs:element name="GetNodesResponse">
+        <xs:complexType><xs:sequence><xs:element name="node" type="tns:Node" minOccurs="0" maxOccurs="unbounded"/></xs:sequence></xs:complexType>
+      </xs:element>
     </xs:schema>`
 
 // WSDL renders the hosting contract's WSDL with SOAP 1.1 and 1.2 bindings and a service whose
@@ -321,7 +341,7 @@ func WSDL(serviceURL string) []byte {
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>
 <wsdl:definitions name="WorkflowHosting" targetNamespace="` + NS + `" xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:soap12="http://schemas.xmlsoap.org/wsdl/soap12/" xmlns:wsaw="http://www.w3.org/2006/05/addressing/wsdl" xmlns:tns="` + NS + `">
-  <wsdl:documentation>wimp's hosting contract: create workflow instances, resume their bookmarks, read instances and their tracking records, query and count instances by filter, list the registered definitions, apply an MS-WFIM operation to every instance a filter selects (bulk operations), purge completed instances. Instance conditions fault with the MS-WFIM subcodes (http://schemas.datacontract.org/2008/10/WorkflowServices: InstanceNotFound, InstanceSuspended, InstanceCompleted, InstanceTerminated); contract errors with subcodes in ` + NS + `: DefinitionNotFound, InvalidInput, InstanceExists, BookmarkNotFound, InvalidArgument, BulkOperationNotFound; a caller without the operation's role gets WCF's AccessDenied (http://schemas.microsoft.com/net/2005/12/windowscommunicationfoundation/dispatcher).</wsdl:documentation>
+  <wsdl:documentation>wimp's hosting contract: create workflow instances, resume their bookmarks, read instances and their tracking records, query and count instances by filter, list the registered definitions, apply an MS-WFIM operation to every instance a filter selects (bulk operations), purge completed instances, list the nodes sharing the store. Instance conditions fault with the MS-WFIM subcodes (http://schemas.datacontract.org/2008/10/WorkflowServices: InstanceNotFound, InstanceSuspended, InstanceCompleted, InstanceTerminated); contract errors with subcodes in ` + NS + `: DefinitionNotFound, InvalidInput, InstanceExists, BookmarkNotFound, InvalidArgument, BulkOperationNotFound; a caller without the operation's role gets WCF's AccessDenied (http://schemas.microsoft.com/net/2005/12/windowscommunicationfoundation/dispatcher).</wsdl:documentation>
   <wsdl:types>
     ` + schema + `
   </wsdl:types>

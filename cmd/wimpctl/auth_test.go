@@ -111,6 +111,13 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.CreateElement("type").SetText("String")
 		a.CreateElement("required").SetText("false")
 		writeFields(d.CreateElement("updatableFrom").CreateElement("identity"), map[string]string{"name": f.inst["suspensionException"]})
+	case hosting.OpGetNodes:
+		n := reply.CreateElement("node")
+		for _, kv := range [][2]string{{"id", f.inst["suspensionException"]}, {"name", f.inst["suspensionException"]},
+			{"advertise", f.inst["suspensionException"]}, {"info", f.inst["suspensionException"]}, {"registered", "2026-01-01T00:00:00Z"},
+			{"renewed", "2026-01-01T00:00:00Z"}, {"expiry", "2026-01-01T00:00:10Z"}, {"instances", "3"}, {"self", "true"}} {
+			n.CreateElement(kv[0]).SetText(kv[1])
+		}
 	case hosting.OpGetTrackingRecords:
 		for _, rec := range f.recs {
 			writeFields(reply.CreateElement("record"), rec)
@@ -394,6 +401,8 @@ func TestTextOutputEscapes(t *testing.T) {
 		{[]string{"track", testID}, 2, 1},
 		{[]string{"count", "--by", "exception"}, 3, 1},
 		{[]string{"definitions"}, 2, 1},
+		{[]string{"nodes"}, 2, 1},
+		{[]string{"nodes", "-o", "wide"}, 2, 1},
 	} {
 		r := ctl(srv.URL, tc.args...)
 		if r.code != 0 {

@@ -66,6 +66,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"list", "--help"}, "usage: wimpctl list [FLAGS]"},
 		{[]string{"count", "--help"}, "usage: wimpctl count [FLAGS]"},
 		{[]string{"definitions", "--help"}, "usage: wimpctl definitions [FLAGS]"},
+		{[]string{"nodes", "--help"}, "usage: wimpctl nodes [FLAGS]"},
 		{[]string{"track", "--help"}, "usage: wimpctl track ID [FLAGS]"},
 		{[]string{"hash-password", "--help"}, "usage: wimpctl hash-password"},
 		{[]string{"help", "--help"}, "usage: wimpctl help [COMMAND]"},

@@ -85,7 +85,7 @@ func TestOutputFormats(t *testing.T) {
 	}
 
 	// -o json, --output json and --json print the same.
-	for _, args := range [][]string{{"get", active}, {"list"}, {"count", "--by", "state"}, {"definitions"}, {"track", active}} {
+	for _, args := range [][]string{{"get", active}, {"list"}, {"count", "--by", "state"}, {"definitions"}, {"nodes"}, {"track", active}} {
 		want := ctl(base, append(args, "--json")...)
 		for _, o := range [][]string{{"-o", "json"}, {"--output", "json"}, {"--output=json"}} {
 			if got := ctl(base, append(args, o...)...); got.code != 0 || got.stdout != want.stdout || !json.Valid([]byte(got.stdout)) {

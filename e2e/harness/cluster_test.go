@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -172,6 +173,7 @@ func TestClusterKill9(t *testing.T) {
 	}
 
 	fires := checkTickers(t, cl, rng, tickers)
+	held := checkRegistry(t, cl)
 	for i, name := range names {
 		c := cl.clients(i)
 		addCounters(t, counters, c, name)
@@ -186,9 +188,43 @@ func TestClusterKill9(t *testing.T) {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	t.Logf("SUMMARY harness cluster kill -9: 3 nodes, %d kill -9/restart cycles, %d operations acknowledged (%d expected state-table faults, %d reads, %d Receiver faults), %d unknown outcomes, %d refused connections; %d records of acknowledged operations verified; %d histories (%d operations) checked linearizable (%d in commit order, %d undecided); %d timer instances, %d timers fired exactly once; takeovers of the victims' timers %v after the kill (slowest %v; spec %v); counters %s",
+	t.Logf("SUMMARY harness cluster kill -9: 3 nodes, %d kill -9/restart cycles, %d operations acknowledged (%d expected state-table faults, %d reads, %d Receiver faults), %d unknown outcomes, %d refused connections; %d records of acknowledged operations verified; %d histories (%d operations) checked linearizable (%d in commit order, %d undecided); %d timer instances, %d timers fired exactly once; GetNodes on every node lists the 3 live nodes (%d leases held); takeovers of the victims' timers %v after the kill (slowest %v; spec %v); counters %s",
 		kills, st.acked, st.faults, st.reads, st.receiver, st.unknown, st.notSent, verified, cs.histories, cs.operations, cs.inOrder, cs.undecided,
-		len(tickers), fires, measured, slowest.Round(time.Millisecond), takeoverSpec, describeCounters(counters))
+		len(tickers), fires, held, measured, slowest.Round(time.Millisecond), takeoverSpec, describeCounters(counters))
+}
+
+// checkRegistry: every node's GetNodes lists exactly the live nodes — the killed processes'
+// registrations lapsed, the restarted ones registered anew — each under its --node-id with the
+// URL it listens on, and marks itself; it returns the leases the nodes hold between them.
+func checkRegistry(t *testing.T, cl *cluster) (held int) {
+	t.Helper()
+	for i, name := range cl.names {
+		c := cl.clients(i)
+		nodes, err := c.hosting.Nodes(context.Background())
+		c.close()
+		if err != nil {
+			t.Fatalf("GetNodes on %s: %v", name, err)
+		}
+		var got []string
+		sum := 0
+		for _, n := range nodes {
+			j := slices.Index(cl.names, n.Name)
+			if j < 0 || n.Advertise != cl.url(j) || n.Self != (j == i) {
+				t.Errorf("GetNodes on %s: node %+v; want one of %v at its URL, self only for %s", name, n, cl.names, name)
+			}
+			got = append(got, n.Name)
+			sum += n.Instances
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, cl.names) {
+			t.Errorf("GetNodes on %s lists %v, want %v", name, got, cl.names)
+		}
+		held = sum
+	}
+	if held == 0 {
+		t.Errorf("GetNodes: the nodes hold no lease, though each ran load within the unload delay")
+	}
+	return held
 }
 
 // cluster is a set of wimp-server nodes on one database.
