@@ -95,8 +95,22 @@ func (h *Host) Self() string { return h.ownerID() }
 
 // clusterCounters count what happens between nodes, for /metrics.
 type clusterCounters struct {
-	fenced atomic.Int64 // writes refused because this node's lease was lost (ErrLeaseLost)
+	fenced    atomic.Int64 // writes refused because this node's lease was lost (ErrLeaseLost)
+	takeovers atomic.Int64 // leases taken from owners whose registration had lapsed
 }
+
+// tookOver counts a lease this node took from from, an owner whose registration had lapsed
+// (another node that died or was cut off, or this process under an earlier registration);
+// "" or this node's own id is no takeover.
+func (h *Host) tookOver(from string) {
+	if from != "" && from != h.ownerID() {
+		h.cluster.takeovers.Add(1)
+	}
+}
+
+// Takeovers counts the instances this node took over since start: their lease was held by
+// an owner whose registration had lapsed when this node claimed them or wrote to them.
+func (h *Host) Takeovers() int64 { return h.cluster.takeovers.Load() }
 
 // countFenced counts err if it is a fencing refusal, and returns it.
 func (h *Host) countFenced(err error) error {

@@ -153,6 +153,7 @@ func (h *Host) commitKin(ctx context.Context, s *slot, row *store.Instance, recs
 			changes = append(changes, d.changes...)
 		}
 	}
+	holder := row.Lease.Owner // as read when the slot was loaded; the commit writes back the new lease
 	cctx, cancel := h.leaseBound(ctx)
 	err = h.store.Commit(cctx, changes...)
 	cancel()
@@ -161,6 +162,7 @@ func (h *Host) commitKin(ctx context.Context, s *slot, row *store.Instance, recs
 		h.finishDelivery(d, false)
 		return h.storeError(s, err)
 	}
+	h.tookOver(holder) // a commit over another owner's lease succeeds only if that owner lapsed
 	h.committed(s, row, keep)
 	h.finishDelivery(d, true)
 	h.afterKin(s.id, k)

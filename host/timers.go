@@ -125,6 +125,9 @@ func (h *Host) timerLoop() {
 			hold = h.now().Add(time.Second)
 			continue
 		}
+		for _, c := range cs {
+			h.tookOver(c.From)
+		}
 		acted, at := h.fireAll(cs)
 		if !at.IsZero() && (hold.IsZero() || at.Before(hold)) {
 			hold = at
@@ -269,6 +272,9 @@ func (h *Host) recoverRunnable(ctx context.Context) error {
 		cs, err := h.store.ClaimRunnable(ctx, h.ownerID(), h.now(), claimBatch)
 		if err != nil {
 			return err
+		}
+		for _, c := range cs {
+			h.tookOver(c.From)
 		}
 		var wg sync.WaitGroup
 		var ran atomic.Int64

@@ -136,6 +136,9 @@ func (m *Metrics) bind(h *host.Host, a *auth.Authenticator, log *slog.Logger) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wimp_fencing_rejections_total",
 			Help: "Writes the store refused since the server started because this node no longer held the instance's lease (taken over, or its registration lapsed)."},
 			func() float64 { return float64(h.FencingRejections()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wimp_takeovers_total",
+			Help: "Instances this node took over since the server started: their lease was held by a node (or an earlier run of this one) whose registration had lapsed."},
+			func() float64 { return float64(h.Takeovers()) }),
 	)
 	if a != nil {
 		m.reg.MustRegister(snapshotCounter{desc: prometheus.NewDesc("wimp_auth_failures_total",

@@ -176,6 +176,9 @@ type Query struct {
 type Claimed struct {
 	ID    uuid.UUID
 	Lease Lease
+	// From is the owner whose lapsed lease was taken over by this claim; "" when the lease was
+	// free or already the claimer's.
+	From string
 }
 
 // Store is the persistence contract the host relies on.

@@ -180,6 +180,11 @@ func TestClusterKill9(t *testing.T) {
 		c.close()
 	}
 	expectForwarding(t, counters[forwardedMetric])
+	// Each victim's timer instance was leased by the victim when it died and fired elsewhere (or
+	// by its restart, under a new registration): every one is a takeover of a lapsed lease.
+	if got := counters[takeoversMetric]; got < float64(len(takeovers)) {
+		t.Errorf("the nodes' %s sum to %v; %d of the victims' leased timer instances were taken over", takeoversMetric, got, len(takeovers))
+	}
 	var slowest time.Duration
 	var measured []string
 	for _, d := range takeovers {

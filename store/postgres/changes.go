@@ -156,17 +156,17 @@ const freeOrMine = `(i.lease_owner = '' OR i.lease_owner = $1 OR NOT EXISTS
 	(SELECT 1 FROM owners AS o WHERE o.id = i.lease_owner AND o.expiry > $3))`
 
 // claimDueSQL picks (and locks) the due instances owner $1 may take at store time $3, due at
-// $2, earliest first, at most $4. SKIP LOCKED passes over rows another transaction (another
+// $2, earliest first, at most $4, with their holders (to tell a takeover). SKIP LOCKED passes over rows another transaction (another
 // node's claim, a write in progress) has locked, instead of waiting for it and then offering
 // an instance that has just been taken.
-const claimDueSQL = `SELECT i.id FROM instances AS i
+const claimDueSQL = `SELECT i.id, i.lease_owner FROM instances AS i
 	WHERE i.state = 'Active' AND i.pending_timer IS NOT NULL AND i.pending_timer <= $2 AND ` + freeOrMine + `
 	ORDER BY i.pending_timer, i.id LIMIT $4
 	FOR UPDATE OF i SKIP LOCKED`
 
 // claimRunnableSQL is claimDueSQL for the Active instances interrupted while executing, unless
 // they back off after failed executions (failures > 0) until a retry time still ahead.
-const claimRunnableSQL = `SELECT i.id FROM instances AS i
+const claimRunnableSQL = `SELECT i.id, i.lease_owner FROM instances AS i
 	WHERE i.state = 'Active' AND i.execution_status = 'Executing'
 	AND (i.failures = 0 OR i.pending_timer IS NULL OR i.pending_timer <= $2) AND ` + freeOrMine + `
 	ORDER BY i.id LIMIT $4
@@ -206,11 +206,18 @@ func (s *Store) claimMany(ctx context.Context, owner, pick string, now time.Time
 			return err
 		}
 		var ids []uuid.UUID
+		holders := map[uuid.UUID]string{}
 		b := &pgx.Batch{}
 		b.Queue(pick, owner, ms(now), t.now, limitArg(limit)).Query(func(rows pgx.Rows) error {
-			var err error
-			ids, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-			return err
+			for rows.Next() {
+				var id uuid.UUID
+				var holder string
+				if err := rows.Scan(&id, &holder); err != nil {
+					return err
+				}
+				ids, holders[id] = append(ids, id), holder
+			}
+			return rows.Err()
 		})
 		if err := t.send(b); err != nil || len(ids) == 0 {
 			return err
@@ -227,6 +234,9 @@ func (s *Store) claimMany(ctx context.Context, owner, pick string, now time.Time
 					r.due = due.UTC()
 				}
 				r.c.Lease.Owner = owner
+				if h := holders[r.c.ID]; h != owner {
+					r.c.From = h // the row is locked: this is the holder the grant replaced
+				}
 				got = append(got, r)
 			}
 			return rows.Err()

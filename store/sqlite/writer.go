@@ -150,6 +150,9 @@ type claimedRow struct {
 	due int64
 }
 
+// claimMany grants owner the instances query picks (id, holder, token, due; all free or
+// owner's): the same token for the ones it holds, the next for the others. The writer is the
+// only one, so nothing changes the picked rows between the pick and the grant.
 func (s *Store) claimMany(ctx context.Context, owner string, query func(*tx) (*sql.Rows, error)) ([]store.Claimed, error) {
 	var got []claimedRow
 	err := s.submit(ctx, &request{apply: func(t *tx) error {
@@ -157,30 +160,50 @@ func (s *Store) claimMany(ctx context.Context, owner string, query func(*tx) (*s
 		if err := t.ownerLive(owner); err != nil {
 			return err
 		}
-		rows, err := query(t)
-		if err != nil {
+		if err := pick(t, query, func(r claimedRow, holder string) {
+			if holder != owner {
+				r.c.Lease.Token++
+				r.c.From = holder
+			}
+			r.c.Lease.Owner = owner
+			got = append(got, r)
+		}); err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			var r claimedRow
-			var due sql.NullInt64
-			if err := rows.Scan(&id, &r.c.Lease.Token, &due); err != nil {
+		for _, r := range got {
+			if _, err := t.w.setLease.ExecContext(t.ctx, owner, r.c.Lease.Token, r.c.ID.String()); err != nil {
 				return err
 			}
-			if r.c.ID, err = uuid.Parse(id); err != nil {
-				return fmt.Errorf("sqlite: bad instance id %q in database: %w", id, err)
-			}
-			r.c.Lease.Owner, r.due = owner, due.Int64
-			got = append(got, r)
 		}
-		return rows.Err()
+		return nil
 	}})
 	if err != nil {
 		return nil, err
 	}
 	return sortClaimed(got), nil
+}
+
+// pick reads the rows a claim query selects, before any is granted.
+func pick(t *tx, query func(*tx) (*sql.Rows, error), each func(r claimedRow, holder string)) error {
+	rows, err := query(t)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, holder string
+		var r claimedRow
+		var due sql.NullInt64
+		if err := rows.Scan(&id, &holder, &r.c.Lease.Token, &due); err != nil {
+			return err
+		}
+		if r.c.ID, err = uuid.Parse(id); err != nil {
+			return fmt.Errorf("sqlite: bad instance id %q in database: %w", id, err)
+		}
+		r.due = due.Int64
+		each(r, holder)
+	}
+	return rows.Err()
 }
 
 // request is one call waiting for the writer.
@@ -279,9 +302,6 @@ type writer struct {
 const freeOrMine = `(lease_owner = '' OR lease_owner = ?1 OR NOT EXISTS
 	(SELECT 1 FROM owners WHERE owners.id = instances.lease_owner AND owners.expiry > ?3))`
 
-// grantTo is the lease assignment for owner ?1: the same token if it holds the lease, the next otherwise.
-const grantTo = `lease_token = CASE WHEN lease_owner = ?1 THEN lease_token ELSE lease_token + 1 END, lease_owner = ?1`
-
 func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 	w := &writer{conn: conn}
 	for _, p := range []struct {
@@ -325,17 +345,13 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 		{&w.renew, `UPDATE owners SET expiry = ?1, renewed = ?2 WHERE id = ?3 AND expiry > ?2`},
 		{&w.expire, `UPDATE owners SET expiry = min(expiry, ?) WHERE id = ?`},
 		{&w.releaseAll, `UPDATE instances INDEXED BY instances_lease SET lease_owner = '' WHERE lease_owner = ? AND lease_owner != ''`},
-		{&w.claimDue, `UPDATE instances SET ` + grantTo + ` WHERE id IN (
-			SELECT id FROM instances INDEXED BY instances_due_timer
+		{&w.claimDue, `SELECT id, lease_owner, lease_token, pending_timer FROM instances INDEXED BY instances_due_timer
 			WHERE state = 'Active' AND pending_timer IS NOT NULL AND pending_timer <= ?2 AND ` + freeOrMine + `
-			ORDER BY pending_timer, id LIMIT ?4)
-			RETURNING id, lease_token, pending_timer`},
-		{&w.claimRunnable, `UPDATE instances SET ` + grantTo + ` WHERE id IN (
-			SELECT id FROM instances INDEXED BY instances_runnable
+			ORDER BY pending_timer, id LIMIT ?4`},
+		{&w.claimRunnable, `SELECT id, lease_owner, lease_token, pending_timer FROM instances INDEXED BY instances_runnable
 			WHERE state = 'Active' AND execution_status = 'Executing'
 			AND (failures = 0 OR pending_timer IS NULL OR pending_timer <= ?2) AND ` + freeOrMine + `
-			ORDER BY id LIMIT ?4)
-			RETURNING id, lease_token, pending_timer`},
+			ORDER BY id LIMIT ?4`},
 	} {
 		st, err := conn.PrepareContext(ctx, p.text)
 		if err != nil {

@@ -382,8 +382,8 @@ func testDueClaimedOnce(t *testing.T, s store.Store, clk *clock) {
 	}
 	clk.advance(ttl/2 + time.Millisecond)
 	cs, err := s.ClaimDue(bg, "a", now, 0)
-	if err != nil || len(cs) != 1 || cs[0].ID != heldByC.ID || cs[0].Lease != (store.Lease{Owner: "a", Token: 2}) {
-		t.Fatalf("ClaimDue after c lapsed = %+v, %v; want c's instance under {a 2}", cs, err)
+	if err != nil || len(cs) != 1 || cs[0].ID != heldByC.ID || cs[0].Lease != (store.Lease{Owner: "a", Token: 2}) || cs[0].From != "c" {
+		t.Fatalf("ClaimDue after c lapsed = %+v, %v; want c's instance under {a 2}, taken from c", cs, err)
 	}
 }
 

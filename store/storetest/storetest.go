@@ -673,8 +673,8 @@ func testRunnable(t *testing.T, s store.Store) {
 		t.Fatalf("ClaimRunnable = %v, want %v", got, want)
 	}
 	for _, c := range cs {
-		if c.Lease.Owner != "recovery" || c.Lease.Token != 1 {
-			t.Fatalf("claimed %s with lease %+v, want owner recovery, token 1", c.ID, c.Lease)
+		if c.Lease.Owner != "recovery" || c.Lease.Token != 1 || c.From != "" {
+			t.Fatalf("claimed %s with lease %+v taken from %q, want owner recovery, token 1, taken from nobody", c.ID, c.Lease, c.From)
 		}
 		if l := get(t, s, c.ID).Lease; l != c.Lease {
 			t.Fatalf("stored lease %+v, claimed %+v", l, c.Lease)
@@ -684,6 +684,11 @@ func testRunnable(t *testing.T, s store.Store) {
 	again, err := s.ClaimRunnable(bg, "recovery", now, 0)
 	if err != nil || len(again) != len(cs) {
 		t.Fatalf("second ClaimRunnable: %v, %v", again, err)
+	}
+	for _, c := range again {
+		if c.Lease.Owner != "recovery" || c.Lease.Token != 1 || c.From != "" {
+			t.Fatalf("claimed again %s with lease %+v taken from %q, want {recovery 1} taken from nobody", c.ID, c.Lease, c.From)
+		}
 	}
 	if err := s.Register(bg, store.Owner{ID: "other"}, time.Hour); err != nil {
 		t.Fatal(err)
