@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/google/uuid"
@@ -83,7 +84,13 @@ func (h *Host) unavailable(id uuid.UUID, op string, cause error) *Error {
 	kind := storeErrorKind(cause)
 	h.storeErrors.inc(kind)
 	h.countFenced(cause)
-	h.log.Warn("the store could not complete an operation", "kind", kind, "id", id, "operation", op, "err", cause)
+	level := slog.LevelWarn
+	if errors.Is(cause, store.ErrLeased) {
+		// Another live node holds the instance: with several nodes the everyday case, and
+		// the server forwards the request there (a forward that fails is logged by it).
+		level = slog.LevelDebug
+	}
+	h.log.Log(context.Background(), level, "the store could not complete an operation", "kind", kind, "id", id, "operation", op, "err", cause)
 	if errors.Is(cause, store.ErrOutcomeUnknown) {
 		return &Error{Kind: ErrOutcomeUnknown, Instance: id, Operation: op, Cause: cause}
 	}
