@@ -2,10 +2,8 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -14,15 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/beevik/etree"
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/bench/internal/wfim"
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
-	"github.com/wimp-project/wimp/protocol"
 )
-
-const soap11 = "http://schemas.xmlsoap.org/soap/envelope/"
 
 // loadResult is one measured configuration in one round.
 type loadResult struct {
@@ -87,7 +82,7 @@ func drive(urls []string, ids []uuid.UUID, d time.Duration) loadResult {
 				}
 				base := urls[rand.IntN(len(urls))]
 				start := time.Now()
-				if err := call(client, base+"/WorkflowControl", op, id, inner); err != nil {
+				if err := wfim.Call(client, base+"/WorkflowControl", op, id, inner); err != nil {
 					mu.Lock()
 					res.failed++
 					if len(res.failures) < 5 {
@@ -111,57 +106,6 @@ func drive(urls []string, ids []uuid.UUID, d time.Duration) loadResult {
 	res.ops = len(latencies)
 	res.opsPerSec, res.p50Ms, res.p99Ms = float64(len(latencies))/d.Seconds(), pct(0.50), pct(0.99)
 	return res
-}
-
-// call sends one MS-WFIM operation over SOAP 1.1 (the request bench/control sends) and checks
-// the reply.
-func call(c *http.Client, url, op string, id uuid.UUID, inner string) error {
-	body := `<s:Envelope xmlns:s="` + soap11 + `"><s:Body><` + op + ` xmlns="` + protocol.NS + `"><instanceId>` +
-		id.String() + `</instanceId>` + inner + `</` + op + `></s:Body></s:Envelope>`
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	req.Header.Set("SOAPAction", `"`+protocol.NS+`/IWorkflowInstanceManagement/`+op+`"`)
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	return checkEmpty(op, resp.StatusCode, b)
-}
-
-// checkEmpty accepts only HTTP 200 with a SOAP 1.1 envelope whose Body holds exactly the empty
-// <op>Response element of the MS-WFIM namespace.
-func checkEmpty(op string, status int, b []byte) error {
-	bad := func(why string) error {
-		return fmt.Errorf("HTTP %d, %s: %s", status, why, bytes.TrimSpace(b[:min(len(b), 600)]))
-	}
-	if status != http.StatusOK {
-		return bad("not 200")
-	}
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(b); err != nil {
-		return bad("unreadable XML")
-	}
-	env := doc.Root()
-	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != soap11 {
-		return bad("not a SOAP 1.1 envelope")
-	}
-	body := env.SelectElement("Body")
-	if body == nil || len(body.ChildElements()) != 1 {
-		return bad("not one element in the Body")
-	}
-	r := body.ChildElements()[0]
-	if r.Tag != op+"Response" || r.NamespaceURI() != protocol.NS || len(r.ChildElements()) != 0 || strings.TrimSpace(r.Text()) != "" {
-		return bad("not the empty " + op + "Response")
-	}
-	return nil
 }
 
 // forwardedMetric counts a node's forwarded operations by outcome.

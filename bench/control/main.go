@@ -51,6 +51,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/wimp-project/wimp/bench/internal/report"
+	"github.com/wimp-project/wimp/bench/internal/wfim"
 	"github.com/wimp-project/wimp/engine"
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
@@ -338,7 +339,7 @@ func drive(base string, ids []uuid.UUID, d time.Duration, measured func(*result,
 					op, inner = "Unsuspend", ""
 				}
 				start := time.Now()
-				if err := call(client, base, op, id, inner); err != nil {
+				if err := wfim.Call(client, base+"/WorkflowControl", op, id, inner); err != nil {
 					mu.Lock()
 					firstErr = err
 					mu.Unlock()
@@ -370,30 +371,6 @@ func drive(base string, ids []uuid.UUID, d time.Duration, measured func(*result,
 	}
 	res.opsPerSec, res.p50Ms, res.p99Ms = float64(len(latencies))/d.Seconds(), pct(0.50), pct(0.99)
 	return res, nil
-}
-
-func call(c *http.Client, base, op string, id uuid.UUID, inner string) error {
-	body := `<s:Envelope xmlns:s="` + soap11 + `"><s:Body><` + op + ` xmlns="` + ns + `"><instanceId>` +
-		id.String() + `</instanceId>` + inner + `</` + op + `></s:Body></s:Envelope>`
-	req, err := http.NewRequest(http.MethodPost, base+"/WorkflowControl", strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	req.Header.Set("SOAPAction", `"`+ns+`/IWorkflowInstanceManagement/`+op+`"`)
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != 200 || !strings.Contains(string(b), op+"Response") {
-		return fmt.Errorf("%s: HTTP %d: %s", op, resp.StatusCode, b)
-	}
-	return nil
 }
 
 // bareServer is the baseline: it does what any SOAP server must for these requests — read the
