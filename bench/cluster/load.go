@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/wimp-project/wimp/bench/internal/report"
 	"github.com/wimp-project/wimp/bench/internal/wfim"
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
@@ -96,13 +96,7 @@ func drive(urls []string, ids []uuid.UUID, d time.Duration) loadResult {
 		})
 	}
 	wg.Wait()
-	slices.Sort(latencies)
-	pct := func(p float64) float64 {
-		if len(latencies) == 0 {
-			return 0
-		}
-		return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000
-	}
+	pct := report.Percentiles(latencies)
 	res.ops = len(latencies)
 	res.opsPerSec, res.p50Ms, res.p99Ms = float64(len(latencies))/d.Seconds(), pct(0.50), pct(0.99)
 	return res

@@ -362,13 +362,7 @@ func drive(base string, ids []uuid.UUID, d time.Duration, measured func(*result,
 			return result{}, err
 		}
 	}
-	slices.Sort(latencies)
-	pct := func(p float64) float64 {
-		if len(latencies) == 0 {
-			return 0
-		}
-		return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000
-	}
+	pct := report.Percentiles(latencies)
 	res.opsPerSec, res.p50Ms, res.p99Ms = float64(len(latencies))/d.Seconds(), pct(0.50), pct(0.99)
 	return res, nil
 }

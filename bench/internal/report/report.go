@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"time"
 )
 
 // Profile starts a CPU profile of the whole run into path ("": none); call stop at the end.
@@ -52,3 +53,15 @@ func Round(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
 
 // Progress prints a line of human-readable progress on stderr.
 func Progress(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+
+// Percentiles sorts latencies and returns the p-th percentile (0..1) of them in milliseconds,
+// to the microsecond (0 for none).
+func Percentiles(latencies []time.Duration) func(p float64) float64 {
+	slices.Sort(latencies)
+	return func(p float64) float64 {
+		if len(latencies) == 0 {
+			return 0
+		}
+		return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000
+	}
+}
