@@ -125,6 +125,9 @@ type Instance struct {
 	Created, Updated time.Time
 }
 
+// ClusterSecretSize is the length of Store.ClusterSecret.
+const ClusterSecretSize = 32
+
 // Op is what a Change does to its instance.
 type Op int
 
@@ -220,6 +223,10 @@ type Store interface {
 	Unregister(ctx context.Context, owner string) error
 	// Owners lists the live owners, with when each registration expires.
 	Owners(ctx context.Context) ([]Owner, error)
+	// ClusterSecret is the random key (ClusterSecretSize bytes) every owner of this store
+	// shares, made by the first caller: nodes sign with it the principal of an operation one
+	// forwards to another. Whoever can read it can already write the store.
+	ClusterSecret(ctx context.Context) ([]byte, error)
 	// Claim grants the instance's lease to a live owner: a new token if it was free (or its
 	// holder lapsed), the same if the owner holds it already. ErrLeased (a *LeaseError) while
 	// another live owner holds it; ErrLeaseLost if owner itself is not live; ErrNotFound.

@@ -430,6 +430,28 @@ func (s *Store) Owners(ctx context.Context) ([]store.Owner, error) {
 	return out, s.readErr(err)
 }
 
+// ClusterSecret is the key the database's owners share, made by the first caller.
+func (s *Store) ClusterSecret(ctx context.Context) ([]byte, error) {
+	if s.rclosed.Load() {
+		return nil, store.ErrClosed
+	}
+	read := func(ctx context.Context) ([]byte, bool, error) {
+		var secret []byte
+		err := s.rpool.QueryRow(ctx, `SELECT secret FROM cluster_secret WHERE id = 1`).Scan(&secret)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, false, nil
+		}
+		return secret, err == nil, s.readErr(err)
+	}
+	insert := func(ctx context.Context, secret []byte) error {
+		return s.submit(ctx, &request{apply: func(t *tx) error {
+			_, err := t.exec(`INSERT INTO cluster_secret (id, secret) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`, secret)
+			return err
+		}})
+	}
+	return backend.ClusterSecret(ctx, read, insert)
+}
+
 // query runs query on the read pool and hands every row to row.
 func (s *Store) query(ctx context.Context, query string, args []any, row func(pgx.Row) error) error {
 	rows, err := s.rpool.Query(ctx, query, args...)

@@ -628,3 +628,27 @@ func TestOpenFailsClearly(t *testing.T) {
 		}
 	}
 }
+
+// Nodes on one database share one cluster secret, whichever asks first; it survives a reopen.
+func TestClusterSecretShared(t *testing.T) {
+	url := pgtest.Fresh(t)
+	a, b := openAt(t, url), openAt(t, url)
+	var sa, sb []byte
+	var ea, eb error
+	var wg sync.WaitGroup
+	wg.Go(func() { sa, ea = a.ClusterSecret(bg) })
+	wg.Go(func() { sb, eb = b.ClusterSecret(bg) })
+	wg.Wait()
+	if ea != nil || eb != nil {
+		t.Fatalf("ClusterSecret: %v, %v", ea, eb)
+	}
+	if len(sa) != 32 || string(sa) != string(sb) {
+		t.Fatalf("two nodes read %x and %x; want the same 32 bytes", sa, sb)
+	}
+	_ = a.Close()
+	c := openAt(t, url)
+	sc, err := c.ClusterSecret(bg)
+	if err != nil || string(sc) != string(sa) {
+		t.Fatalf("after a reopen ClusterSecret = %x, %v; want %x", sc, err, sa)
+	}
+}

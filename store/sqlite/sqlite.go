@@ -495,6 +495,30 @@ func (s *Store) Owners(ctx context.Context) ([]store.Owner, error) {
 	return out, s.readErr(err)
 }
 
+// ClusterSecret is the key the store's owners share, made by the first caller.
+func (s *Store) ClusterSecret(ctx context.Context) ([]byte, error) {
+	if s.rclosed.Load() {
+		return nil, store.ErrClosed
+	}
+	read := func(ctx context.Context) (secret []byte, ok bool, err error) {
+		err = retry(ctx, func() error {
+			return s.queryRow(ctx, `SELECT secret FROM cluster_secret WHERE id = 1`, nil,
+				func(r *sql.Row) error { return r.Scan(&secret) })
+		})
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, false, nil
+		}
+		return secret, err == nil, s.readErr(err)
+	}
+	insert := func(ctx context.Context, secret []byte) error {
+		return s.submit(ctx, &request{apply: func(t *tx) error {
+			_, err := t.w.conn.ExecContext(t.ctx, `INSERT INTO cluster_secret (id, secret) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`, secret)
+			return err
+		}})
+	}
+	return backend.ClusterSecret(ctx, read, insert)
+}
+
 func readOwners(ctx context.Context, db *sql.DB, now time.Time) ([]store.Owner, error) {
 	rows, err := db.QueryContext(ctx, `SELECT id, node, info, advertise, registered, renewed, expiry,
 		(SELECT COUNT(*) FROM instances INDEXED BY instances_lease WHERE lease_owner = owners.id AND lease_owner != '')

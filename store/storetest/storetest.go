@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"IndependentCallers", testIndependentCallers},
 		{"Close", testClose},
 		{"CloseWhileCommitting", testCloseWhileCommitting},
+		{"ClusterSecret", testClusterSecret},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -957,5 +958,36 @@ func testCloseWhileCommitting(t *testing.T, s store.Store) {
 		if err != nil && !errors.Is(err, store.ErrClosed) {
 			t.Fatal(err)
 		}
+	}
+}
+
+// The cluster secret is made once: 32 bytes, not all zero, and every caller — the first ones
+// racing to make it included — reads the same.
+func testClusterSecret(t *testing.T, s store.Store) {
+	const callers = 8
+	got := make([][]byte, callers)
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() { got[i], errs[i] = s.ClusterSecret(bg) })
+	}
+	wg.Wait()
+	for i := range callers {
+		if errs[i] != nil {
+			t.Fatalf("ClusterSecret: %v", errs[i])
+		}
+		if len(got[i]) != 32 {
+			t.Fatalf("ClusterSecret is %d bytes, want 32", len(got[i]))
+		}
+		if !bytes.Equal(got[i], got[0]) {
+			t.Fatalf("two callers got different secrets: %x and %x", got[0], got[i])
+		}
+	}
+	if bytes.Equal(got[0], make([]byte, 32)) {
+		t.Fatal("the cluster secret is all zero bytes")
+	}
+	again, err := s.ClusterSecret(bg)
+	if err != nil || !bytes.Equal(again, got[0]) {
+		t.Fatalf("ClusterSecret again = %x, %v; want %x", again, err, got[0])
 	}
 }
