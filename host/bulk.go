@@ -361,17 +361,11 @@ func (h *Host) runPage(ctx, actx context.Context, pace *rate.Limiter, j *store.J
 		if err := pace.Wait(ctx); err != nil {
 			return false
 		}
-		cmd, err := h.cfg.Bulk.Command(spec.Operation, in.ID, spec.Reason, spec.Identity)
-		if err == nil {
-			// Once begun, an instance's operation is not cut short by a cancel or a shutdown
-			// (which would record a store failure as its outcome): the job stops between two.
-			octx := context.WithoutCancel(actx)
-			if spec.DryRun {
-				err = h.Preview(octx, cmd)
-			} else {
-				err = h.Manage(octx, cmd)
-			}
-		}
+		// Once begun, an instance's operation is not cut short by a cancel or a shutdown (which
+		// would record a store failure as its outcome): the job stops between two. An instance
+		// another live node holds is handed to that node (Do).
+		err := h.Do(context.WithoutCancel(actx), Request{Operation: spec.Operation, Instance: in.ID,
+			Reason: spec.Reason, Identity: spec.Identity, DryRun: spec.DryRun})
 		item := BulkItem{Instance: in.ID, Outcome: OutcomeOK}
 		if err != nil {
 			item.Outcome, item.Detail = h.cfg.Bulk.Outcome(err), err.Error()

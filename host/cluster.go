@@ -24,6 +24,7 @@ import (
 type Forward struct {
 	mu    sync.Mutex
 	owner store.Owner
+	as    Principal // who asked, as this node authenticated them
 	set   bool
 }
 
@@ -42,6 +43,13 @@ func (f *Forward) To() (store.Owner, bool) {
 	return f.owner, f.set
 }
 
+// As is the principal the refused operation was asked by: the one the holder is told of.
+func (f *Forward) As() Principal {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.as
+}
+
 // noteForward records in ctx's Forward (if any) the other live node err says holds the
 // instance, and returns err.
 func (h *Host) noteForward(ctx context.Context, err error) error {
@@ -51,7 +59,7 @@ func (h *Host) noteForward(ctx context.Context, err error) error {
 	}
 	if f, ok := ctx.Value(forwardKey{}).(*Forward); ok {
 		f.mu.Lock()
-		f.owner, f.set = le.Holder, true
+		f.owner, f.as, f.set = le.Holder, PrincipalFrom(ctx), true
 		f.mu.Unlock()
 	}
 	return err

@@ -137,6 +137,8 @@ type Host struct {
 	retries     retries
 	storeErrors counters // failures behind ErrUnavailable, by kind
 	cluster     clusterCounters
+	peers       atomic.Pointer[Peers] // how Do reaches other nodes (SetPeers)
+	secret      secretCache
 
 	wake chan struct{} // nudges the timer loop when a timer may be earlier than it thinks
 	// sleepUntil is when the sleeping timer loop wakes by itself (unix ns; 0: it is awake and

@@ -14,6 +14,11 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -23,7 +28,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/wimp-project/wimp/auth"
 	"github.com/wimp-project/wimp/host"
+	"github.com/wimp-project/wimp/store"
 )
 
 // ForwardedByHeader marks a request one node forwarded to another; its value is the
@@ -32,7 +41,7 @@ const ForwardedByHeader = "Wimp-Forwarded-By"
 
 // peers forwards requests to the node holding their instance.
 type peers struct {
-	self    func() string // this node's owner id
+	h       *host.Host
 	maxBody int64
 	client  *http.Client
 	log     *slog.Logger
@@ -40,12 +49,13 @@ type peers struct {
 	forwarded, failed, unknown atomic.Int64
 }
 
-func newPeers(h *host.Host, maxBody int64, log *slog.Logger) *peers {
-	return &peers{self: h.Self, maxBody: maxBody, log: log, client: &http.Client{
+func newPeers(h *host.Host, maxBody int64, log *slog.Logger, roots *x509.CertPool) *peers {
+	return &peers{h: h, maxBody: maxBody, log: log, client: &http.Client{
 		// A node's reply is relayed as it is, redirects included.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute,
-			DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext},
+			DialContext:     (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
 	}}
 }
 
@@ -75,7 +85,7 @@ func (p *peers) serve(w http.ResponseWriter, r *http.Request, next http.HandlerF
 	if !hw.held {
 		hw.decide() // next wrote nothing: nothing to fall back on but what it set
 	}
-	sent, err := p.relay(w, r, body, to.Advertise)
+	sent, err := p.relay(w, r, body, to, fwd.As())
 	switch {
 	case err == nil:
 		p.forwarded.Add(1)
@@ -96,24 +106,23 @@ func (p *peers) serve(w http.ResponseWriter, r *http.Request, next http.HandlerF
 	}
 }
 
-// relay sends r (with body) to the node at base and copies its reply to w. sent reports
-// whether any of the request was written to the node (then a failure leaves its outcome
-// unknown).
-func (p *peers) relay(w http.ResponseWriter, r *http.Request, body []byte, base string) (sent bool, err error) {
+// relay sends r (with body) to the node to, asserting the principal as, and copies its reply to
+// w. sent reports whether any of the request was written to the node (then a failure leaves
+// its outcome unknown) and the node did not refuse it unapplied (421: it is not that
+// registration any more).
+func (p *peers) relay(w http.ResponseWriter, r *http.Request, body []byte, to store.Owner, as host.Principal) (sent bool, err error) {
 	ctx := context.WithoutCancel(r.Context()) // once sent, the holder applies it whatever the client does
 	if d, ok := r.Context().Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, d)
 		defer cancel()
 	}
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaderField: func(string, []string) { wrote.Store(true) }})
-	out, err := http.NewRequestWithContext(ctx, r.Method, strings.TrimRight(base, "/")+r.URL.RequestURI(), bytes.NewReader(body))
+	out, wrote, err := p.request(ctx, r.Method, to, r.URL.RequestURI(), body, as)
 	if err != nil {
 		return false, err
 	}
 	for k, vs := range r.Header {
-		if !hopByHop(k) {
+		if !hopByHop(k) && !replaced(k) {
 			out.Header[k] = vs
 		}
 	}
@@ -123,7 +132,6 @@ func (p *peers) relay(w http.ResponseWriter, r *http.Request, body []byte, base 
 		}
 		out.Header.Set("X-Forwarded-For", ip)
 	}
-	out.Header.Set(ForwardedByHeader, p.self())
 	resp, err := p.client.Do(out)
 	if err != nil {
 		return wrote.Load(), err
@@ -132,6 +140,9 @@ func (p *peers) relay(w http.ResponseWriter, r *http.Request, body []byte, base 
 	reply, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return true, err
+	}
+	if resp.StatusCode == http.StatusMisdirectedRequest {
+		return false, fmt.Errorf("%s answered %s", to.Advertise, bytes.TrimSpace(reply[:min(len(reply), 300)]))
 	}
 	h := w.Header()
 	for k := range h {
@@ -145,6 +156,144 @@ func (p *peers) relay(w http.ResponseWriter, r *http.Request, body []byte, base 
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(reply)
 	return true, nil
+}
+
+// request is a request to node to for uri with body, carrying the asserted principal as
+// (auth.AssertPrincipal) and ForwardedByHeader; wrote turns true once any of it is written.
+func (p *peers) request(ctx context.Context, method string, to store.Owner, uri string, body []byte, as host.Principal) (*http.Request, *atomic.Bool, error) {
+	key, err := p.h.ClusterSecret(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the cluster secret: %w", err)
+	}
+	wrote := &atomic.Bool{}
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaderField: func(string, []string) { wrote.Store(true) }})
+	out, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(to.Advertise, "/")+uri, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	self := p.h.Self()
+	a, sig := auth.AssertPrincipal(key, as, self, to.ID, time.Now(), method, uri, body)
+	out.Header.Set(auth.AssertionHeader, a)
+	out.Header.Set(auth.SignatureHeader, sig)
+	out.Header.Set(ForwardedByHeader, self)
+	return out, wrote, nil
+}
+
+// replaced reports the request headers a forwarded request does not pass on: the client's
+// credentials (the holder trusts the asserted principal instead, and a password need not
+// travel further) and any assertion the client itself sent.
+func replaced(k string) bool {
+	switch http.CanonicalHeaderKey(k) {
+	case "Authorization", auth.AssertionHeader, auth.SignatureHeader, ForwardedByHeader:
+		return true
+	}
+	return false
+}
+
+// applyPath is where a node asks another to apply a host.Request (host.Peers): a bulk job's
+// item, a dashboard action. Only a request with a principal asserted by a node of the store
+// is served.
+const applyPath = "/cluster/v1/apply"
+
+// applyTimeout bounds one Apply: the holder commits one operation.
+const applyTimeout = 30 * time.Second
+
+// applyReply is applyPath's answer: the holder's refusal, or none.
+type applyReply struct {
+	Refusal *host.Refusal `json:"refusal"`
+}
+
+// Apply asks node to to apply r as the principal ctx carries (host.Peers).
+func (p *peers) Apply(ctx context.Context, to store.Owner, r host.Request) error {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("%w: %v", host.ErrNotSent, err)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), applyTimeout)
+	defer cancel()
+	out, wrote, err := p.request(ctx, http.MethodPost, to, applyPath, body, host.PrincipalFrom(ctx))
+	if err != nil {
+		p.failed.Add(1)
+		return fmt.Errorf("%w: %v", host.ErrNotSent, err)
+	}
+	out.Header.Set("Content-Type", "application/json")
+	if id := host.RequestIDFrom(ctx); id != "" {
+		out.Header.Set("X-Request-Id", id)
+	}
+	unknown := func(err error) error {
+		p.unknown.Add(1)
+		p.log.Warn("the node holding the instance was sent an operation but did not answer; its outcome is unknown",
+			"to", to.ID, "url", to.Advertise, "err", err)
+		return &host.Error{Kind: host.ErrOutcomeUnknown, Instance: r.Instance, Operation: r.Operation,
+			Detail: "node " + to.Node + " (" + to.Advertise + ") holding the instance did not answer", Cause: err}
+	}
+	resp, err := p.client.Do(out)
+	if err != nil {
+		if wrote.Load() {
+			return unknown(err)
+		}
+		p.failed.Add(1)
+		return fmt.Errorf("%w: %v", host.ErrNotSent, err)
+	}
+	defer resp.Body.Close()
+	reply, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return unknown(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		// Only a 200 follows the operation; every other answer comes before it is begun.
+		p.failed.Add(1)
+		return fmt.Errorf("%w: %s answered HTTP %d: %s", host.ErrNotSent, to.Advertise, resp.StatusCode, bytes.TrimSpace(reply[:min(len(reply), 300)]))
+	}
+	var ar applyReply
+	if err := json.Unmarshal(reply, &ar); err != nil {
+		return unknown(fmt.Errorf("its reply is not JSON: %w", err))
+	}
+	p.forwarded.Add(1)
+	if ar.Refusal != nil {
+		return ar.Refusal.Err()
+	}
+	return nil
+}
+
+// accept serves applyPath: a host.Request another node hands this one, applied as the
+// principal it asserts.
+func (p *peers) accept(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "405 method not allowed: "+applyPath+" takes POST", http.StatusMethodNotAllowed)
+		return
+	}
+	if stateOf(r.Context()) != asserted {
+		http.Error(w, "403 forbidden: only another node of this store, asserting who asked, may call "+applyPath, http.StatusForbidden)
+		return
+	}
+	req, err := decodeApply(http.MaxBytesReader(w, r.Body, p.maxBody))
+	if err != nil {
+		http.Error(w, "400 bad request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	noteOperation(r.Context(), req.Operation)
+	reply := applyReply{Refusal: host.RefusalOf(p.h.Accept(r.Context(), req))}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(reply)
+}
+
+// decodeApply reads applyPath's body: one host.Request, nothing unknown, nothing after it.
+func decodeApply(body io.Reader) (host.Request, error) {
+	var req host.Request
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return host.Request{}, fmt.Errorf("the body is not one operation's JSON: %w", err)
+	}
+	if dec.More() {
+		return host.Request{}, errors.New("the body holds more than one JSON value")
+	}
+	if req.Operation == "" || req.Instance == uuid.Nil {
+		return host.Request{}, errors.New("an operation and an instance id are required")
+	}
+	return req, nil
 }
 
 // hopByHop reports the headers (RFC 9110 §7.6.1) that belong to one connection, not to the

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -33,6 +35,10 @@ type security struct {
 	auth *auth.Authenticator // nil: open
 	fwd  *Forwarding         // nil: the TCP peer is the client
 	skew time.Duration
+	// peer checks the principal another node of the store asserts (auth.VerifyPrincipal).
+	peer *host.Host
+	// maxBody bounds the body of a request with an asserted principal, read to check it.
+	maxBody int64
 }
 
 // authState tells the SOAP endpoints what the HTTP layer found.
@@ -42,6 +48,7 @@ const (
 	open            authState = iota // no authentication configured: the anonymous admin
 	authenticated                    // Basic or a client certificate
 	unauthenticated                  // nothing yet: a UsernameToken may still come
+	asserted                         // by another node of the store, which authenticated the caller
 )
 
 type authStateKey struct{}
@@ -65,13 +72,24 @@ var errNoUsers = errors.New("this server has no users file, so it cannot check c
 // credentials (401, or 429 while the address is limited).
 func (s *security) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := s.remoteAddr(r)
-		p, state, err := s.fromHTTP(r, addr)
+		ctx := r.Context()
+		if r.Header.Get(ForwardedByHeader) != "" {
+			ctx = host.WithoutPeers(ctx) // forwarded once already: applied here or refused
+		}
+		var p host.Principal
+		var state authState
+		var err error
+		if r.Header.Get(auth.AssertionHeader) != "" || r.Header.Get(auth.SignatureHeader) != "" {
+			p, err = s.fromPeer(r)
+			state = asserted
+		} else {
+			p, state, err = s.fromHTTP(r, s.remoteAddr(r))
+		}
 		if err != nil {
 			refuseHTTP(w, err)
 			return
 		}
-		ctx := context.WithValue(host.WithPrincipal(r.Context(), p), authStateKey{}, state)
+		ctx = context.WithValue(host.WithPrincipal(ctx, p), authStateKey{}, state)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -101,11 +119,56 @@ func (s *security) fromHTTP(r *http.Request, addr string) (host.Principal, authS
 	return host.Principal{Name: host.Anonymous, Address: addr, Role: host.NoRole}, unauthenticated, nil
 }
 
+// errMisdirected: an asserted principal meant for another node (this one restarted under a new
+// registration since the sender looked): 421, and the sender answers as if it had not asked.
+var errMisdirected = &soap.StatusError{Status: http.StatusMisdirectedRequest,
+	Text: "421 misdirected request: the forwarded request is for another registration of this node"}
+
+// fromPeer is the principal another node asserts for r, which it forwarded (auth.VerifyPrincipal
+// under the store's cluster secret); the body is read to check the signature, then restored.
+func (s *security) fromPeer(r *http.Request) (host.Principal, error) {
+	forbidden := func(why string) (host.Principal, error) {
+		return host.Principal{}, &soap.StatusError{Status: http.StatusForbidden, Text: "403 forbidden: " + why}
+	}
+	if s.peer == nil {
+		return forbidden("this server does not accept principals asserted by other nodes")
+	}
+	key, err := s.peer.ClusterSecret(r.Context())
+	if err != nil {
+		return host.Principal{}, &soap.StatusError{Status: http.StatusServiceUnavailable,
+			Text: "503 service unavailable: the cluster secret cannot be read from the store: " + err.Error()}
+	}
+	var body []byte
+	if r.Body != nil {
+		body, err = io.ReadAll(io.LimitReader(r.Body, s.maxBody+1))
+		if err != nil {
+			return forbidden("reading the body: " + err.Error())
+		}
+		if int64(len(body)) > s.maxBody {
+			return host.Principal{}, &soap.StatusError{Status: http.StatusRequestEntityTooLarge,
+				Text: fmt.Sprintf("413 request entity too large: the body is over %d bytes", s.maxBody)}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	p, _, err := auth.VerifyPrincipal(key, r.Header.Get(auth.AssertionHeader), r.Header.Get(auth.SignatureHeader),
+		s.peer.Self(), time.Now(), r.Method, r.URL.RequestURI(), body)
+	switch {
+	case errors.Is(err, auth.ErrOtherNode):
+		return host.Principal{}, errMisdirected
+	case err != nil:
+		return forbidden(err.Error())
+	}
+	return p, nil
+}
+
 // refuseHTTP answers a request whose credentials failed: 429 with Retry-After while its
 // address is limited, else 401 with the Basic challenge. The reply never says which part of
 // the credentials was wrong.
 func refuseHTTP(w http.ResponseWriter, err error) {
-	se := asStatus(err)
+	var se *soap.StatusError
+	if !errors.As(err, &se) {
+		se = asStatus(err)
+	}
 	for k, vs := range se.Header {
 		w.Header()[k] = vs
 	}
@@ -135,6 +198,9 @@ func (s *security) authenticateSOAP(ctx context.Context, r *http.Request, sec *s
 		if f := sec.CheckTimestamp(time.Now(), s.skew); f != nil {
 			return nil, f
 		}
+	}
+	if stateOf(ctx) == asserted {
+		return ctx, nil // the node that forwarded the request authenticated its token
 	}
 	if sec == nil || sec.Username == nil {
 		if stateOf(ctx) == unauthenticated {

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -37,6 +38,9 @@ type Options struct {
 	// Metrics is what /metrics serves, wired to the store and the host (NewMetrics). Nil: the
 	// server makes its own, without the store's commits and the timers' lateness.
 	Metrics *Metrics
+	// PeerRoots verifies the HTTPS certificates of the other nodes this one forwards to (nil:
+	// the system's roots).
+	PeerRoots *x509.CertPool
 }
 
 // New returns the handler serving every wimp URL (README, "What runs where").
@@ -50,7 +54,11 @@ func New(h *host.Host, o Options) http.Handler {
 	if o.Forwarding == nil {
 		o.Forwarding = &Forwarding{}
 	}
-	sec := &security{auth: o.Auth, fwd: o.Forwarding, skew: o.ClockSkew}
+	maxBody := o.MaxBody
+	if maxBody <= 0 {
+		maxBody = soap.DefaultMaxBodyBytes
+	}
+	sec := &security{auth: o.Auth, fwd: o.Forwarding, skew: o.ClockSkew, peer: h, maxBody: maxBody}
 	m := o.Metrics
 	if m == nil {
 		m = newMetrics()
@@ -61,12 +69,9 @@ func New(h *host.Host, o Options) http.Handler {
 	hostingEP := &soap.Endpoint{Operations: m.countOperations(hosting.Operations(h)), MaxBodyBytes: o.MaxBody, Logger: o.Log,
 		Authenticate: sec.authenticateSOAP}
 	base := o.Forwarding.BaseURL
-	maxBody := o.MaxBody
-	if maxBody <= 0 {
-		maxBody = soap.DefaultMaxBodyBytes
-	}
-	fwd := newPeers(h, maxBody, o.Log)
+	fwd := newPeers(h, maxBody, o.Log, o.PeerRoots)
 	m.bindPeers(fwd)
+	h.SetPeers(fwd)
 
 	mux := http.NewServeMux()
 	mux.Handle(controlPath, m.count(controlPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -95,6 +100,7 @@ func New(h *host.Host, o Options) http.Handler {
 		}
 		help(w, r, "wimp hosting endpoint (IWorkflowHosting)", base(r)+hostingPath)
 	})))
+	mux.Handle(applyPath, m.count(applyPath, http.HandlerFunc(fwd.accept)))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		// A real write (the host renews its lease), not a read: a database that answers reads
 		// but cannot be written is not healthy.

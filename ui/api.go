@@ -23,8 +23,8 @@ import (
 // principal its context carries.
 type Host interface {
 	Authorize(ctx context.Context, op string, need host.Role) error
-	Manage(ctx context.Context, cmd host.Command) error
-	ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string, payload any) error
+	// Do applies an action, on the node holding the instance when that is another one.
+	Do(ctx context.Context, r host.Request) error
 	Get(ctx context.Context, id uuid.UUID) (*host.Instance, error)
 	Records(ctx context.Context, id uuid.UUID, after int64) ([]workflow.Record, error)
 	Query(ctx context.Context, req host.QueryRequest) (*host.QueryResult, error)
@@ -488,11 +488,10 @@ func (u *handler) action(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd, err := protocol.Bulk{}.Command(op, id, reason, nil)
-	if err != nil {
+	if _, err := (protocol.Bulk{}).Command(op, id, reason, nil); err != nil {
 		return nil, badRequest(err.Error())
 	}
-	if err := u.h.Manage(r.Context(), cmd); err != nil {
+	if err := u.h.Do(r.Context(), host.Request{Operation: op, Instance: id, Reason: reason}); err != nil {
 		return nil, err
 	}
 	return u.after(r.Context(), op, op+": done.", id)
@@ -510,7 +509,7 @@ func (u *handler) resume(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := u.h.ResumeBookmark(r.Context(), id, bookmark, payload); err != nil {
+	if err := u.h.Do(r.Context(), host.Request{Operation: host.OpResumeBookmark, Instance: id, Bookmark: bookmark, Payload: payload}); err != nil {
 		return nil, err
 	}
 	return u.after(r.Context(), op, fmt.Sprintf("Bookmark %q resumed.", bookmark), id)

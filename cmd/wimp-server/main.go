@@ -17,6 +17,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -78,6 +79,7 @@ type retention struct {
 // securityConfig is who may call (README, Security).
 type securityConfig struct {
 	tlsCert, tlsKey, clientCA, users string
+	peerCA                           string
 	trustedProxies, publicURL        string
 	clockSkew                        time.Duration
 	insecure                         bool
@@ -179,6 +181,7 @@ func parseFlags(args []string) (config, error) {
 	str(&c.security.tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with (reloaded on SIGHUP)")
 	str(&c.security.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	str(&c.security.clientCA, "client-ca", "", "PEM CA certificates: client certificates are requested and verified; the subject CN is the user")
+	str(&c.security.peerCA, "peer-ca", "", "PEM CA certificates other nodes' HTTPS certificates are verified against when this node forwards to them (default: the system's)")
 	str(&c.security.users, "users", "", "users file, one name:BCRYPT-HASH:roles per line (reloaded on SIGHUP)")
 	str(&c.security.trustedProxies, "trusted-proxies", "", "CIDR[,CIDR]: only peers in them may set X-Forwarded-For/-Proto/-Host")
 	str(&c.security.publicURL, "public-url", "", "the URL clients reach this server at, for the WSDL's addresses (default: the address a connection arrived on)")
@@ -310,7 +313,7 @@ func run(args []string) error {
 
 	srv := &http.Server{
 		Handler: server.New(h, server.Options{MaxBody: c.maxBody, Log: log, Auth: sec.auth, Forwarding: sec.forwarding,
-			ClockSkew: c.security.clockSkew, Metrics: metrics}),
+			ClockSkew: c.security.clockSkew, Metrics: metrics, PeerRoots: sec.peerRoots}),
 		ReadHeaderTimeout: c.http.readHeaderTimeout,
 		ReadTimeout:       c.http.readTimeout,  // a request body trickled byte by byte cannot hold a connection forever
 		WriteTimeout:      c.http.writeTimeout, // nor a client that never reads its reply
@@ -351,6 +354,7 @@ type security struct {
 	auth       *auth.Authenticator // nil: open, every caller the anonymous admin
 	forwarding *server.Forwarding
 	usersFile  string
+	peerRoots  *x509.CertPool // nil: the system's
 }
 
 // isLoopback reports whether a --listen address accepts connections only from this machine.
@@ -402,6 +406,16 @@ func setUpSecurity(listen string, c securityConfig, log *slog.Logger) (*security
 			users = u
 		}
 		s.auth = auth.NewAuthenticator(auth.NewVerifier(users), log)
+	}
+	if c.peerCA != "" {
+		pem, err := os.ReadFile(c.peerCA)
+		if err != nil {
+			return nil, fmt.Errorf("--peer-ca: %w", err)
+		}
+		s.peerRoots = x509.NewCertPool()
+		if !s.peerRoots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--peer-ca: %s holds no PEM certificate", c.peerCA)
+		}
 	}
 	trusted, err := server.ParseTrustedProxies(c.trustedProxies)
 	if err != nil {
