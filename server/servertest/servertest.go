@@ -1,12 +1,15 @@
 // Package servertest runs a complete wimp server in process for tests: a fresh SQLite
-// database, the embedded samples (plus an optional definitions directory), a started host and
+// database (or a shared PostgreSQL one), the embedded samples (plus an optional definitions directory), a started host and
 // the HTTP surface of package server on an httptest listener.
 package servertest
 
 import (
 	"context"
+	"crypto/x509"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -17,6 +20,8 @@ import (
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/protocol"
 	"github.com/wimp-project/wimp/server"
+	"github.com/wimp-project/wimp/store"
+	"github.com/wimp-project/wimp/store/postgres"
 	"github.com/wimp-project/wimp/store/sqlite"
 )
 
@@ -34,6 +39,12 @@ type Options struct {
 	Forwarding *server.Forwarding
 	// Log receives the server's log (nil: discarded).
 	Log io.Writer
+	// Postgres, when set, is the PostgreSQL database to use instead of a fresh SQLite file:
+	// servers given the same one are nodes of one cluster, each named Node and advertising
+	// its own URL; PeerRoots verifies the others' HTTPS certificates.
+	Postgres  string
+	Node      string
+	PeerRoots *x509.CertPool
 }
 
 // Server is a running test server.
@@ -59,9 +70,27 @@ func Run(t testing.TB, opts Options) *Server {
 	if opts.WriteTimeout > 0 {
 		sopts = append(sopts, sqlite.WithWriteTimeout(opts.WriteTimeout))
 	}
-	st, err := sqlite.Open(ctx, path, sopts...)
+	var st store.Store
+	var err error
+	if opts.Postgres != "" {
+		st, err = postgres.Open(ctx, opts.Postgres, postgres.WithObserver(metrics.ObserveBatch))
+	} else {
+		st, err = sqlite.Open(ctx, path, sopts...)
+	}
 	if err != nil {
 		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheme := "http"
+	if opts.TLS != nil {
+		scheme = "https"
+	}
+	advertise := ""
+	if opts.Postgres != "" {
+		advertise = scheme + "://" + ln.Addr().String()
 	}
 	defs, err := engine.LoadRegistry(opts.Definitions)
 	if err != nil {
@@ -82,15 +111,16 @@ func Run(t testing.TB, opts Options) *Server {
 		}
 		authn = auth.NewAuthenticator(auth.NewVerifier(users), log)
 	}
-	h, err := host.New(host.Config{Store: st, Definitions: defs, Logger: log, Observer: metrics.HostObserver(), Bulk: protocol.Bulk{}})
+	h, err := host.New(host.Config{Store: st, Definitions: defs, Logger: log, Observer: metrics.HostObserver(), Bulk: protocol.Bulk{},
+		Node: opts.Node, Advertise: advertise})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(server.New(h, server.Options{MaxBody: 64 << 10, Log: log, Auth: authn, Forwarding: opts.Forwarding,
-		Metrics: metrics}))
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: server.New(h, server.Options{MaxBody: 64 << 10, Log: log,
+		Auth: authn, Forwarding: opts.Forwarding, Metrics: metrics, PeerRoots: opts.PeerRoots})}}
 	if opts.TLS != nil {
 		srv.TLS = opts.TLS.Config()
 		srv.StartTLS()
