@@ -82,13 +82,15 @@ func (h *Host) unavailable(id uuid.UUID, op string, cause error) *Error {
 		return &Error{Kind: ErrUnavailable, Instance: id, Operation: op, Cause: cause}
 	}
 	kind := storeErrorKind(cause)
-	h.storeErrors.inc(kind)
 	h.countFenced(cause)
 	level := slog.LevelWarn
 	if errors.Is(cause, store.ErrLeased) {
-		// Another live node holds the instance: with several nodes the everyday case, and
-		// the server forwards the request there (a forward that fails is logged by it).
+		// Another live node holds the instance: with several nodes the everyday case, not a
+		// store failure, and the operation goes there (a hand-over that fails is logged and
+		// counted by wimp_forwarded_operations_total).
 		level = slog.LevelDebug
+	} else {
+		h.storeErrors.inc(kind)
 	}
 	h.log.Log(context.Background(), level, "the store could not complete an operation", "kind", kind, "id", id, "operation", op, "err", cause)
 	if errors.Is(cause, store.ErrOutcomeUnknown) {
@@ -97,8 +99,9 @@ func (h *Host) unavailable(id uuid.UUID, op string, cause error) *Error {
 	return &Error{Kind: ErrUnavailable, Instance: id, Operation: op, Cause: cause}
 }
 
-// storeErrorKind classifies a store failure for the metric: timeout, lease (another node holds
-// the instance, or this node's lease lapsed), conflict, closed, or other (I/O errors, full disk).
+// storeErrorKind classifies a store failure for the metric: timeout, lease (this node's lease
+// lapsed; another live node holding the instance is not counted), conflict, closed, or other
+// (I/O errors, full disk).
 func storeErrorKind(err error) string {
 	switch {
 	case errors.Is(err, store.ErrTimeout):

@@ -156,4 +156,8 @@ func TestDoRefusalsAcrossNodes(t *testing.T) {
 	if in, _ := get(t, b, id); in.State != workflow.Suspended || in.SuspensionReason != "now" {
 		t.Fatalf("instance %s %q", in.State, in.SuspensionReason)
 	}
+	// Meeting another live node's lease is not a store failure (wimp_store_errors_total).
+	if errs := a.StoreErrors(); len(errs) != 0 {
+		t.Errorf("a counted store errors %v; want none", errs)
+	}
 }

@@ -112,7 +112,7 @@ func (m *Metrics) bind(h *host.Host, a *auth.Authenticator, log *slog.Logger) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wimp_instances_loaded", Help: "Workflow instances held in memory."},
 			func() float64 { return float64(h.Loaded()) }),
 		snapshotCounter{desc: prometheus.NewDesc("wimp_store_errors_total",
-			"Operations and lease renewals the store could not complete, by kind (timeout, lease, conflict, closed, unknown: the commit lost its connection and its outcome could not be learned, other).", []string{"kind"}, nil),
+			"Operations and lease renewals the store could not complete, by kind (timeout, lease: this node's lease lapsed, conflict, closed, unknown: the commit lost its connection and its outcome could not be learned, other); an operation on an instance another live node holds goes there and is not counted here.", []string{"kind"}, nil),
 			read: h.StoreErrors},
 		storeGauges{h: h, log: log, errs: m.readErrors,
 			instances: prometheus.NewDesc(instancesFamily, "Stored workflow instances by state (Active, Suspended, Completed), from the counts the store keeps: no scan of the instances.",
