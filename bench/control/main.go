@@ -40,7 +40,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,14 +97,14 @@ func main() {
 	}
 	// results[c][0] are wimp's (group commit; in bulk: without the job), [1] the baseline's.
 	results := map[int][2][]result{}
-	var probes []fsyncProbe
+	var probes []report.FsyncProbe
 	for r := range *rounds {
-		p, err := probeFsync(filepath.Join(*dir, "fsync-probe"), *fsyncTime)
+		p, err := report.ProbeFsync(filepath.Join(*dir, "fsync-probe"), *fsyncTime)
 		if err != nil {
 			fail(err)
 		}
 		probes = append(probes, p)
-		report.Progress("round %d/%d: disk fsync %.0f/s, p50 %.2f ms", r+1, *rounds, p.perSec, p.p50Ms)
+		report.Progress("round %d/%d: disk fsync %.0f/s, p50 %.2f ms", r+1, *rounds, p.PerSec, p.P50Ms)
 		for _, clients := range counts {
 			order := []int{0, 1}
 			if r%2 == 1 {
@@ -134,8 +133,8 @@ func main() {
 		}
 	}
 	out := map[string]any{"compare": *compare, "rounds": *rounds, "duration_s": duration.Seconds(), "cpus": runtime.NumCPU(),
-		"fsync_per_s":  report.Round(report.Median(probes, func(p fsyncProbe) float64 { return p.perSec })),
-		"fsync_p50_ms": report.Round(report.Median(probes, func(p fsyncProbe) float64 { return p.p50Ms }))}
+		"fsync_per_s":  report.Round(report.Median(probes, func(p report.FsyncProbe) float64 { return p.PerSec })),
+		"fsync_p50_ms": report.Round(report.Median(probes, func(p report.FsyncProbe) float64 { return p.P50Ms }))}
 	if *compare == "bulk" {
 		out["bulk_pool"], out["bulk_rate_per_s"] = *pool, host.DefaultBulkRate
 	}
@@ -424,35 +423,6 @@ func writeBytes() (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no write_bytes in /proc/self/io")
-}
-
-type fsyncProbe struct{ perSec, p50Ms float64 }
-
-// probeFsync measures the disk: a 4 KiB write at the start of a file and an fsync, repeated for d.
-func probeFsync(path string, d time.Duration) (fsyncProbe, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fsyncProbe{}, err
-	}
-	defer os.Remove(path)
-	defer f.Close()
-	page := make([]byte, 4096)
-	var lat []time.Duration
-	start := time.Now()
-	for time.Since(start) < d {
-		t := time.Now()
-		page[0]++
-		if _, err := f.WriteAt(page, 0); err != nil {
-			return fsyncProbe{}, err
-		}
-		if err := f.Sync(); err != nil {
-			return fsyncProbe{}, err
-		}
-		lat = append(lat, time.Since(t))
-	}
-	slices.Sort(lat)
-	return fsyncProbe{perSec: float64(len(lat)) / time.Since(start).Seconds(),
-		p50Ms: float64(lat[len(lat)/2].Microseconds()) / 1000}, nil
 }
 
 func fail(err error) {

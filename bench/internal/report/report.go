@@ -1,5 +1,5 @@
 // Package report is what the benchmark programs under bench/ share: a CPU profile of the run,
-// medians of rounds, rounding for the JSON summary, progress on stderr.
+// medians of rounds, rounding for the JSON summary, progress on stderr, the disk's fsync rate.
 package report
 
 import (
@@ -64,4 +64,35 @@ func Percentiles(latencies []time.Duration) func(p float64) float64 {
 		}
 		return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000
 	}
+}
+
+// FsyncProbe is what ProbeFsync measured of the disk.
+type FsyncProbe struct{ PerSec, P50Ms float64 }
+
+// ProbeFsync measures the disk: a 4 KiB write at the start of a file at path and an fsync,
+// repeated for d.
+func ProbeFsync(path string, d time.Duration) (FsyncProbe, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return FsyncProbe{}, err
+	}
+	defer os.Remove(path)
+	defer f.Close()
+	page := make([]byte, 4096)
+	var lat []time.Duration
+	start := time.Now()
+	for time.Since(start) < d {
+		t := time.Now()
+		page[0]++
+		if _, err := f.WriteAt(page, 0); err != nil {
+			return FsyncProbe{}, err
+		}
+		if err := f.Sync(); err != nil {
+			return FsyncProbe{}, err
+		}
+		lat = append(lat, time.Since(t))
+	}
+	slices.Sort(lat)
+	return FsyncProbe{PerSec: float64(len(lat)) / time.Since(start).Seconds(),
+		P50Ms: float64(lat[len(lat)/2].Microseconds()) / 1000}, nil
 }

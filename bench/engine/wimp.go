@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/wimp-project/wimp/host"
+	"github.com/wimp-project/wimp/hosting"
+	"github.com/wimp-project/wimp/workflow"
+)
+
+// waitTimeout bounds how long a driver waits for one instance to complete.
+const waitTimeout = 30 * time.Second
+
+// runWimp starts wimp-server (bin) on a fresh database db with the definitions in defs and runs
+// the drivers against it for d.
+func runWimp(bin, db, defs string, drivers int, d time.Duration) (result, error) {
+	cmd, base, err := startServer(bin, "--db", db, "--definitions", defs)
+	if err != nil {
+		return result{}, err
+	}
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	pid := strconv.Itoa(cmd.Process.Pid)
+	hc := hosting.NewClient(base + "/WorkflowHosting")
+	hc.SOAP.HTTP = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: drivers, MaxConnsPerHost: drivers}}
+
+	var t tally
+	var polls, seq atomic.Int64
+	errs := make(chan error, drivers)
+	var wg sync.WaitGroup
+	s0, err := readUsage(pid)
+	if err != nil {
+		return result{}, err
+	}
+	c0, err := readUsage("self")
+	if err != nil {
+		return result{}, err
+	}
+	start := time.Now()
+	deadline := start.Add(d)
+	for range drivers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				began := time.Now()
+				if err := wimpOne(hc, seq.Add(1), &polls); err != nil {
+					errs <- err
+					return
+				}
+				done := time.Now()
+				t.add(done.Sub(began), done.Before(deadline))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	s1, err := readUsage(pid)
+	if err != nil {
+		return result{}, err
+	}
+	c1, err := readUsage("self")
+	if err != nil {
+		return result{}, err
+	}
+	close(errs)
+	if err := <-errs; err != nil {
+		return result{}, err
+	}
+	if err := checkServerCount(hc, t.finished); err != nil {
+		return result{}, err
+	}
+	r := t.result(d, polls.Load())
+	server, total := s1.cpu-s0.cpu, s1.cpu-s0.cpu+c1.cpu-c0.cpu
+	if r.finished > 0 {
+		r.cpuMsPerInstance = ms(total) / float64(r.finished)
+		r.engineCPUMs = ms(server) / float64(r.finished)
+		r.bytesPerInstance = float64(s1.written-s0.written) / float64(r.finished)
+	}
+	r.cpuBusy = total.Seconds() / elapsed.Seconds()
+	return r, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// wimpOne takes one instance through the workflow: Create, ResumeBookmark "go" with n, then
+// GetInstance on go-workflows' polling schedule until it has completed; checks it completed
+// Closed with got == n.
+func wimpOne(hc *hosting.Client, n int64, polls *atomic.Int64) error {
+	ctx := context.Background()
+	id, err := hc.Create(ctx, host.CreateRequest{Definition: "EngineBench", Version: "1.0.0.0"})
+	if err != nil {
+		return fmt.Errorf("hosting Create: %w", err)
+	}
+	if err := hc.ResumeBookmark(ctx, id, "go", strconv.FormatInt(n, 10)); err != nil {
+		return fmt.Errorf("hosting ResumeBookmark %s: %w", id, err)
+	}
+	ticker := backoff.NewTicker(completionBackOff(waitTimeout))
+	defer ticker.Stop()
+	for range ticker.C {
+		inst, err := hc.GetInstance(ctx, id)
+		polls.Add(1)
+		if err != nil {
+			return fmt.Errorf("hosting GetInstance %s: %w", id, err)
+		}
+		switch inst.State {
+		case workflow.Active:
+			continue
+		case workflow.Completed:
+			if inst.Completion != string(workflow.Closed) {
+				return fmt.Errorf("instance %s completed %s (%s%s), want Closed", id, inst.Completion, inst.CompletionException, inst.CompletionReason)
+			}
+			if got, ok := inst.Variables["got"].(float64); !ok || got != float64(n) {
+				return fmt.Errorf("instance %s completed with got = %v, want %d", id, inst.Variables["got"], n)
+			}
+			return nil
+		default:
+			return fmt.Errorf("instance %s is %s (%s%s)", id, inst.State, inst.SuspensionException, inst.SuspensionReason)
+		}
+	}
+	return fmt.Errorf("instance %s did not complete within %s", id, waitTimeout)
+}
+
+// checkServerCount checks the server's own count: every instance the drivers created is
+// Completed Closed.
+func checkServerCount(hc *hosting.Client, want int) error {
+	ctx := context.Background()
+	all, err := hc.CountInstances(ctx, host.Filter{}, host.GroupNone)
+	if err != nil {
+		return err
+	}
+	closed, err := hc.CountInstances(ctx, host.Filter{State: workflow.Completed, Completion: workflow.Closed}, host.GroupNone)
+	if err != nil {
+		return err
+	}
+	if all.Total != int64(want) || closed.Total != int64(want) {
+		return fmt.Errorf("the server holds %d instances, %d of them Completed Closed; the drivers finished %d", all.Total, closed.Total, want)
+	}
+	return nil
+}
+
+// startServer picks a free loopback port, starts wimp-server on it and waits for /healthz.
+func startServer(bin string, args ...string) (*exec.Cmd, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	cmd := exec.Command(bin, append([]string{"--listen", addr, "--log-level", "warn"}, args...)...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	base := "http://" + addr
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return cmd, base, nil
+			}
+		}
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	return nil, "", errors.New("wimp-server did not answer /healthz on " + addr + " within 30 s")
+}
