@@ -15,6 +15,8 @@ import (
 	"github.com/wimp-project/wimp/host"
 	"github.com/wimp-project/wimp/hosting"
 	"github.com/wimp-project/wimp/server/servertest"
+	"github.com/wimp-project/wimp/soap"
+	"github.com/wimp-project/wimp/store/postgres"
 	"github.com/wimp-project/wimp/store/postgres/pgtest"
 	"github.com/wimp-project/wimp/ui"
 	"github.com/wimp-project/wimp/workflow"
@@ -185,4 +187,70 @@ func TestForwardingAcrossNodes(t *testing.T) {
 	if after, _ := state(forged); after != before || before != workflow.Active {
 		t.Errorf("after the refused requests the instance is %s (was %s)", after, before)
 	}
+
+	// Signed as a node would with the database's secret: for another registration of b, 421 and
+	// nothing done; for b itself, applied as the principal asserted.
+	st2, err := postgres.Open(bg, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	key, err := st2.ClusterSecret(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := adaB.Nodes(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bID := ""
+	for _, n := range nodes {
+		if n.Self {
+			bID = n.ID
+		}
+	}
+	signed := func(to string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, b.URL+"/WorkflowControl", strings.NewReader(body))
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req.Header.Set("SOAPAction", `"http://schemas.datacontract.org/2008/10/WorkflowServices/IWorkflowInstanceManagement/Terminate"`)
+		as, sig := auth.AssertPrincipal(key, host.Principal{Name: "nina", Address: "192.0.2.4:7000", Role: host.Admin}, "test", to,
+			time.Now(), http.MethodPost, "/WorkflowControl", []byte(body))
+		req.Header.Set(auth.AssertionHeader, as)
+		req.Header.Set(auth.SignatureHeader, sig)
+		resp, err := tlsClient(ca, nil).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := signed(bID + "-before-a-restart"); code != http.StatusMisdirectedRequest {
+		t.Errorf("an assertion for another registration of b: HTTP %d, want 421", code)
+	}
+	if after, _ := state(forged); after != workflow.Active {
+		t.Errorf("after the misdirected request the instance is %s", after)
+	}
+	// b does not hold the instance (a does): b forwards nothing again, so the Terminate gets
+	// b's Receiver fault for a's lease — a 500 — and changes nothing; once a lets go (Suspend
+	// unloads it), the same signed request is applied by b as nina.
+	if code := signed(bID); code != http.StatusInternalServerError {
+		t.Errorf("a signed request b cannot apply itself: HTTP %d, want the Receiver fault's 500", code)
+	}
+	if err := control(t, adaAControl(t, a, ca), "Suspend", forged, "let go"); err != nil {
+		t.Fatal(err)
+	}
+	if code := signed(bID); code != http.StatusOK {
+		t.Fatalf("a signed Terminate for b: HTTP %d, want 200", code)
+	}
+	st, recs = state(forged)
+	if rec := lastNamed(recs, "Terminated"); st != workflow.Completed || rec.Principal != "nina@192.0.2.4:7000" || rec.Reason != "forged" {
+		t.Errorf("after the signed Terminate: %s, record %+v; want Terminated by nina@192.0.2.4:7000", st, rec)
+	}
+}
+
+// adaAControl is ada's MS-WFIM client of node a.
+func adaAControl(t *testing.T, a *servertest.Server, ca *authtest.CA) *soap.Client {
+	_, c := as(a.URL, tlsClient(ca, nil), "ada", adminPassword, false)
+	return c
 }

@@ -62,7 +62,7 @@ func newPeers(h *host.Host, maxBody int64, log *slog.Logger, roots *x509.CertPoo
 // serve runs next on r; when the host refused r's operation for another node, it forwards r
 // there and relays the reply instead of next's.
 func (p *peers) serve(w http.ResponseWriter, r *http.Request, next http.HandlerFunc) {
-	if r.Header.Get(ForwardedByHeader) != "" || r.Body == nil {
+	if stateOf(r.Context()) == asserted || r.Header.Get(ForwardedByHeader) != "" || r.Body == nil {
 		next(w, r)
 		return
 	}

@@ -73,13 +73,14 @@ var errNoUsers = errors.New("this server has no users file, so it cannot check c
 func (s *security) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		if r.Header.Get(ForwardedByHeader) != "" {
-			ctx = host.WithoutPeers(ctx) // forwarded once already: applied here or refused
+		asserts := r.Header.Get(auth.AssertionHeader) != "" || r.Header.Get(auth.SignatureHeader) != ""
+		if asserts || r.Header.Get(ForwardedByHeader) != "" {
+			ctx = host.WithoutPeers(ctx) // from another node: applied here or refused, never sent on
 		}
 		var p host.Principal
 		var state authState
 		var err error
-		if r.Header.Get(auth.AssertionHeader) != "" || r.Header.Get(auth.SignatureHeader) != "" {
+		if asserts {
 			p, err = s.fromPeer(r)
 			state = asserted
 		} else {
