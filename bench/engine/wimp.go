@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/wimp-project/wimp/bench/internal/child"
 
 	"github.com/cenkalti/backoff/v4"
 
@@ -27,7 +25,7 @@ const waitTimeout = 30 * time.Second
 // runWimp starts wimp-server (bin) on a fresh database db with the definitions in defs and runs
 // the drivers against it for d.
 func runWimp(bin, db, defs string, drivers int, d time.Duration) (result, error) {
-	cmd, base, err := startServer(bin, "--db", db, "--definitions", defs)
+	cmd, base, err := child.StartServer(bin, "--db", db, "--definitions", defs)
 	if err != nil {
 		return result{}, err
 	}
@@ -149,31 +147,4 @@ func checkServerCount(hc *hosting.Client, want int) error {
 		return fmt.Errorf("the server holds %d instances, %d of them Completed Closed; the drivers finished %d", all.Total, closed.Total, want)
 	}
 	return nil
-}
-
-// startServer picks a free loopback port, starts wimp-server on it and waits for /healthz.
-func startServer(bin string, args ...string) (*exec.Cmd, string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	cmd := exec.Command(bin, append([]string{"--listen", addr, "--log-level", "warn"}, args...)...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	base := "http://" + addr
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return cmd, base, nil
-			}
-		}
-	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	return nil, "", errors.New("wimp-server did not answer /healthz on " + addr + " within 30 s")
 }

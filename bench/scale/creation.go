@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/wimp-project/wimp/bench/internal/child"
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
@@ -83,7 +82,7 @@ func createWaiting(bin, dir string, n, clients int, flags ...string) (creationRe
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		_ = os.Remove(db + suffix)
 	}
-	cmd, base, err := startServer(bin, append([]string{"--db", db}, flags...)...)
+	cmd, base, err := child.StartServer(bin, append([]string{"--db", db}, flags...)...)
 	if err != nil {
 		return creationResult{}, err
 	}
@@ -149,33 +148,6 @@ func createWaiting(bin, dir string, n, clients int, flags ...string) (creationRe
 	}
 	res.perSec, res.peakRSS, res.dbBytesPerIns = float64(n)/elapsed.Seconds(), rss, float64(size)/float64(n)
 	return res, nil
-}
-
-// startServer picks a free loopback port, starts the server on it and waits for /healthz.
-func startServer(bin string, args ...string) (*exec.Cmd, string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	cmd := exec.Command(bin, append([]string{"--listen", addr, "--log-level", "warn"}, args...)...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	base := "http://" + addr
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return cmd, base, nil
-			}
-		}
-	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	return nil, "", fmt.Errorf("wimp-server did not answer /healthz on %s within 30 s", addr)
 }
 
 // peakRSS is the process's VmHWM (peak resident set) in bytes.
