@@ -199,6 +199,7 @@ func (h *Host) committed(s *slot, row *store.Instance, keep bool) {
 	}
 	if row.State == workflow.Completed {
 		nudge(h.retain)
+		h.completions.completed(s.id)
 		h.flights.cancelExcept(s.id, nil) // nothing waits for its calls any more
 	}
 }

@@ -45,3 +45,11 @@ func (h *Host) IsLoaded(id uuid.UUID) bool {
 	defer h.release(s)
 	return s.wf != nil
 }
+
+// SetAwaitRecheck sets how often Await reads the instance again (tests: an hour, so that only
+// the wake-up of a completion on this host can end a wait early); it returns the old value.
+func SetAwaitRecheck(d time.Duration) time.Duration {
+	old := awaitRecheck
+	awaitRecheck = d
+	return old
+}

@@ -139,6 +139,7 @@ type Host struct {
 	cluster     clusterCounters
 	peers       atomic.Pointer[Peers] // how Do reaches other nodes (SetPeers)
 	secret      secretCache
+	completions completions // callers waiting in Await
 
 	wake chan struct{} // nudges the timer loop when a timer may be earlier than it thinks
 	// sleepUntil is when the sleeping timer loop wakes by itself (unix ns; 0: it is awake and

@@ -108,7 +108,20 @@ func (r Ref) write(b *etree.Element) {
 
 // GetInstanceByRef reads the instance r names.
 func (c *Client) GetInstanceByRef(ctx context.Context, r Ref) (*Instance, error) {
-	reply, err := c.call(ctx, OpGetInstance, r.write)
+	return c.getInstance(ctx, r.write)
+}
+
+// AwaitInstance reads the instance r names once it has completed, or after wait (whole
+// seconds, at most host.MaxAwait) as it then is.
+func (c *Client) AwaitInstance(ctx context.Context, r Ref, wait time.Duration) (*Instance, error) {
+	return c.getInstance(ctx, func(b *etree.Element) {
+		r.write(b)
+		el(b, "waitSeconds", strconv.Itoa(int(wait/time.Second)))
+	})
+}
+
+func (c *Client) getInstance(ctx context.Context, write func(*etree.Element)) (*Instance, error) {
+	reply, err := c.call(ctx, OpGetInstance, write)
 	if err != nil {
 		return nil, err
 	}

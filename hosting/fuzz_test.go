@@ -47,6 +47,11 @@ func (h *fakeHost) Get(_ context.Context, id uuid.UUID) (*host.Instance, error) 
 	return &host.Instance{ID: id, State: workflow.Active, Created: time.Unix(0, 0), Updated: time.Unix(0, 0)}, nil
 }
 
+// Await answers at once: a fuzzed request must not make the fuzzer wait.
+func (h *fakeHost) Await(ctx context.Context, id uuid.UUID, _ time.Duration) (*host.Instance, error) {
+	return h.Get(ctx, id)
+}
+
 func (h *fakeHost) FindByKey(_ context.Context, key string) (uuid.UUID, error) {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(key)), nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
@@ -224,5 +225,42 @@ func TestWSDL(t *testing.T) {
 		if doc.FindElement("//portType/operation[@name='"+op+"']") == nil {
 			t.Errorf("schema element %s has no operation", name)
 		}
+	}
+}
+
+// GetInstance with waitSeconds answers when the instance completes (here: a bookmark resumed
+// while the call waits), at once for one already Completed, with the instance as it is at the
+// end of the wait otherwise; a wait outside 0..30 seconds is InvalidArgument.
+func TestGetInstanceWaits(t *testing.T) {
+	ctx := context.Background()
+	c, _, base := clients(t)
+	id, err := c.Create(ctx, expense(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst, err := c.AwaitInstance(ctx, hosting.Ref{ID: id}, 0); err != nil || inst.State != "Active" {
+		t.Fatalf("waitSeconds 0: %+v, %v; want it Active", inst, err)
+	}
+	got := make(chan *hosting.Instance, 1)
+	errc := make(chan error, 1)
+	go func() {
+		inst, err := c.AwaitInstance(ctx, hosting.Ref{ID: id}, 30*time.Second)
+		got <- inst
+		errc <- err
+	}()
+	if err := c.ResumeBookmark(ctx, id, "Review", `{"approved": true, "reviewer": "bob"}`); err != nil {
+		t.Fatal(err)
+	}
+	if inst, err := <-got, <-errc; err != nil || inst.State != "Completed" || inst.Completion != "Closed" {
+		t.Fatalf("waitSeconds 30 across the resumption: %+v, %v; want it Completed Closed", inst, err)
+	}
+	raw := &soap.Client{URL: base + "/WorkflowHosting"}
+	for _, w := range []string{"-1", "31", "2.5", "PT5S"} {
+		doc := etree.NewDocument()
+		if err := doc.ReadFromString(`<GetInstance xmlns="` + hosting.NS + `"><instanceId>` + id.String() + `</instanceId><waitSeconds>` + w + `</waitSeconds></GetInstance>`); err != nil {
+			t.Fatal(err)
+		}
+		_, err := raw.Call(ctx, hosting.Action("GetInstance"), doc.Root())
+		fault(t, err, hosting.NS, hosting.FaultInvalidArgument)
 	}
 }

@@ -25,6 +25,7 @@ type Host interface {
 	Create(ctx context.Context, req host.CreateRequest) (uuid.UUID, error)
 	ResumeBookmark(ctx context.Context, id uuid.UUID, bookmark string, payload any) error
 	Get(ctx context.Context, id uuid.UUID) (*host.Instance, error)
+	Await(ctx context.Context, id uuid.UUID, wait time.Duration) (*host.Instance, error)
 	FindByKey(ctx context.Context, key string) (uuid.UUID, error)
 	List(ctx context.Context, state workflow.State, limit int) ([]*host.Instance, error)
 	Records(ctx context.Context, id uuid.UUID, after int64) ([]workflow.Record, error)
@@ -195,7 +196,20 @@ func getInstance(ctx context.Context, h Host, a *args) (*etree.Element, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst, err := h.Get(ctx, id)
+	w, err := a.text("waitSeconds")
+	if err != nil {
+		return nil, err
+	}
+	var inst *host.Instance
+	if w == "" {
+		inst, err = h.Get(ctx, id)
+	} else {
+		n, perr := strconv.Atoi(strings.TrimSpace(w))
+		if perr != nil || n < 0 || n > int(host.MaxAwait/time.Second) {
+			return nil, argFault(fmt.Sprintf("waitSeconds %q is not a whole number of seconds from 0 to %d", w, int(host.MaxAwait/time.Second)))
+		}
+		inst, err = h.Await(ctx, id, time.Duration(n)*time.Second)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -222,6 +222,8 @@ const schema = `<xs:schema targetNamespace="` + NS + `" elementFormDefault="qual
         <xs:complexType><xs:sequence>
           <xs:element name="instanceId" type="tns:guid" minOccurs="0"/>
           <xs:element name="correlationKey" type="xs:string" minOccurs="0"><xs:annotation><xs:documentation>In place of instanceId: the instance with this correlation key.</xs:documentation></xs:annotation></xs:element>
+          <xs:element name="waitSeconds" minOccurs="0"><xs:annotation><xs:documentation>Answer once the instance is Completed, or after this many seconds as it then is, whichever comes first (instead of polling).</xs:documentation></xs:annotation>
+            <xs:simpleType><xs:restriction base="xs:int"><xs:minInclusive value="0"/><xs:maxInclusive value="30"/></xs:restriction></xs:simpleType></xs:element>
         </xs:sequence></xs:complexType>
       </xs:element>
       <xs:element name="GetInstanceResponse">

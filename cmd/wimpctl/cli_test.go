@@ -262,3 +262,25 @@ func TestCorrelationKey(t *testing.T) {
 		t.Errorf("create --key with --id: %+v", r)
 	}
 }
+
+// get --wait answers once the instance completes (here: approved twice while it waits); a wait
+// that is not whole seconds up to 30s, or not shorter than --timeout, is a usage error.
+func TestGetWait(t *testing.T) {
+	base := servertest.Start(t, "")
+	id := createExpense(t, base)
+	done := make(chan result, 1)
+	go func() { done <- ctl(base, "get", id, "--wait", "30s", "--timeout", "40s", "--json") }()
+	for _, who := range []string{"bob", "carol"} {
+		if r := ctl(base, "resume-bookmark", id, "Review", "--payload", `{"approved": true, "reviewer": "`+who+`"}`); r.code != 0 {
+			t.Fatalf("resume-bookmark: %+v", r)
+		}
+	}
+	if r := <-done; r.code != 0 || !strings.Contains(r.stdout, `"state": "Completed"`) || !strings.Contains(r.stdout, `"status": "Approved"`) {
+		t.Fatalf("get --wait 30s: %+v", r)
+	}
+	for _, args := range [][]string{{"--wait", "31s"}, {"--wait", "1500ms"}, {"--wait", "-1s"}, {"--wait", "30s", "--timeout", "30s"}} {
+		if r := ctl(base, append([]string{"get", id}, args...)...); r.code != 64 || !strings.Contains(r.stderr, "--wait") {
+			t.Errorf("get %v: %+v, want a usage error about --wait", args, r)
+		}
+	}
+}

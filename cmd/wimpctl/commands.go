@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
@@ -242,12 +243,24 @@ func resumeFlags(fs *flag.FlagSet) action {
 
 func getFlags(fs *flag.FlagSet) action {
 	out := outputFlags(fs, "wide adds the execution status")
+	wait := fs.Duration("wait", 0, "answer once the instance has completed, or after `D` (whole seconds, at most 30s) as it then is")
 	return func(ctx context.Context, c *client, args []string) error {
 		ref, err := parseRef(args[0])
 		if err != nil {
 			return err
 		}
-		inst, err := c.hosting.GetInstanceByRef(ctx, ref)
+		if *wait < 0 || *wait > 30*time.Second || *wait%time.Second != 0 {
+			return usagef("--wait %v is not a whole number of seconds from 0 to 30s", *wait)
+		}
+		if t := c.hosting.SOAP.HTTP.Timeout; t != 0 && *wait >= t {
+			return usagef("--wait %v needs a longer --timeout than %v", *wait, t)
+		}
+		var inst *hosting.Instance
+		if *wait > 0 {
+			inst, err = c.hosting.AwaitInstance(ctx, ref, *wait)
+		} else {
+			inst, err = c.hosting.GetInstanceByRef(ctx, ref)
+		}
 		if err != nil {
 			return err
 		}
