@@ -36,11 +36,13 @@
 //     returns the signal's value; the drivers call CreateWorkflowInstance, SignalWorkflow and
 //     client.GetWorkflowResult, which must return that value without error.
 //
-// Completion is detected the same way on both sides, since neither offers a push: go-workflows'
-// GetWorkflowResult polls the instance's state with an exponential back-off (at once, then
-// about 1 ms, ×1.5, ±50 % jitter; github.com/cenkalti/backoff), and the wimp drivers poll
-// GetInstance over SOAP on exactly that schedule (the same back-off, same parameters). A wimp
-// poll is a SOAP request to another process; a go-workflows poll a query on its connection.
+// Completion: each side's own way of waiting for a result. go-workflows' GetWorkflowResult
+// polls the instance's state with an exponential back-off (at once, then about 1 ms, ×1.5,
+// ±50 % jitter; github.com/cenkalti/backoff), a query on its connection each time. The wimp
+// drivers (-completion wait, the default) call GetInstance with waitSeconds 30, which the
+// server answers when the instance completes: one request. With -completion poll they instead
+// poll GetInstance over SOAP on exactly go-workflows' schedule (the same back-off, same
+// parameters), as a client of a server without the wait would.
 //
 // Each round runs both engines for -duration on fresh databases, alternating which goes first;
 // the summary gives each side's figures per round and their medians, and the ratio of the
@@ -97,6 +99,7 @@ func main() {
 	serverBin := flag.String("server", "", "the wimp-server binary (default: built from this repository)")
 	dir := flag.String("dir", "", "directory for the databases and the fsync probe (default: a temporary directory)")
 	fsyncTime := flag.Duration("fsync-time", time.Second, "how long each round measures the disk's fsync")
+	completion := flag.String("completion", "wait", "how wimp's drivers learn of a completion: wait (GetInstance with waitSeconds, answered at the completion) or poll (GetInstance on go-workflows' polling schedule)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (the drivers; go-workflows with its worker) to this file")
 	flag.Parse()
 	stopProfile, err := report.Profile(*cpuProfile)
@@ -104,6 +107,9 @@ func main() {
 		fail(err)
 	}
 	defer stopProfile()
+	if *completion != "wait" && *completion != "poll" {
+		fail(fmt.Errorf("-completion is wait or poll, not %q", *completion))
+	}
 	if *drivers < 1 || *rounds < 1 || *duration <= 0 {
 		fail(fmt.Errorf("-drivers, -rounds and -duration must be positive"))
 	}
@@ -156,7 +162,7 @@ func main() {
 			start := time.Now()
 			db := filepath.Join(*dir, fmt.Sprintf("r%d-%s.db", r, names[which]))
 			if which == 0 {
-				x, err = runWimp(bin, db, defs, *drivers, *duration)
+				x, err = runWimp(bin, db, defs, *drivers, *duration, *completion == "wait")
 			} else {
 				x, err = runPeer(db, *drivers, *duration)
 			}
@@ -209,7 +215,7 @@ func main() {
 		ratios[i] = report.Round(res[0][i].perSec / res[1][i].perSec)
 	}
 	out := map[string]any{
-		"drivers": *drivers, "rounds": *rounds, "duration_s": duration.Seconds(), "timer_ms": 10,
+		"drivers": *drivers, "rounds": *rounds, "duration_s": duration.Seconds(), "timer_ms": 10, "wimp_completion": *completion,
 		"cpus": runtime.NumCPU(), "gomaxprocs": runtime.GOMAXPROCS(0), "go": runtime.Version(),
 		"go_workflows_version": depVersion("github.com/cschleiden/go-workflows"), "sqlite_driver": depVersion("modernc.org/sqlite"),
 		"fsync_per_s": report.Median(fsyncs, func(f report.FsyncProbe) float64 { return f.PerSec }),

@@ -24,7 +24,7 @@ const waitTimeout = 30 * time.Second
 
 // runWimp starts wimp-server (bin) on a fresh database db with the definitions in defs and runs
 // the drivers against it for d.
-func runWimp(bin, db, defs string, drivers int, d time.Duration) (result, error) {
+func runWimp(bin, db, defs string, drivers int, d time.Duration, wait bool) (result, error) {
 	cmd, base, err := child.StartServer(bin, "--db", db, "--definitions", defs)
 	if err != nil {
 		return result{}, err
@@ -54,7 +54,7 @@ func runWimp(bin, db, defs string, drivers int, d time.Duration) (result, error)
 			defer wg.Done()
 			for time.Now().Before(deadline) {
 				began := time.Now()
-				if err := wimpOne(hc, seq.Add(1), &polls); err != nil {
+				if err := wimpOne(hc, seq.Add(1), &polls, wait); err != nil {
 					errs <- err
 					return
 				}
@@ -94,9 +94,10 @@ func runWimp(bin, db, defs string, drivers int, d time.Duration) (result, error)
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // wimpOne takes one instance through the workflow: Create, ResumeBookmark "go" with n, then
-// GetInstance on go-workflows' polling schedule until it has completed; checks it completed
+// until it has completed either GetInstance with waitSeconds (wait: the server answers at the
+// completion) or GetInstance on go-workflows' polling schedule (!wait); checks it completed
 // Closed with got == n.
-func wimpOne(hc *hosting.Client, n int64, polls *atomic.Int64) error {
+func wimpOne(hc *hosting.Client, n int64, polls *atomic.Int64, wait bool) error {
 	ctx := context.Background()
 	id, err := hc.Create(ctx, host.CreateRequest{Definition: "EngineBench", Version: "1.0.0.0"})
 	if err != nil {
@@ -105,10 +106,14 @@ func wimpOne(hc *hosting.Client, n int64, polls *atomic.Int64) error {
 	if err := hc.ResumeBookmark(ctx, id, "go", strconv.FormatInt(n, 10)); err != nil {
 		return fmt.Errorf("hosting ResumeBookmark %s: %w", id, err)
 	}
+	read := func() (*hosting.Instance, error) { return hc.GetInstance(ctx, id) }
+	if wait {
+		read = func() (*hosting.Instance, error) { return hc.AwaitInstance(ctx, hosting.Ref{ID: id}, waitTimeout) }
+	}
 	ticker := backoff.NewTicker(completionBackOff(waitTimeout))
 	defer ticker.Stop()
 	for range ticker.C {
-		inst, err := hc.GetInstance(ctx, id)
+		inst, err := read()
 		polls.Add(1)
 		if err != nil {
 			return fmt.Errorf("hosting GetInstance %s: %w", id, err)
