@@ -121,3 +121,44 @@ func TestObserverSeesTimeouts(t *testing.T) {
 		t.Errorf("%d calls reported timed out, want 5", timedOut)
 	}
 }
+
+// A claim of due instances the owner holds already changes no row, and is answered without a
+// transaction; one that must grant a free instance's lease goes through the writer; an owner
+// whose registration lapsed is refused as before.
+func TestClaimDueOfHeldInstancesWritesNothing(t *testing.T) {
+	var seen batches
+	clk := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := func() time.Time { return clk }
+	s := openAt(t, filepath.Join(t.TempDir(), "wimp.db"), sqlite.WithObserver(seen.observe), sqlite.WithClock(now))
+	if err := s.Register(bg, store.Owner{ID: "a"}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	held := &store.Instance{ID: uuid.New(), State: workflow.Active, PendingTimer: clk.Add(-time.Second)}
+	if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: held, By: "a", Hold: true}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(seen.get())
+	cs, err := s.ClaimDue(bg, "a", clk, 10)
+	if err != nil || len(cs) != 1 || cs[0].ID != held.ID || cs[0].Lease != held.Lease || cs[0].From != "" {
+		t.Fatalf("ClaimDue of a held instance = %+v, %v; want it with its lease %+v", cs, err, held.Lease)
+	}
+	if n := len(seen.get()) - before; n != 0 {
+		t.Errorf("the claim of a held instance made %d transactions, want none", n)
+	}
+	free := &store.Instance{ID: uuid.New(), State: workflow.Active, PendingTimer: clk.Add(-2 * time.Second)}
+	if err := s.Commit(bg, store.Change{Op: store.Insert, Instance: free}); err != nil {
+		t.Fatal(err)
+	}
+	before = len(seen.get())
+	cs, err = s.ClaimDue(bg, "a", clk, 10)
+	if err != nil || len(cs) != 2 || cs[0].ID != free.ID || cs[0].Lease.Owner != "a" || cs[1].ID != held.ID {
+		t.Fatalf("ClaimDue with a free instance = %+v, %v; want it granted first (earliest due), then the held one", cs, err)
+	}
+	if n := len(seen.get()) - before; n != 1 {
+		t.Errorf("the claim granting a lease made %d transactions, want 1", n)
+	}
+	clk = clk.Add(11 * time.Second) // a's registration lapses
+	if _, err := s.ClaimDue(bg, "a", clk, 10); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("ClaimDue by a lapsed owner: %v, want ErrLeaseLost", err)
+	}
+}

@@ -130,11 +130,58 @@ func (s *Store) Release(ctx context.Context, id uuid.UUID, l store.Lease) error 
 	}})
 }
 
+// claimDueSQL picks the due instances owner ?1 may take at store time ?3, due at ?2, earliest
+// first, at most ?4, with their holders and tokens.
+const claimDueSQL = `SELECT id, lease_owner, lease_token, pending_timer FROM instances INDEXED BY instances_due_timer
+	WHERE state = 'Active' AND pending_timer IS NOT NULL AND pending_timer <= ?2 AND ` + freeOrMine + `
+	ORDER BY pending_timer, id LIMIT ?4`
+
+const ownerLiveSQL = `SELECT EXISTS (SELECT 1 FROM owners WHERE id = ? AND expiry > ?)`
+
 // ClaimDue grants owner the due Active instances that no other live owner holds.
 func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, limit int) ([]store.Claimed, error) {
+	if held, ok, err := s.heldDue(ctx, owner, now, limit); err != nil || ok {
+		return held, err
+	}
 	return s.claimMany(ctx, owner, func(t *tx) (*sql.Rows, error) {
 		return t.w.claimDue.QueryContext(t.ctx, owner, toMS(now), toMS(t.now), limitArg(limit))
 	})
+}
+
+// heldDue is ClaimDue when it has nothing to grant: every instance it would pick is already
+// owner's (the usual case on one node: an idle instance stays loaded, and leased, while its
+// timer runs), and owner is live. Then the claim changes no row, and is answered from a read
+// without waiting for the writer's next commit. ok is false when some pick needs a grant.
+func (s *Store) heldDue(ctx context.Context, owner string, now time.Time, limit int) (held []store.Claimed, ok bool, err error) {
+	if s.rclosed.Load() {
+		return nil, false, store.ErrClosed
+	}
+	at := toMS(msNow(s.opts.clock))
+	var got []claimedRow
+	mine := true
+	err = retry(ctx, func() error {
+		got, mine = got[:0], true
+		return s.query(ctx, claimDueSQL, []any{owner, toMS(now), at, limitArg(limit)}, func(rows *sql.Rows) error {
+			r, holder, err := scanClaimed(rows)
+			if err != nil {
+				return err
+			}
+			r.c.Lease.Owner = owner
+			mine = mine && holder == owner
+			got = append(got, r)
+			return nil
+		})
+	})
+	if err != nil || !mine || len(got) == 0 {
+		return nil, false, s.readErr(err)
+	}
+	var live bool
+	if err := retry(ctx, func() error {
+		return s.queryRow(ctx, ownerLiveSQL, []any{owner, at}, func(r *sql.Row) error { return r.Scan(&live) })
+	}); err != nil || !live {
+		return nil, false, s.readErr(err)
+	}
+	return sortClaimed(got), true, nil
 }
 
 // ClaimRunnable grants owner the Active, Executing instances due to run that no other live
@@ -191,19 +238,27 @@ func pick(t *tx, query func(*tx) (*sql.Rows, error), each func(r claimedRow, hol
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id, holder string
-		var r claimedRow
-		var due sql.NullInt64
-		if err := rows.Scan(&id, &holder, &r.c.Lease.Token, &due); err != nil {
+		r, holder, err := scanClaimed(rows)
+		if err != nil {
 			return err
 		}
-		if r.c.ID, err = uuid.Parse(id); err != nil {
-			return fmt.Errorf("sqlite: bad instance id %q in database: %w", id, err)
-		}
-		r.due = due.Int64
 		each(r, holder)
 	}
 	return rows.Err()
+}
+
+// scanClaimed reads a claim query's row: the instance, its holder, token and due time.
+func scanClaimed(rows *sql.Rows) (r claimedRow, holder string, err error) {
+	var id string
+	var due sql.NullInt64
+	if err := rows.Scan(&id, &holder, &r.c.Lease.Token, &due); err != nil {
+		return r, "", err
+	}
+	if r.c.ID, err = uuid.Parse(id); err != nil {
+		return r, "", fmt.Errorf("sqlite: bad instance id %q in database: %w", id, err)
+	}
+	r.due = due.Int64
+	return r, holder, nil
 }
 
 // request is one call waiting for the writer.
@@ -335,7 +390,7 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 			state, completion, definition_name, definition_package, definition_version, suspension_exception,
 			completion_exception, blocking_bookmarks, current_state, properties
 			FROM instances WHERE id = ?`},
-		{&w.ownerLive, `SELECT EXISTS (SELECT 1 FROM owners WHERE id = ? AND expiry > ?)`},
+		{&w.ownerLive, ownerLiveSQL},
 		{&w.ownerRow, `SELECT id, node, info, advertise, registered, renewed, expiry FROM owners WHERE id = ?`},
 		{&w.insertRecord, `INSERT INTO tracking_records (instance_id, time, kind, name, activity, reason, principal, data)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
@@ -345,9 +400,7 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 		{&w.renew, `UPDATE owners SET expiry = ?1, renewed = ?2 WHERE id = ?3 AND expiry > ?2`},
 		{&w.expire, `UPDATE owners SET expiry = min(expiry, ?) WHERE id = ?`},
 		{&w.releaseAll, `UPDATE instances INDEXED BY instances_lease SET lease_owner = '' WHERE lease_owner = ? AND lease_owner != ''`},
-		{&w.claimDue, `SELECT id, lease_owner, lease_token, pending_timer FROM instances INDEXED BY instances_due_timer
-			WHERE state = 'Active' AND pending_timer IS NOT NULL AND pending_timer <= ?2 AND ` + freeOrMine + `
-			ORDER BY pending_timer, id LIMIT ?4`},
+		{&w.claimDue, claimDueSQL},
 		{&w.claimRunnable, `SELECT id, lease_owner, lease_token, pending_timer FROM instances INDEXED BY instances_runnable
 			WHERE state = 'Active' AND execution_status = 'Executing'
 			AND (failures = 0 OR pending_timer IS NULL OR pending_timer <= ?2) AND ` + freeOrMine + `
