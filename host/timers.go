@@ -78,9 +78,11 @@ func (h *Host) executionFailed(id uuid.UUID, err error) {
 
 // timerLoop sleeps until the earliest durable timer of an Active instance, then claims and
 // resumes the due instances. Suspended instances' timers are held (ClaimDue skips them) until
-// Unsuspend fires them.
+// Unsuspend fires them. Firings run in the background, Config.TimerConcurrency at a time: the
+// loop claims again while they commit, so a timer falling due meanwhile does not wait for them.
 func (h *Host) timerLoop() {
-	var hold time.Time // nothing due can be acted on before this (sub-ms due times, back-off)
+	f := newFirings(h.cfg.TimerConcurrency)
+	var hold time.Time // nothing due can be claimed before this (another node holds it)
 	for {
 		// Other nodes' commits do not wake this loop: it looks again at least every recovery
 		// interval, so timers they leave behind (a dead node's) are seen within it.
@@ -128,14 +130,31 @@ func (h *Host) timerLoop() {
 		for _, c := range cs {
 			h.tookOver(c.From)
 		}
-		acted, at := h.fireAll(cs)
-		if !at.IsZero() && (hold.IsZero() || at.Before(hold)) {
-			hold = at
-		}
-		if !acted && len(cs) > 0 && hold.IsZero() {
-			hold = h.now().Add(time.Second)
-		}
-		if len(cs) == 0 && hold.IsZero() {
+		fresh, until := f.admit(cs, h.now())
+		switch {
+		case len(fresh) > 0:
+			if !h.dispatch(f, fresh) {
+				return // closing: the claims lapse with this owner's registration
+			}
+		case len(cs) > 0:
+			// Every due instance is being fired, or cannot be yet (backing off, or due a
+			// fraction of a millisecond later than the store says): wait for a firing to end,
+			// an earlier timer, or the first that can be fired.
+			h.timerTurns.Add(1)
+			t := time.NewTimer(time.Second)
+			if !until.IsZero() {
+				t.Reset(max(min(until.Sub(h.now()), time.Second), 0))
+			}
+			select {
+			case <-f.ended:
+			case <-h.wake:
+			case <-t.C:
+			case <-h.ctx.Done():
+				t.Stop()
+				return
+			}
+			t.Stop()
+		default:
 			// Due but not claimable: another live node holds it (and fires it), or holds it
 			// still while dying. Look again shortly rather than at once: a dead node's timers
 			// are taken over soon after its registration lapses.
@@ -153,38 +172,85 @@ func (h *Host) timerCommitted(due time.Time) {
 }
 
 // DefaultTimerConcurrency is Config.TimerConcurrency's default: enough firings at once to fill
-// the store's commit batches, few enough to keep the loaded images of one claim batch bounded.
+// the store's commit batches, few enough to keep the loaded images of the firings bounded.
 const DefaultTimerConcurrency = 64
 
-// fireAll fires the claimed instances, Config.TimerConcurrency at a time, and returns once all are
-// done: acted reports that one was acted on, at the earliest time one that could not be is due.
-func (h *Host) fireAll(cs []store.Claimed) (acted bool, at time.Time) {
-	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		slot = make(chan struct{}, h.cfg.TimerConcurrency)
-	)
+// firings are the timer loop's firings in progress, and the instances it cannot fire yet.
+type firings struct {
+	slots chan struct{} // one per firing in progress (TimerConcurrency)
+	ended chan struct{} // nudged when a firing ends
+
+	mu        sync.Mutex
+	busy      map[uuid.UUID]bool      // being fired
+	notBefore map[uuid.UUID]time.Time // could not be fired: not before this
+}
+
+func newFirings(concurrency int) *firings {
+	return &firings{slots: make(chan struct{}, concurrency), ended: make(chan struct{}, 1),
+		busy: map[uuid.UUID]bool{}, notBefore: map[uuid.UUID]time.Time{}}
+}
+
+// admit returns the claimed instances to fire now — not being fired, not held back — and the
+// earliest time one held back can be fired (zero for none).
+func (f *firings) admit(cs []store.Claimed, now time.Time) (fresh []store.Claimed, until time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for _, c := range cs {
-		slot <- struct{}{}
-		wg.Add(1)
-		started := h.goBackground(func() {
-			defer func() { <-slot; wg.Done() }()
-			due, done := h.fire(c)
-			mu.Lock()
-			defer mu.Unlock()
-			acted = acted || done
-			if !done && !due.IsZero() && (at.IsZero() || due.Before(at)) {
-				at = due
+		if f.busy[c.ID] {
+			continue
+		}
+		if nb, ok := f.notBefore[c.ID]; ok {
+			if now.Before(nb) {
+				if until.IsZero() || nb.Before(until) {
+					until = nb
+				}
+				continue
 			}
-		})
-		if !started { // closing: the claims lapse with this owner's registration
-			<-slot
-			wg.Done()
-			break
+			delete(f.notBefore, c.ID)
+		}
+		f.busy[c.ID] = true
+		fresh = append(fresh, c)
+	}
+	if len(f.notBefore) > 4*claimBatch { // rows that never came back: forget the lapsed ones
+		for id, nb := range f.notBefore {
+			if !now.Before(nb) {
+				delete(f.notBefore, id)
+			}
 		}
 	}
-	wg.Wait()
-	return acted, at
+	return fresh, until
+}
+
+// finish records a firing's end: done, or not before at.
+func (f *firings) finish(id uuid.UUID, at time.Time, done bool) {
+	f.mu.Lock()
+	delete(f.busy, id)
+	if !done && !at.IsZero() {
+		f.notBefore[id] = at
+	}
+	f.mu.Unlock()
+	nudge(f.ended)
+}
+
+// dispatch fires the admitted instances in the background, waiting for a free slot for each;
+// false once the host is closing (the rest are left to lapse with the registration).
+func (h *Host) dispatch(f *firings, cs []store.Claimed) bool {
+	for i, c := range cs {
+		f.slots <- struct{}{}
+		started := h.goBackground(func() {
+			defer func() { <-f.slots }()
+			at, done := h.fire(c)
+			f.finish(c.ID, at, done)
+		})
+		if !started {
+			<-f.slots
+			for _, rest := range cs[i:] {
+				f.finish(rest.ID, time.Time{}, true)
+			}
+			return false
+		}
+	}
+	return true
 }
 
 // fire resumes an instance's due timers and runs it. done is false when nothing could be
