@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -117,39 +116,16 @@ func runPeer(db string, drivers int, d time.Duration) (result, error) {
 	pb := &polling{Backend: b}
 	c := client.New(pb)
 
-	var t tally
-	var seq atomic.Int64
-	errs := make(chan error, drivers)
-	var wg sync.WaitGroup
 	u0, err := readUsage("self")
 	if err != nil {
 		return result{}, err
 	}
-	start := time.Now()
-	deadline := start.Add(d)
-	for range drivers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				began := time.Now()
-				if err := peerOne(c, seq.Add(1)); err != nil {
-					errs <- err
-					return
-				}
-				done := time.Now()
-				t.add(done.Sub(began), done.Before(deadline))
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	u1, err := readUsage("self")
+	t, elapsed, err := drive(drivers, d, func(n int64) error { return peerOne(c, n) })
 	if err != nil {
 		return result{}, err
 	}
-	close(errs)
-	if err := <-errs; err != nil {
+	u1, err := readUsage("self")
+	if err != nil {
 		return result{}, err
 	}
 	r := t.result(d, pb.polls.Load())

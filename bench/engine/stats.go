@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wimp-project/wimp/bench/internal/report"
@@ -124,4 +125,33 @@ func machineBusy() (time.Duration, error) {
 		busy += t
 	}
 	return time.Duration(busy) * clockTick, nil
+}
+
+// drive runs drivers goroutines that each take instances through one (its argument a number
+// unique in the run) until d has passed, and returns what they saw, how long they ran, and the
+// first error one met (which ends that driver).
+func drive(drivers int, d time.Duration, one func(n int64) error) (*tally, time.Duration, error) {
+	t := &tally{}
+	var seq atomic.Int64
+	errs := make(chan error, drivers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for range drivers {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				began := time.Now()
+				if err := one(seq.Add(1)); err != nil {
+					errs <- err
+					return
+				}
+				done := time.Now()
+				t.add(done.Sub(began), done.Before(deadline))
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	return t, elapsed, <-errs
 }

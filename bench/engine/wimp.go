@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -34,10 +33,7 @@ func runWimp(bin, db, defs string, drivers int, d time.Duration, wait bool) (res
 	hc := hosting.NewClient(base + "/WorkflowHosting")
 	hc.SOAP.HTTP = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: drivers, MaxConnsPerHost: drivers}}
 
-	var t tally
-	var polls, seq atomic.Int64
-	errs := make(chan error, drivers)
-	var wg sync.WaitGroup
+	var polls atomic.Int64
 	s0, err := readUsage(pid)
 	if err != nil {
 		return result{}, err
@@ -46,35 +42,16 @@ func runWimp(bin, db, defs string, drivers int, d time.Duration, wait bool) (res
 	if err != nil {
 		return result{}, err
 	}
-	start := time.Now()
-	deadline := start.Add(d)
-	for range drivers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				began := time.Now()
-				if err := wimpOne(hc, seq.Add(1), &polls, wait); err != nil {
-					errs <- err
-					return
-				}
-				done := time.Now()
-				t.add(done.Sub(began), done.Before(deadline))
-			}
-		}()
+	t, elapsed, err := drive(drivers, d, func(n int64) error { return wimpOne(hc, n, &polls, wait) })
+	if err != nil {
+		return result{}, err
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
 	s1, err := readUsage(pid)
 	if err != nil {
 		return result{}, err
 	}
 	c1, err := readUsage("self")
 	if err != nil {
-		return result{}, err
-	}
-	close(errs)
-	if err := <-errs; err != nil {
 		return result{}, err
 	}
 	if err := checkServerCount(hc, t.finished); err != nil {
