@@ -14,8 +14,8 @@ import (
 // and short enough that a client's request timeout need not be raised for it.
 const MaxAwait = 30 * time.Second
 
-// awaitRecheck (a variable for tests) is how often Await reads the instance again while it waits, for completions it
-// is not told of: those committed by another node sharing the store.
+// awaitRecheck (a variable for tests) is how often Await reads the instance again while it
+// waits, for completions it is not told of: those committed by another node sharing the store.
 var awaitRecheck = time.Second
 
 // completions wakes the callers waiting for instances to complete (Await).
@@ -71,7 +71,7 @@ func (h *Host) Await(ctx context.Context, id uuid.UUID, wait time.Duration) (*In
 	for {
 		// Watch before reading, so that a completion between the read and the wait wakes it.
 		done, stop := h.completions.watch(id)
-		in, err := h.Get(ctx, id)
+		in, err := h.get(ctx, id)
 		if err != nil || in.State == workflow.Completed {
 			stop()
 			return in, err
@@ -81,7 +81,7 @@ func (h *Host) Await(ctx context.Context, id uuid.UUID, wait time.Duration) (*In
 		case <-time.After(awaitRecheck):
 		case <-deadline.C:
 			stop()
-			return h.Get(ctx, id)
+			return h.get(ctx, id)
 		case <-ctx.Done():
 			stop()
 			return nil, ctx.Err()

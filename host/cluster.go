@@ -50,16 +50,26 @@ func (f *Forward) As() Principal {
 	return f.as
 }
 
+// otherHolder is the other live node, reachable at an advertised URL, that err says holds the
+// instance; false when err is no such refusal.
+func (h *Host) otherHolder(err error) (store.Owner, bool) {
+	var le *store.LeaseError
+	if err == nil || !errors.As(err, &le) || le.Holder.Advertise == "" || le.Holder.ID == h.ownerID() {
+		return store.Owner{}, false
+	}
+	return le.Holder, true
+}
+
 // noteForward records in ctx's Forward (if any) the other live node err says holds the
 // instance, and returns err.
 func (h *Host) noteForward(ctx context.Context, err error) error {
-	var le *store.LeaseError
-	if err == nil || !errors.As(err, &le) || le.Holder.Advertise == "" || le.Holder.ID == h.ownerID() {
+	holder, ok := h.otherHolder(err)
+	if !ok {
 		return err
 	}
 	if f, ok := ctx.Value(forwardKey{}).(*Forward); ok {
 		f.mu.Lock()
-		f.owner, f.as, f.set = le.Holder, PrincipalFrom(ctx), true
+		f.owner, f.as, f.set = holder, PrincipalFrom(ctx), true
 		f.mu.Unlock()
 	}
 	return err

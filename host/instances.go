@@ -178,6 +178,11 @@ func (h *Host) Get(ctx context.Context, id uuid.UUID) (*Instance, error) {
 	if err := h.Authorize(ctx, "GetInstance", Reader); err != nil {
 		return nil, err
 	}
+	return h.get(ctx, id)
+}
+
+// get is Get for a caller already authorized.
+func (h *Host) get(ctx context.Context, id uuid.UUID) (*Instance, error) {
 	r, err := h.store.Get(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):

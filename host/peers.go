@@ -59,9 +59,9 @@ func (h *Host) SetPeers(p Peers) { h.peers.Store(&p) }
 // Do applies r, here or — when another live node holds its instance — on that node.
 func (h *Host) Do(ctx context.Context, r Request) error {
 	err := h.do(ctx, r)
-	var le *store.LeaseError
+	holder, other := h.otherHolder(err)
 	p := h.peers.Load()
-	if p == nil || !errors.As(err, &le) || le.Holder.Advertise == "" || le.Holder.ID == h.ownerID() {
+	if p == nil || !other {
 		return err
 	}
 	if v, _ := ctx.Value(noPeersKey{}).(bool); v {
@@ -73,10 +73,10 @@ func (h *Host) Do(ctx context.Context, r Request) error {
 	if id, ok := ctx.Value(jobKey{}).(uuid.UUID); ok {
 		r.Job = id
 	}
-	perr := (*p).Apply(ctx, le.Holder, r)
+	perr := (*p).Apply(ctx, holder, r)
 	if errors.Is(perr, ErrNotSent) {
 		h.log.Warn("handing an operation to the node holding the instance failed; answering as this node",
-			"to", le.Holder.ID, "url", le.Holder.Advertise, "operation", r.Operation, "id", r.Instance, "err", perr)
+			"to", holder.ID, "url", holder.Advertise, "operation", r.Operation, "id", r.Instance, "err", perr)
 		return err
 	}
 	return perr

@@ -95,9 +95,7 @@ func (p *peers) serve(w http.ResponseWriter, r *http.Request, next http.HandlerF
 			"to", to.ID, "url", to.Advertise, "err", err)
 		hw.flush()
 	default:
-		p.unknown.Add(1)
-		p.log.Warn("the node holding the instance was sent an operation but did not answer; its outcome is unknown",
-			"to", to.ID, "url", to.Advertise, "err", err)
+		p.outcomeUnknown(to, err)
 		h := w.Header()
 		for k := range h {
 			delete(h, k)
@@ -156,6 +154,13 @@ func (p *peers) relay(w http.ResponseWriter, r *http.Request, body []byte, to st
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(reply)
 	return true, nil
+}
+
+// outcomeUnknown counts and logs an operation node to was sent but did not answer.
+func (p *peers) outcomeUnknown(to store.Owner, err error) {
+	p.unknown.Add(1)
+	p.log.Warn("the node holding the instance was sent an operation but did not answer; its outcome is unknown",
+		"to", to.ID, "url", to.Advertise, "err", err)
 }
 
 // request is a request to node to for uri with body, carrying the asserted principal as
@@ -221,9 +226,7 @@ func (p *peers) Apply(ctx context.Context, to store.Owner, r host.Request) error
 		out.Header.Set("X-Request-Id", id)
 	}
 	unknown := func(err error) error {
-		p.unknown.Add(1)
-		p.log.Warn("the node holding the instance was sent an operation but did not answer; its outcome is unknown",
-			"to", to.ID, "url", to.Advertise, "err", err)
+		p.outcomeUnknown(to, err)
 		return &host.Error{Kind: host.ErrOutcomeUnknown, Instance: r.Instance, Operation: r.Operation,
 			Detail: "node " + to.Node + " (" + to.Advertise + ") holding the instance did not answer", Cause: err}
 	}

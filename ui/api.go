@@ -488,9 +488,6 @@ func (u *handler) action(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := (protocol.Bulk{}).Command(op, id, reason, nil); err != nil {
-		return nil, badRequest(err.Error())
-	}
 	if err := u.h.Do(r.Context(), host.Request{Operation: op, Instance: id, Reason: reason}); err != nil {
 		return nil, err
 	}
