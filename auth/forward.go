@@ -70,14 +70,16 @@ func VerifyPrincipal(key []byte, assertion, signature, self string, now time.Tim
 	if len(assertion) > maxAssertion || len(signature) > maxAssertion {
 		return bad("header too long")
 	}
-	mac, err := base64.RawURLEncoding.DecodeString(signature)
+	// Strict: a signature or assertion has one encoding only (the unused low bits of the last
+	// character must be zero), so an accepted header is exactly the one the sender made.
+	mac, err := base64.RawURLEncoding.Strict().DecodeString(signature)
 	if err != nil {
 		return bad("the signature is not base64url")
 	}
 	if !hmac.Equal(mac, sign(key, assertion, method, uri, body)) {
 		return bad("the signature does not match (another cluster secret, or the request was changed)")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(assertion)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(assertion)
 	if err != nil {
 		return bad("the assertion is not base64url")
 	}

@@ -70,6 +70,9 @@ func TestVerifyPrincipalRefuses(t *testing.T) {
 		{"assertion changed", vectorKey, vectorAssertion[:len(vectorAssertion)-2] + "xx", vectorSignature, "n2-1", vectorTime, "POST", "/WorkflowControl", vectorBody, false},
 		{"signature changed", vectorKey, vectorAssertion, "B" + vectorSignature[1:], "n2-1", vectorTime, "POST", "/WorkflowControl", vectorBody, false},
 		{"signature not base64url", vectorKey, vectorAssertion, vectorSignature + "==", "n2-1", vectorTime, "POST", "/WorkflowControl", vectorBody, false},
+		// The same 32 bytes, spelled with nonzero unused bits in the last character (found by
+		// FuzzVerifyPrincipal): refused, so a header has one accepted spelling.
+		{"signature spelled otherwise", vectorKey, vectorAssertion, vectorSignature[:len(vectorSignature)-1] + "G", "n2-1", vectorTime, "POST", "/WorkflowControl", vectorBody, false},
 		{"no signature", vectorKey, vectorAssertion, "", "n2-1", vectorTime, "POST", "/WorkflowControl", vectorBody, false},
 		{"31 s old", vectorKey, vectorAssertion, vectorSignature, "n2-1", vectorTime.Add(31 * time.Second), "POST", "/WorkflowControl", vectorBody, false},
 		{"31 s ahead", vectorKey, vectorAssertion, vectorSignature, "n2-1", vectorTime.Add(-31 * time.Second), "POST", "/WorkflowControl", vectorBody, false},
