@@ -274,6 +274,12 @@ func (h *Host) fire(c store.Claimed) (at time.Time, done bool) {
 		h.unclaim(s, c)
 		return time.Time{}, true
 	}
+	if due := s.rec.PendingTimer; due.IsZero() || due.After(now) {
+		// Claimed while a firing of it was committing (the loop claims again meanwhile), and
+		// that firing moved the row's timer on — perhaps to a back-off that must be waited out.
+		h.unclaim(s, c)
+		return time.Time{}, true
+	}
 	if err := h.load(s); err != nil {
 		_ = h.unloadable(h.ctx, s, err)
 		return time.Time{}, true
