@@ -151,8 +151,15 @@ func (h *Host) apply(ctx context.Context, s *slot, cmd Command, d Decision, prin
 	case Abandon:
 		recs := append(h.drain(s), rec("Aborted", cmd.Reason))
 		wasLoaded := s.wf != nil
+		// The record is committed against the version decided on (and its lease), so that
+		// another node's change since refuses it and the decision is made again: without them
+		// an Abandon decided on an Active row could follow another node's completion of it.
+		decided := *s.rec
 		h.discard(s)
-		if err := h.commitTrack(ctx, s, recs, false); err != nil {
+		s.rec = &decided
+		err := h.commitTrack(ctx, s, recs, false)
+		s.rec = nil // what was staged on the copy is gone: read the row as it now is
+		if err != nil {
 			return err
 		}
 		// As in WF4, the last persisted point becomes runnable again if it was executing.

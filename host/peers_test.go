@@ -161,3 +161,49 @@ func TestDoRefusalsAcrossNodes(t *testing.T) {
 		t.Errorf("a counted store errors %v; want none", errs)
 	}
 }
+
+// hookStore runs before once, just before the first Commit that carries a record named name.
+type hookStore struct {
+	store.Store
+	name   string
+	before func()
+	once   sync.Once
+}
+
+func (s *hookStore) Commit(ctx context.Context, changes ...store.Change) error {
+	for _, c := range changes {
+		for _, r := range c.Records {
+			if r.Name == s.name {
+				s.once.Do(s.before)
+			}
+		}
+	}
+	return s.Store.Commit(ctx, changes...)
+}
+
+// An Abandon is decided on the instance as read; when another node changes it before the
+// Abandon's record is committed (here b terminates it: a node that holds no lease of an
+// unloaded instance may), the record is refused and the operation decided again on the row as
+// it now is: InstanceTerminated, no Aborted record — not an Abandon acknowledged after the end.
+func TestAbandonDecidedAgainAfterAnotherNodesChange(t *testing.T) {
+	st := openStore(t)
+	b := startHost(t, host.Config{Store: st, UnloadAfter: -1, Node: "b"})
+	id := createExpense(t, b, 10)
+	mustManage(t, b, "Suspend", id, "paused") // persisted and unloaded: nobody holds it
+	hs := &hookStore{Store: st, name: "Aborted", before: func() { mustManage(t, b, "Terminate", id, "ended on b") }}
+	a := startHost(t, host.Config{Store: hs, UnloadAfter: -1, Node: "a"})
+	err := manage(t, a, "Abandon", id, "abandon on a")
+	if got := subcode(err); got != "InstanceTerminated" {
+		t.Fatalf("Abandon on a while b terminated the instance: %v (subcode %q), want InstanceTerminated", err, got)
+	}
+	recs, err := st.Records(bg, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countKind(recs, workflow.InstanceRecord, "Aborted"); n != 0 {
+		t.Fatalf("%d Aborted records after the Terminate, want 0", n)
+	}
+	if n := countKind(recs, workflow.InstanceRecord, "Terminated"); n != 1 {
+		t.Fatalf("%d Terminated records, want 1", n)
+	}
+}
