@@ -43,8 +43,15 @@ func (s *Store) Commit(ctx context.Context, changes ...store.Change) error {
 		return nil
 	}
 	u := &backend.Undo{}
+	rows := make([]uuid.UUID, 0, len(changes))
+	for _, c := range changes {
+		if c.Op != store.Insert {
+			rows = append(rows, c.Instance.ID)
+		}
+	}
 	r := &request{
 		changes: len(changes),
+		rows:    rows,
 		apply: func(t *tx) error {
 			err := t.applyChanges(changes, u)
 			if err != nil {
@@ -106,7 +113,7 @@ func (s *Store) Unregister(ctx context.Context, owner string) error {
 // Claim grants the instance's lease to a live owner.
 func (s *Store) Claim(ctx context.Context, id uuid.UUID, owner string) (store.Lease, error) {
 	var got store.Lease
-	err := s.submit(ctx, &request{apply: func(t *tx) error {
+	err := s.submit(ctx, &request{rows: []uuid.UUID{id}, apply: func(t *tx) error {
 		if err := t.ownerLive(owner); err != nil {
 			return err
 		}
@@ -132,7 +139,7 @@ func (s *Store) Claim(ctx context.Context, id uuid.UUID, owner string) (store.Le
 
 // Release frees the lease if it is still exactly l.
 func (s *Store) Release(ctx context.Context, id uuid.UUID, l store.Lease) error {
-	return s.submit(ctx, &request{apply: func(t *tx) error {
+	return s.submit(ctx, &request{rows: []uuid.UUID{id}, apply: func(t *tx) error {
 		cur, err := t.stored(id, "")
 		if err != nil {
 			return err

@@ -39,9 +39,12 @@ import (
 // only on its row's own columns, which PostgreSQL checks again on the row's latest version
 // once it has the row's lock; the full path locks the row (SELECT ... FOR UPDATE) before it
 // decides anything, and reads the lease holder's liveness in a statement of its own after the
-// lock, so a decision never rests on a snapshot older than the row it changes. ClaimDue and ClaimRunnable pick rows with FOR UPDATE
-// SKIP LOCKED, so two nodes never wait for, nor claim, the same instance. A deadlock or a
-// serialization failure rolls the batch back; it is retried until each request's write
+// lock, so a decision never rests on a snapshot older than the row it changes. ClaimDue and
+// ClaimRunnable pick rows with FOR UPDATE SKIP LOCKED, so two nodes never wait for, nor claim,
+// the same instance. Every batch first locks the existing instance rows its requests write, in
+// id order, in one statement (lockRowsSQL): batches of two nodes then never wait for each other
+// in a cycle, which PostgreSQL would break only after deadlock_timeout. A deadlock (with
+// another session) or a serialization failure rolls the batch back; it is retried until each request's write
 // timeout, after which that request is answered store.ErrTimeout and dropped, never to be
 // applied.
 //

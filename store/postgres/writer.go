@@ -1,11 +1,15 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -32,6 +36,9 @@ type request struct {
 	fast    func(now time.Time) *fastWrite
 	undo    func() // undoes apply's write-backs when the transaction is rolled back
 	changes int    // Changes it carries, for Stats and compaction
+	// rows are the instance rows it writes or locks while waiting (FOR UPDATE, UPDATE, DELETE):
+	// the batch locks them all first, in id order (see lockRowsSQL).
+	rows []uuid.UUID
 	backend.Ticket
 }
 
@@ -282,6 +289,36 @@ func (t *tx) queryRow(sql string, args []any, dest ...any) (bool, error) {
 	return found && err == nil, err
 }
 
+// lockRowsSQL is the statement that locks, in id order, every instance row the requests of
+// batch write ("" for none). Each node's batch transaction would otherwise lock rows in the
+// order of its requests and wait for one another node's batch holds while holding one that
+// batch wants (a node persisting its instance X and claiming Y, another persisting Y and
+// claiming X): a deadlock, which PostgreSQL breaks only after deadlock_timeout (1 s by default),
+// longer than a write under a short lease may take. Taken in one order, up front, the locks
+// cannot form a cycle: after this statement a batch waits for no row lock (claims pick with
+// SKIP LOCKED), and this statement waits only for lower ids than those it holds.
+func lockRowsSQL(batch []*request) string {
+	var ids []uuid.UUID
+	for _, r := range batch {
+		ids = append(ids, r.rows...)
+	}
+	if len(ids) == 0 {
+		return ""
+	}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	ids = slices.Compact(ids)
+	var b strings.Builder
+	b.WriteString("SELECT 1 FROM instances WHERE id IN (")
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("'" + id.String() + "'") // a UUID's text form: hex digits and hyphens
+	}
+	b.WriteString(") ORDER BY id FOR UPDATE")
+	return b.String()
+}
+
 // tryBatch applies batch in one transaction. Per-request refusals (ErrConflict, ...) and
 // statement errors are put in errs and roll back only that request's savepoint. A non-nil
 // return means the whole transaction was rolled back (and every write-back undone), or, for
@@ -301,6 +338,9 @@ func (s *Store) tryBatch(batch []*request, errs []error, noFast bool) error {
 	}
 	defer pc.Release()
 	t := &tx{ctx: ctx, conn: pc.Conn(), now: msNow(s.opts.clock), pending: []string{beginSQL}}
+	if lock := lockRowsSQL(batch); lock != "" {
+		t.pending = append(t.pending, lock)
+	}
 
 	var applied []*request
 	fail := func(err error) error {
