@@ -42,6 +42,9 @@ func (s *Store) Commit(ctx context.Context, changes ...store.Change) error {
 		}
 		return nil
 	}
+	if err := s.heldElsewhere(ctx, changes); err != nil {
+		return err
+	}
 	u := &backend.Undo{}
 	rows := make([]uuid.UUID, 0, len(changes))
 	for _, c := range changes {
@@ -65,6 +68,39 @@ func (s *Store) Commit(ctx context.Context, changes ...store.Change) error {
 		r.fast = func(now time.Time) *fastWrite { return fastChange(changes[0], now, u) }
 	}
 	return s.submit(ctx, r)
+}
+
+// heldElsewhereSQL finds the live owner other than $2 that holds instance $1 at store time $3,
+// provided $2 (when not "") is live itself: a lapsed writer is refused with ErrLeaseLost, by the
+// batch.
+const heldElsewhereSQL = `SELECT o.id, o.node, o.info, o.advertise, o.registered, o.renewed, o.expiry
+	FROM instances AS i JOIN owners AS o ON o.id = i.lease_owner
+	WHERE i.id = $1 AND i.lease_owner <> '' AND i.lease_owner <> $2 AND o.expiry > $3
+	AND ($2 = '' OR EXISTS (SELECT 1 FROM owners WHERE id = $2 AND expiry > $3))`
+
+// heldElsewhere is the ErrLeased refusal of a change whose instance, as its caller read it, is
+// leased to another owner, when a read finds that owner still holding it and live; nil
+// otherwise (or when the read fails), and the batch decides. Such a change (a node's first try of an operation on
+// another node's instance, which then goes to the holder) would otherwise take a place in a
+// batch, whose up-front row lock waits while the holder writes the row, and holds the batch's
+// other rows meanwhile. A refusal writes nothing, so answering it from a read is exact.
+func (s *Store) heldElsewhere(ctx context.Context, changes []store.Change) error {
+	for _, c := range changes {
+		in := c.Instance
+		if c.Op == store.Insert || in.Lease.Owner == "" || in.Lease.Owner == c.By {
+			continue
+		}
+		o := store.Owner{}
+		err := s.rpool.QueryRow(ctx, heldElsewhereSQL, in.ID, c.By, msNow(s.opts.clock)).
+			Scan(&o.ID, &o.Node, &o.Info, &o.Advertise, &o.Registered, &o.Renewed, &o.Expiry)
+		if err != nil {
+			// Not held elsewhere; or the read failed, and the batch will find out.
+			continue
+		}
+		o.Registered, o.Renewed, o.Expiry = o.Registered.UTC(), o.Renewed.UTC(), o.Expiry.UTC()
+		return &store.LeaseError{Instance: in.ID, Holder: o}
+	}
+	return nil
 }
 
 // badText makes PostgreSQL's refusal of a string (a NUL byte, invalid UTF-8) ErrInvalid.

@@ -571,6 +571,62 @@ func TestDeadlockIsRetried(t *testing.T) {
 
 // withParam is url with a run-time parameter that its sessions set (pgx sends a URL's
 // unknown parameters as run-time parameters).
+// A node's change of an instance another live node holds is refused with ErrLeased naming the
+// holder (where the operation is then forwarded), without waiting while the holder's session
+// has the row locked: here another session holds the lock for the whole call. A writer whose
+// own registration lapsed is still refused with ErrLeaseLost.
+func TestChangeOfAnotherNodesInstanceDoesNotWaitForItsRow(t *testing.T) {
+	url := pgtest.Fresh(t)
+	a := openAt(t, url, postgres.WithWriteTimeout(2*time.Second))
+	b := openAt(t, url)
+	for _, o := range []struct {
+		s  *postgres.Store
+		id string
+	}{{a, "node-a"}, {b, "node-b"}, {a, "node-c"}} {
+		if err := o.s.Register(bg, store.Owner{ID: o.id, Node: o.id + ".example", Advertise: "http://" + o.id + ".example:8080/"}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := newInstance()
+	commit(t, b, store.Change{Op: store.Insert, Instance: x, By: "node-b", Hold: true})
+	seen, err := a.Get(bg, x.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := sqlConn(t, url)
+	tx, err := other.Begin(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(bg, "SELECT 1 FROM instances WHERE id = $1 FOR UPDATE", x.ID); err != nil {
+		t.Fatal(err)
+	}
+	mine := *seen
+	err = a.Commit(bg, store.Change{Op: store.Update, Instance: &mine, By: "node-a", Hold: true,
+		Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Suspended"}}})
+	var le *store.LeaseError
+	if !errors.As(err, &le) || le.Instance != x.ID || le.Holder.ID != "node-b" ||
+		le.Holder.Advertise != "http://node-b.example:8080/" || le.Holder.Node != "node-b.example" {
+		t.Fatalf("change of node-b's instance by node-a while its row is locked: %v (%+v); want ErrLeased naming node-b at http://node-b.example:8080/", err, le)
+	}
+	if mine.Version != seen.Version || mine.Lease != seen.Lease {
+		t.Fatalf("refused change wrote back version %d, lease %+v; want %d, %+v", mine.Version, mine.Lease, seen.Version, seen.Lease)
+	}
+	if err := tx.Rollback(bg); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := a.Records(bg, x.ID, 0); err != nil || len(recs) != 0 {
+		t.Fatalf("records after the refusal: %v, %v; want none", recs, err)
+	}
+	if err := a.Unregister(bg, "node-c"); err != nil {
+		t.Fatal(err)
+	}
+	lapsed := *seen
+	if err := a.Commit(bg, store.Change{Op: store.Update, Instance: &lapsed, By: "node-c", Hold: true}); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("change by a lapsed owner: %v; want ErrLeaseLost", err)
+	}
+}
+
 func withParam(url, name, value string) string {
 	sep := "?"
 	if strings.Contains(url, "?") {
