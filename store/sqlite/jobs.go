@@ -228,14 +228,8 @@ func (s *Store) JobHasItems(ctx context.Context, id uuid.UUID, instances []uuid.
 func (s *Store) PurgeRecords(ctx context.Context, before time.Time, limit int) (int64, error) {
 	var n int64
 	err := s.submit(ctx, &request{apply: func(t *tx) error {
-		res, err := t.w.conn.ExecContext(t.ctx, `DELETE FROM tracking_records WHERE seq IN (
-			SELECT r.seq FROM tracking_records AS r INDEXED BY tracking_records_time
-			JOIN instances AS i ON i.id = r.instance_id
-			WHERE r.time < ? AND i.state != 'Completed' ORDER BY r.time LIMIT ?)`, toMS(before), max(limit, 1))
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
+		var err error
+		n, err = purgeBatches(t.ctx, t.w.conn, toMS(before), int64(max(limit, 1)))
 		return err
 	}})
 	return n, err

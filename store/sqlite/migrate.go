@@ -31,7 +31,8 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 // migrationSteps are the Go parts of migrations, by migration name: what SQL cannot compute.
 // Each runs after its migration's SQL, in the same transaction.
 var migrationSteps = map[string]func(context.Context, *sql.Conn) error{
-	"0003_query": fillVersionKeys,
+	"0003_query":            fillVersionKeys,
+	"0009_tracking_batches": moveRecordsToBatches,
 }
 
 // fillVersionKeys sets version_key (store.VersionKey of definition_version) on the rows that

@@ -440,21 +440,19 @@ func (s *Store) Records(ctx context.Context, id uuid.UUID, after int64) ([]workf
 	var out []workflow.Record
 	err := retry(ctx, func() error {
 		out = out[:0]
-		return s.query(ctx, `SELECT seq, instance_id, time, kind, name, activity, reason, principal, data
-			FROM tracking_records WHERE instance_id = ? AND seq > ? ORDER BY seq`,
+		return s.query(ctx, `SELECT first_seq, time, records FROM tracking_batches
+			WHERE instance_id = ? AND last_seq > ? ORDER BY last_seq`,
 			[]any{id.String(), after}, func(rows *sql.Rows) error {
-				var r workflow.Record
-				var iid, kind string
-				var t int64
-				if err := rows.Scan(&r.Seq, &iid, &t, &kind, &r.Name, &r.Activity, &r.Reason, &r.Principal, &r.Data); err != nil {
+				var first, at int64
+				var data []byte
+				if err := rows.Scan(&first, &at, &data); err != nil {
 					return err
 				}
-				var err error
-				if r.InstanceID, err = uuid.Parse(iid); err != nil {
-					return fmt.Errorf("sqlite: bad record instance id %q: %w", iid, err)
+				recs, err := decodeBatch(id, first, at, data, after)
+				if err != nil {
+					return err
 				}
-				r.Kind, r.Time = workflow.RecordKind(kind), fromMS(t)
-				out = append(out, r)
+				out = append(out, recs...)
 				return nil
 			})
 	})

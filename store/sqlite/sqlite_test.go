@@ -142,12 +142,13 @@ func TestPragmasAndIndexes(t *testing.T) {
 		t.Fatalf("journal_mode %q %v", mode, err)
 	}
 	for query, index := range map[string]string{
-		"SELECT id FROM instances INDEXED BY instances_due_timer WHERE state = 'Active' AND pending_timer IS NOT NULL AND pending_timer <= 5 ORDER BY pending_timer, id LIMIT 10":                                 "instances_due_timer",
-		"SELECT pending_timer FROM instances INDEXED BY instances_due_timer WHERE state = 'Active' AND pending_timer IS NOT NULL ORDER BY pending_timer LIMIT 1":                                                  "instances_due_timer",
-		"SELECT id FROM instances INDEXED BY instances_runnable WHERE state = 'Active' AND execution_status = 'Executing' AND (failures = 0 OR pending_timer IS NULL OR pending_timer <= 5) ORDER BY id LIMIT 10": "instances_runnable",
-		"UPDATE instances INDEXED BY instances_lease SET lease_owner = '' WHERE lease_owner = 'x' AND lease_owner != ''":                                                                                          "instances_lease",
-		"SELECT id FROM instances WHERE state = 'Suspended' ORDER BY created, id LIMIT 5":                                                                                                                         "instances_state",
-		"SELECT seq FROM tracking_records WHERE instance_id = 'x' AND seq > 3 ORDER BY seq":                                                                                                                       "tracking_records_instance",
+		"SELECT id FROM instances INDEXED BY instances_due_timer WHERE state = 'Active' AND pending_timer IS NOT NULL AND pending_timer <= 5 ORDER BY pending_timer, id LIMIT 10":                                      "instances_due_timer",
+		"SELECT pending_timer FROM instances INDEXED BY instances_due_timer WHERE state = 'Active' AND pending_timer IS NOT NULL ORDER BY pending_timer LIMIT 1":                                                       "instances_due_timer",
+		"SELECT id FROM instances INDEXED BY instances_runnable WHERE state = 'Active' AND execution_status = 'Executing' AND (failures = 0 OR pending_timer IS NULL OR pending_timer <= 5) ORDER BY id LIMIT 10":      "instances_runnable",
+		"UPDATE instances INDEXED BY instances_lease SET lease_owner = '' WHERE lease_owner = 'x' AND lease_owner != ''":                                                                                               "instances_lease",
+		"SELECT id FROM instances WHERE state = 'Suspended' ORDER BY created, id LIMIT 5":                                                                                                                              "instances_state",
+		"SELECT first_seq, time, records FROM tracking_batches WHERE instance_id = 'x' AND last_seq > 3 ORDER BY last_seq":                                                                                             "tracking_batches_instance",
+		"SELECT b.first_seq FROM tracking_batches AS b INDEXED BY tracking_batches_time JOIN instances AS i ON i.id = b.instance_id WHERE b.time < 5 AND i.state != 'Completed' ORDER BY b.time, b.first_seq LIMIT 10": "tracking_batches_time",
 	} {
 		rows, err := db.Query("EXPLAIN QUERY PLAN " + query)
 		if err != nil {

@@ -343,13 +343,13 @@ func (s *Store) commitBatch(batch []*request) {
 
 // writer owns the write connection and its prepared statements.
 type writer struct {
-	conn                                                  *sql.Conn
-	insert, keyHolder, update, updateRun, del, delRecords *sql.Stmt
-	storedRow, ownerLive                                  *sql.Stmt
-	ownerRow                                              *sql.Stmt
-	insertRecord, setLease, register, renew, expire       *sql.Stmt
-	releaseAll, claimDue, claimRunnable                   *sql.Stmt
-	all                                                   []*sql.Stmt
+	conn                                                    *sql.Conn
+	insert, keyHolder, update, updateRun, del, delRecords   *sql.Stmt
+	storedRow, ownerLive                                    *sql.Stmt
+	ownerRow                                                *sql.Stmt
+	nextSeq, insertBatch, setLease, register, renew, expire *sql.Stmt
+	releaseAll, claimDue, claimRunnable                     *sql.Stmt
+	all                                                     []*sql.Stmt
 }
 
 // freeOrMine is the condition under which owner ?1 may take an instance's lease at store
@@ -384,7 +384,7 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 			lease_owner = ?, lease_token = ?, version = version + 1, updated = ?
 			WHERE id = ?`},
 		{&w.del, `DELETE FROM instances WHERE id = ?`},
-		{&w.delRecords, `DELETE FROM tracking_records WHERE instance_id = ?`},
+		{&w.delRecords, `DELETE FROM tracking_batches WHERE instance_id = ?`},
 		{&w.storedRow, `SELECT version, lease_owner, lease_token, lease_owner != '' AND EXISTS
 			(SELECT 1 FROM owners WHERE owners.id = instances.lease_owner AND owners.expiry > ?),
 			state, completion, definition_name, definition_package, definition_version, suspension_exception,
@@ -392,8 +392,8 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 			FROM instances WHERE id = ?`},
 		{&w.ownerLive, ownerLiveSQL},
 		{&w.ownerRow, `SELECT id, node, info, advertise, registered, renewed, expiry FROM owners WHERE id = ?`},
-		{&w.insertRecord, `INSERT INTO tracking_records (instance_id, time, kind, name, activity, reason, principal, data)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.nextSeq, nextSeqSQL},
+		{&w.insertBatch, insertBatchSQL},
 		{&w.setLease, `UPDATE instances SET lease_owner = ?, lease_token = ? WHERE id = ?`},
 		{&w.register, `INSERT INTO owners (id, node, info, advertise, registered, renewed, expiry) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
 			ON CONFLICT (id) DO NOTHING`},
@@ -609,16 +609,20 @@ func (t *tx) applyChanges(changes []store.Change, u *backend.Undo) error {
 			}
 			u.WriteBack(c.Op, in, lease, now)
 		}
-		for j := range c.Records {
-			r := &c.Records[j]
-			u.Record(r)
-			*r = backend.StampRecord(*r, in.ID, now)
-			res, err := w.insertRecord.ExecContext(ctx, id, toMS(r.Time), string(r.Kind), r.Name, r.Activity,
-				r.Reason, r.Principal, r.Data)
+		if len(c.Records) > 0 {
+			first, err := nextSeqs(ctx, w.nextSeq, len(c.Records))
 			if err != nil {
 				return err
 			}
-			if r.Seq, err = res.LastInsertId(); err != nil {
+			for j := range c.Records {
+				r := &c.Records[j]
+				u.Record(r)
+				*r = backend.StampRecord(*r, in.ID, now)
+				r.Seq = first + int64(j)
+			}
+			b := batch{instance: id, recs: c.Records}
+			first, last, at := b.span()
+			if _, err := w.insertBatch.ExecContext(ctx, first, last, id, at, b.encode()); err != nil {
 				return err
 			}
 		}

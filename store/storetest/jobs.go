@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ var jobCases = []struct {
 	{"PurgeDeletesCompletedWithRecords", testPurge},
 	{"PurgeRefusesLive", testPurgeRefusesLive},
 	{"PurgeRecordsByAge", testPurgeRecords},
+	{"PurgeRecordsOfOneCommit", testPurgeRecordsOfOneCommit},
 	{"JobRoundTrip", testJobRoundTrip},
 	{"JobItems", testJobItems},
 }
@@ -119,6 +121,54 @@ func testPurgeRecords(t *testing.T, s store.Store, clk *clock) {
 	}
 	if rs, _ := s.Records(bg, done.ID, 0); len(rs) != 1 || rs[0].Name != "Completed" {
 		t.Fatalf("records of the completed instance: %+v", rs)
+	}
+}
+
+// Records one commit adds with times of their own are purged one by one, oldest first, and
+// the rest keep their seqs and times; Records after a seq in the middle of them starts there.
+func testPurgeRecordsOfOneCommit(t *testing.T, s store.Store, clk *clock) {
+	t0 := clk.now().Add(-time.Hour).Truncate(time.Millisecond)
+	live := newInstance(workflow.Active)
+	insert(t, s, live,
+		workflow.Record{Kind: workflow.InstanceRecord, Name: "Started", Time: t0},
+		workflow.Record{Kind: workflow.ActivityRecord, Name: "Executing", Activity: "main", Data: `{"type":"Sequence"}`, Time: t0.Add(2 * time.Minute)},
+		workflow.Record{Kind: workflow.InstanceRecord, Name: "Idle", Time: t0.Add(time.Minute)},
+		workflow.Record{Kind: workflow.BookmarkRecord, Name: "Review", Reason: "r", Principal: "p", Time: t0.Add(3 * time.Minute)})
+	all, err := s.Records(bg, live.ID, 0)
+	if err != nil || len(all) != 4 {
+		t.Fatalf("Records = %+v, %v; want the 4", all, err)
+	}
+	if rest, err := s.Records(bg, live.ID, all[1].Seq); err != nil || len(rest) != 2 || rest[0] != all[2] || rest[1] != all[3] {
+		t.Fatalf("Records after the second's seq = %+v, %v; want the third and fourth: %+v", rest, err, all[2:])
+	}
+	// Older than t0+2m30s: Started, Idle and Executing, by time; with limit 1 each time.
+	cut := t0.Add(150 * time.Second)
+	steps := []string{"[Started Executing Idle Review]", "[Executing Idle Review]", "[Executing Review]", "[Review]"}
+	var left []string
+	for want := 3; want >= 0; want-- {
+		rs, err := s.Records(bg, live.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		left = left[:0]
+		for _, r := range rs {
+			left = append(left, r.Name)
+		}
+		if fmt.Sprint(left) != steps[3-want] {
+			t.Fatalf("after purging %d: %v; want %s (the oldest go first)", 3-want, left, steps[3-want])
+		}
+		for _, r := range rs {
+			if i := slices.IndexFunc(all, func(a workflow.Record) bool { return a.Seq == r.Seq }); i < 0 || all[i] != r {
+				t.Fatalf("a record left after purging changed: %+v; it was stored as %+v", r, all)
+			}
+		}
+		n, err := s.PurgeRecords(bg, cut, 1)
+		if err != nil || n != min(int64(want), 1) {
+			t.Fatalf("PurgeRecords(limit 1) with %v left = %d, %v; want %d", left, n, err, min(want, 1))
+		}
+	}
+	if fmt.Sprint(left) != "[Review]" {
+		t.Fatalf("records left after purging those older than the cut: %v; want [Review]", left)
 	}
 }
 
