@@ -25,6 +25,7 @@ func TestMigrationsInOrder(t *testing.T) {
 		"m/0001_a.sql": {Data: slices.Concat(mustRead(t, "migrations/0001_init.sql"), mustRead(t, "migrations/0002_leases.sql"),
 			mustRead(t, "migrations/0003_query.sql"), mustRead(t, "migrations/0005_correlation.sql"), mustRead(t, "migrations/0006_parent.sql"),
 			mustRead(t, "migrations/0007_nodes.sql"), mustRead(t, "migrations/0009_tracking_batches.sql"),
+			mustRead(t, "migrations/0010_image_encoding.sql"),
 			[]byte("\nCREATE TABLE log (x TEXT); INSERT INTO log VALUES ('a');"))},
 		"m/README": {Data: []byte("not a migration")},
 	}

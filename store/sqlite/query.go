@@ -150,7 +150,7 @@ func pageColumns(variables bool) string {
 	}
 	return `i.id, i.definition_name, i.definition_package, i.definition_version, i.state, i.completion,
 	i.suspension_reason, i.suspension_exception, i.completion_reason, i.blocking_bookmarks, i.pending_timer,
-	i.execution_status, i.failures, NULL, 1, ` + v + `, i.completion_exception, i.version, i.lease_owner, i.lease_token,
+	i.execution_status, i.failures, NULL, 1, 0, ` + v + `, i.completion_exception, i.version, i.lease_owner, i.lease_token,
 	i.created, i.updated, i.correlation_key, i.current_state, i.properties, i.parent`
 }
 

@@ -315,7 +315,7 @@ func (s *Store) closeDBs() error {
 
 const instanceColumns = `id, definition_name, definition_package, definition_version, state, completion,
 	suspension_reason, suspension_exception, completion_reason, blocking_bookmarks, pending_timer,
-	execution_status, failures, image, image IS NULL, variables, completion_exception, version, lease_owner, lease_token,
+	execution_status, failures, image, image IS NULL, image_encoding, variables, completion_exception, version, lease_owner, lease_token,
 	created, updated, correlation_key, current_state, properties, parent`
 
 type scanner interface{ Scan(dest ...any) error }
@@ -327,6 +327,7 @@ func scanInstance(sc scanner) (*store.Instance, error) {
 		state, completion  string
 		image              []byte
 		imageNull          bool
+		imageEncoding      int
 		variables          sql.NullString
 		pending            sql.NullInt64
 		created, updatedMS int64
@@ -335,7 +336,7 @@ func scanInstance(sc scanner) (*store.Instance, error) {
 	)
 	if err := sc.Scan(&id, &in.Definition.Name, &in.Definition.Package, &in.Definition.Version, &state, &completion,
 		&in.SuspensionReason, &in.SuspensionException, &in.CompletionReason, &bookmarks, &pending,
-		&in.ExecutionStatus, &in.Failures, &image, &imageNull, &variables, &in.CompletionException, &in.Version,
+		&in.ExecutionStatus, &in.Failures, &image, &imageNull, &imageEncoding, &variables, &in.CompletionException, &in.Version,
 		&in.Lease.Owner, &in.Lease.Token,
 		&created, &updatedMS, &key, &in.CurrentState, &properties, &parent); err != nil {
 		return nil, err
@@ -364,7 +365,9 @@ func scanInstance(sc scanner) (*store.Instance, error) {
 	if !imageNull && image == nil {
 		image = []byte{} // the driver reads an empty blob as nil; keep nil and empty apart
 	}
-	in.Image = image
+	if in.Image, err = unpackImage(image, imageEncoding); err != nil {
+		return nil, fmt.Errorf("sqlite: instance %s: %w", id, err)
+	}
 	if variables.Valid {
 		in.Variables = []byte(variables.String)
 		if in.Variables == nil {

@@ -38,11 +38,17 @@ func (s *Store) Commit(ctx context.Context, changes ...store.Change) error {
 		}
 		return nil
 	}
+	images := make([]packedImage, len(changes))
+	for i, c := range changes {
+		if c.Op == store.Insert || c.Op == store.Update {
+			images[i] = packImage(c.Instance.Image)
+		}
+	}
 	u := &backend.Undo{}
 	return s.submit(ctx, &request{
 		changes: len(changes),
 		apply: func(t *tx) error {
-			err := t.applyChanges(changes, u)
+			err := t.applyChanges(changes, images, u)
 			if err != nil {
 				u.Restore()
 			}
@@ -366,21 +372,21 @@ func newWriter(ctx context.Context, conn *sql.Conn) (*writer, error) {
 		{&w.insert, `INSERT INTO instances (id, definition_name, definition_package, definition_version, state,
 			completion, suspension_reason, suspension_exception, completion_reason, blocking_bookmarks,
 			pending_timer, execution_status, failures, image, variables, completion_exception, version_key,
-			current_state, properties, lease_owner, lease_token, version, created, updated, correlation_key, parent)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
+			current_state, properties, image_encoding, lease_owner, lease_token, version, created, updated, correlation_key, parent)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`},
 		{&w.keyHolder, `SELECT id FROM instances WHERE correlation_key = ?`},
 		{&w.update, `UPDATE instances SET definition_name = ?, definition_package = ?, definition_version = ?,
 			state = ?, completion = ?, suspension_reason = ?, suspension_exception = ?, completion_reason = ?,
 			blocking_bookmarks = ?, pending_timer = ?, execution_status = ?, failures = ?, image = ?, variables = ?,
-			completion_exception = ?, version_key = ?, current_state = ?, properties = ?,
+			completion_exception = ?, version_key = ?, current_state = ?, properties = ?, image_encoding = ?,
 			lease_owner = ?, lease_token = ?, version = version + 1, updated = ?
 			WHERE id = ?`},
 		// An update that keeps the columns queries are indexed, counted and looked up by
 		// (runColumns' complement: state, completion, definition, exceptions, bookmarks) leaves
 		// them out, so that SQLite rewrites none of their index entries and runs no trigger.
 		{&w.updateRun, `UPDATE instances SET suspension_reason = ?, completion_reason = ?, pending_timer = ?,
-			execution_status = ?, failures = ?, image = ?, variables = ?,
+			execution_status = ?, failures = ?, image = ?, image_encoding = ?, variables = ?,
 			lease_owner = ?, lease_token = ?, version = version + 1, updated = ?
 			WHERE id = ?`},
 		{&w.del, `DELETE FROM instances WHERE id = ?`},
@@ -532,9 +538,9 @@ func (t *tx) leased(id uuid.UUID, holder string) error {
 
 // applyChanges executes one request's changes, writing back into the caller's structs as it goes
 // (recorded in u so a rollback can undo them; later changes of the same call see earlier ones).
-func (t *tx) applyChanges(changes []store.Change, u *backend.Undo) error {
+func (t *tx) applyChanges(changes []store.Change, images []packedImage, u *backend.Undo) error {
 	ctx, w, now := t.ctx, t.w, t.now
-	for _, c := range changes {
+	for i, c := range changes {
 		in := c.Instance
 		id := in.ID.String()
 		var cur storedLease
@@ -553,7 +559,7 @@ func (t *tx) applyChanges(changes []store.Change, u *backend.Undo) error {
 		}
 		switch c.Op {
 		case store.Insert:
-			cols, err := columns(in)
+			cols, err := columns(in, images[i])
 			if err != nil {
 				return err
 			}
@@ -573,12 +579,12 @@ func (t *tx) applyChanges(changes []store.Change, u *backend.Undo) error {
 			}
 			u.WriteBack(c.Op, in, lease, now)
 		case store.Update:
-			cols, err := columns(in)
+			cols, err := columns(in, images[i])
 			if err != nil {
 				return err
 			}
 			if keyColumns(cols) == cur.keys {
-				_, err = w.updateRun.ExecContext(ctx, cols[5], cols[7], cols[9], cols[10], cols[11], cols[12], cols[13],
+				_, err = w.updateRun.ExecContext(ctx, cols[5], cols[7], cols[9], cols[10], cols[11], cols[12], cols[18], cols[13],
 					lease.Owner, lease.Token, toMS(now), id)
 			} else {
 				_, err = w.update.ExecContext(ctx, append(cols, lease.Owner, lease.Token, toMS(now), id)...)
@@ -649,8 +655,8 @@ func execOne(ctx context.Context, st *sql.Stmt, none error, args ...any) error {
 // columns returns the instance's column values in the order shared by the insert and update
 // statements: definition (3), state, completion, suspension reason and exception, completion
 // reason, bookmarks, pending timer, execution status, failures, image, variables, completion
-// exception, version key.
-func columns(in *store.Instance) ([]any, error) {
+// exception, version key, current state, properties, image encoding. img is in.Image packed.
+func columns(in *store.Instance, img packedImage) ([]any, error) {
 	bookmarks := "[]"
 	if len(in.Bookmarks) > 0 {
 		b, err := json.Marshal(in.Bookmarks)
@@ -659,13 +665,7 @@ func columns(in *store.Instance) ([]any, error) {
 		}
 		bookmarks = string(b)
 	}
-	var image, variables any
-	if in.Image != nil {
-		image = in.Image
-		if len(in.Image) == 0 {
-			image = emptyBlob
-		}
-	}
+	var variables any
 	if in.Variables != nil {
 		variables = string(in.Variables)
 	}
@@ -675,8 +675,8 @@ func columns(in *store.Instance) ([]any, error) {
 	}
 	return []any{in.Definition.Name, in.Definition.Package, in.Definition.Version, string(in.State),
 		string(in.Completion), in.SuspensionReason, in.SuspensionException, in.CompletionReason, bookmarks,
-		toNullMS(in.PendingTimer), in.ExecutionStatus, in.Failures, image, variables, in.CompletionException,
-		store.VersionKey(in.Definition.Version), in.CurrentState, properties}, nil
+		toNullMS(in.PendingTimer), in.ExecutionStatus, in.Failures, img.data, variables, in.CompletionException,
+		store.VersionKey(in.Definition.Version), in.CurrentState, properties, img.encoding}, nil
 }
 
 // keyColumns picks from columns' values those storedRow reads after the lease: state,
