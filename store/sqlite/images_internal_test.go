@@ -123,3 +123,27 @@ func TestImagesStoredDeflated(t *testing.T) {
 		t.Fatalf("Get of a row written as given: %q, %v", got.Image, err)
 	}
 }
+
+// The memo gives back the packing of an image written again unchanged, and packs anew an image
+// that changed — also one changed in place in the caller's slice — and keeps a bounded number.
+func TestImageMemo(t *testing.T) {
+	var m imageMemo
+	id := uuid.New()
+	img := []byte(sampleImage)
+	first := m.pack(id, img)
+	again := m.pack(id, bytes.Clone(img))
+	if &first.data.([]byte)[0] != &again.data.([]byte)[0] {
+		t.Error("an unchanged image was packed again")
+	}
+	img[len(img)-2] = '2' // "timerSeq":2, in the caller's own slice
+	changed := m.pack(id, img)
+	if got, err := unpackImage(changed.data.([]byte), changed.encoding); err != nil || !bytes.Equal(got, img) {
+		t.Fatalf("after a change in place: read back %q, %v; want %q", got, err, img)
+	}
+	for range 3 * imageMemoSize {
+		m.pack(uuid.New(), img)
+	}
+	if n := len(m.m); n > imageMemoSize {
+		t.Errorf("the memo holds %d images, more than %d", n, imageMemoSize)
+	}
+}

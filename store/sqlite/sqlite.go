@@ -64,6 +64,8 @@ type Store struct {
 
 	commits, failed, batches, batchedChanges atomic.Uint64
 	maxBatch                                 atomic.Int64
+
+	images imageMemo // the images written last, packed
 }
 
 var _ store.Store = (*Store)(nil)

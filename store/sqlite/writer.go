@@ -41,7 +41,7 @@ func (s *Store) Commit(ctx context.Context, changes ...store.Change) error {
 	images := make([]packedImage, len(changes))
 	for i, c := range changes {
 		if c.Op == store.Insert || c.Op == store.Update {
-			images[i] = packImage(c.Instance.Image)
+			images[i] = s.images.pack(c.Instance.ID, c.Instance.Image)
 		}
 	}
 	u := &backend.Undo{}
