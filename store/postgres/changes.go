@@ -227,7 +227,53 @@ const grantSQL = `UPDATE instances AS i
 
 // ClaimDue grants owner the due Active instances that no other live owner holds.
 func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, limit int) ([]store.Claimed, error) {
+	if held, ok, err := s.heldDue(ctx, owner, now, limit); err != nil || ok {
+		return held, err
+	}
 	return s.claimMany(ctx, owner, claimDueSQL, now, limit)
+}
+
+// heldDueSQL is claimDueSQL as a read: what it would pick, with the leases as they are.
+const heldDueSQL = `SELECT i.id, i.lease_owner, i.lease_token, i.pending_timer FROM instances AS i
+	WHERE i.state = 'Active' AND i.pending_timer IS NOT NULL AND i.pending_timer <= $2 AND ` + freeOrMine + `
+	ORDER BY i.pending_timer, i.id LIMIT $4`
+
+// heldDue is ClaimDue when it has nothing to grant: every instance it would pick is owner's
+// already (an idle instance stays loaded, and leased, while its timer runs), and owner is live.
+// Such a claim would change no row, so it is answered from a read, without a place in a batch
+// (sqlite's ClaimDue does the same). No other owner can take a live owner's lease, so what the
+// read found still holds when it returns, as a grant's would. ok is false when some pick needs
+// a grant, or the read failed (the batch then decides).
+func (s *Store) heldDue(ctx context.Context, owner string, now time.Time, limit int) (held []store.Claimed, ok bool, err error) {
+	if s.rclosed.Load() {
+		return nil, false, store.ErrClosed
+	}
+	at := msNow(s.opts.clock)
+	var got []claimedRow
+	mine := true
+	err = s.query(ctx, heldDueSQL, []any{owner, ms(now), at, limitArg(limit)}, func(row pgx.Row) error {
+		var r claimedRow
+		var holder string
+		var due *time.Time
+		if err := row.Scan(&r.c.ID, &holder, &r.c.Lease.Token, &due); err != nil {
+			return err
+		}
+		if due != nil {
+			r.due = due.UTC()
+		}
+		r.c.Lease.Owner = owner
+		mine = mine && holder == owner
+		got = append(got, r)
+		return nil
+	})
+	if err != nil || !mine || len(got) == 0 {
+		return nil, false, nil
+	}
+	var live bool
+	if err := s.rpool.QueryRow(ctx, ownerLiveSQL, owner, at).Scan(&live); err != nil || !live {
+		return nil, false, nil
+	}
+	return sortClaimed(got), true, nil
 }
 
 // ClaimRunnable grants owner the Active, Executing instances due to run that no other live

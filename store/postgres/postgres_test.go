@@ -627,6 +627,51 @@ func TestChangeOfAnotherNodesInstanceDoesNotWaitForItsRow(t *testing.T) {
 	}
 }
 
+// A claim of due instances the owner holds already changes no row and is answered from a
+// read, without a batch; one that must grant a free instance's lease takes one; an owner whose
+// registration lapsed is refused as before.
+func TestClaimDueOfHeldInstancesWritesNothing(t *testing.T) {
+	var mu sync.Mutex
+	batches := 0
+	clk := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	var clkMu sync.Mutex
+	now := func() time.Time { clkMu.Lock(); defer clkMu.Unlock(); return clk }
+	s := openAt(t, pgtest.Fresh(t), postgres.WithClock(now),
+		postgres.WithObserver(func(store.BatchInfo) { mu.Lock(); batches++; mu.Unlock() }))
+	seen := func() int { mu.Lock(); defer mu.Unlock(); return batches }
+	if err := s.Register(bg, store.Owner{ID: "a"}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	held := newInstance()
+	held.PendingTimer = clk.Add(-time.Second)
+	commit(t, s, store.Change{Op: store.Insert, Instance: held, By: "a", Hold: true})
+	before := seen()
+	cs, err := s.ClaimDue(bg, "a", clk, 10)
+	if err != nil || len(cs) != 1 || cs[0].ID != held.ID || cs[0].Lease != held.Lease || cs[0].From != "" {
+		t.Fatalf("ClaimDue of a held instance = %+v, %v; want it with its lease %+v", cs, err, held.Lease)
+	}
+	if n := seen() - before; n != 0 {
+		t.Errorf("the claim of a held instance took %d batches, want none", n)
+	}
+	free := newInstance()
+	free.PendingTimer = clk.Add(-2 * time.Second)
+	commit(t, s, store.Change{Op: store.Insert, Instance: free})
+	before = seen()
+	cs, err = s.ClaimDue(bg, "a", clk, 10)
+	if err != nil || len(cs) != 2 || cs[0].ID != free.ID || cs[0].Lease.Owner != "a" || cs[1].ID != held.ID {
+		t.Fatalf("ClaimDue with a free instance = %+v, %v; want it granted first (earliest due), then the held one", cs, err)
+	}
+	if n := seen() - before; n != 1 {
+		t.Errorf("the claim granting a lease took %d batches, want 1", n)
+	}
+	clkMu.Lock()
+	clk = clk.Add(11 * time.Second) // a's registration lapses
+	clkMu.Unlock()
+	if _, err := s.ClaimDue(bg, "a", clk, 10); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("ClaimDue by a lapsed owner: %v, want ErrLeaseLost", err)
+	}
+}
+
 func withParam(url, name, value string) string {
 	sep := "?"
 	if strings.Contains(url, "?") {
