@@ -330,14 +330,7 @@ func TestClaimSeesRegistrationsAfterLock(t *testing.T) {
 	in.PendingTimer = time.Now().Add(-time.Minute)
 	commit(t, a, store.Change{Op: store.Insert, Instance: in})
 	// Another session holds the instance's row, so that b's Claim, which locks it, waits.
-	other := sqlConn(t, url)
-	tx, err := other.Begin(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(bg, "SELECT 1 FROM instances WHERE id = $1 FOR UPDATE", in.ID); err != nil {
-		t.Fatal(err)
-	}
+	tx := inOtherSession(t, url, "SELECT 1 FROM instances WHERE id = $1 FOR UPDATE", in.ID)
 	// While the row is held: a new owner registers and takes the lease in the holding
 	// session (as a node that registered after b's claim started would).
 	if _, err := tx.Exec(bg, "INSERT INTO owners (id, registered, renewed, expiry) VALUES ('late', now(), now(), now() + interval '1 hour')"); err != nil {
@@ -352,11 +345,11 @@ func TestClaimSeesRegistrationsAfterLock(t *testing.T) {
 		done <- err
 	}()
 	// b's Claim waits for the row with its statement's snapshot taken: "late" is not in it.
-	waitForLockWaits(t, other, 1)
+	waitForLockWaits(t, sqlConn(t, url), 1)
 	if err := tx.Commit(bg); err != nil {
 		t.Fatal(err)
 	}
-	err = <-done
+	err := <-done
 	var le *store.LeaseError
 	if !errors.As(err, &le) || le.Holder.ID != "late" {
 		t.Fatalf("Claim after another session registered and took the lease: %v, want a LeaseError naming late", err)
@@ -374,14 +367,7 @@ func TestWriteTimeout(t *testing.T) {
 	}
 	existing := newInstance()
 	commit(t, s, store.Change{Op: store.Insert, Instance: existing})
-	other := sqlConn(t, url)
-	tx, err := other.Begin(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(bg, "LOCK TABLE instances, owners, tracking_records IN EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
+	tx := inOtherSession(t, url, "LOCK TABLE instances, owners, tracking_records IN EXCLUSIVE MODE")
 	var wg sync.WaitGroup
 	ins := make([]*store.Instance, 20)
 	errs := make([]error, len(ins)+1)
@@ -479,14 +465,7 @@ func TestOpposedBatchesDoNotDeadlock(t *testing.T) {
 	x, y, z := newInstance(), newInstance(), newInstance()
 	commit(t, a, store.Change{Op: store.Insert, Instance: x}, store.Change{Op: store.Insert, Instance: y},
 		store.Change{Op: store.Insert, Instance: z})
-	other := sqlConn(t, url)
-	tx, err := other.Begin(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(bg, "SELECT 1 FROM instances WHERE id = ANY ($1) FOR UPDATE", []uuid.UUID{x.ID, y.ID, z.ID}); err != nil {
-		t.Fatal(err)
-	}
+	tx := inOtherSession(t, url, "SELECT 1 FROM instances WHERE id = ANY ($1) FOR UPDATE", []uuid.UUID{x.ID, y.ID, z.ID})
 	ax, ay, bx, by, bz := *x, *y, *x, *y, *z
 	var wg sync.WaitGroup
 	var errA, errB error
@@ -497,7 +476,7 @@ func TestOpposedBatchesDoNotDeadlock(t *testing.T) {
 	wg.Go(func() {
 		errA = a.Commit(bg, store.Change{Op: store.Update, Instance: &ax}, store.Change{Op: store.Update, Instance: &ay})
 	})
-	waitForLockWaits(t, other, 2)
+	waitForLockWaits(t, sqlConn(t, url), 2)
 	if err := tx.Rollback(bg); err != nil {
 		t.Fatal(err)
 	}
@@ -593,14 +572,7 @@ func TestChangeOfAnotherNodesInstanceDoesNotWaitForItsRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := sqlConn(t, url)
-	tx, err := other.Begin(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(bg, "SELECT 1 FROM instances WHERE id = $1 FOR UPDATE", x.ID); err != nil {
-		t.Fatal(err)
-	}
+	tx := inOtherSession(t, url, "SELECT 1 FROM instances WHERE id = $1 FOR UPDATE", x.ID)
 	mine := *seen
 	err = a.Commit(bg, store.Change{Op: store.Update, Instance: &mine, By: "node-a", Hold: true,
 		Records: []workflow.Record{{Kind: workflow.InstanceRecord, Name: "Suspended"}}})
@@ -670,6 +642,20 @@ func TestClaimDueOfHeldInstancesWritesNothing(t *testing.T) {
 	if _, err := s.ClaimDue(bg, "a", clk, 10); !errors.Is(err, store.ErrLeaseLost) {
 		t.Errorf("ClaimDue by a lapsed owner: %v, want ErrLeaseLost", err)
 	}
+}
+
+// inOtherSession begins a transaction in a session of its own (another node's, psql's) and
+// runs sql in it; the caller ends it.
+func inOtherSession(t *testing.T, url, sql string, args ...any) pgx.Tx {
+	t.Helper()
+	tx, err := sqlConn(t, url).Begin(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(bg, sql, args...); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
 
 func withParam(url, name, value string) string {

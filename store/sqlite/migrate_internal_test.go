@@ -95,26 +95,51 @@ func mustRead(t *testing.T, name string) []byte {
 	return b
 }
 
-// TestQueryMigrationOfExistingRows: 0003_query on a database that already holds instances fills
-// the bookmark table, the counts and the version keys, so the new queries see the old rows.
-func TestQueryMigrationOfExistingRows(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
+// migratedUpTo creates a database at path with the embedded migrations before the one named,
+// as a binary of that time left it, and returns a connection to it.
+func migratedUpTo(t *testing.T, path, name string) (*sql.DB, *sql.Conn) {
+	t.Helper()
 	ms, err := loadMigrations(embeddedMigrations, "migrations")
 	if err != nil {
 		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m migration) bool { return m.Name == name })
+	if i < 0 {
+		t.Fatalf("no migration %s", name)
 	}
 	db, err := sql.Open("sqlite", dsn(path, time.Second, false))
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := db.Conn(ctx)
+	conn, err := db.Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := migrate(ctx, conn, ms[:2], time.Now); err != nil {
+	if err := migrate(context.Background(), conn, ms[:i], time.Now); err != nil {
 		t.Fatal(err)
 	}
+	return db, conn
+}
+
+// reopen closes what migratedUpTo returned and opens the store at path, migrating it on.
+func reopen(t *testing.T, db *sql.DB, conn *sql.Conn, path string) *Store {
+	t.Helper()
+	conn.Close()
+	db.Close()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestQueryMigrationOfExistingRows: 0003_query on a database that already holds instances fills
+// the bookmark table, the counts and the version keys, so the new queries see the old rows.
+func TestQueryMigrationOfExistingRows(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, conn := migratedUpTo(t, path, "0003_query")
 	for i, r := range []struct{ state, version, exc, bookmarks string }{
 		{"Active", "1.0.0.0", "", `["Review","Escalate"]`},
 		{"Active", "01.0.0.0", "", `["Review"]`},
@@ -127,14 +152,7 @@ func TestQueryMigrationOfExistingRows(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	conn.Close()
-	db.Close()
-
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := reopen(t, db, conn, path)
 	count := func(f store.Filter, by store.GroupBy) string {
 		t.Helper()
 		cs, err := s.CountInstances(ctx, f, by)

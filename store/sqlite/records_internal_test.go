@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"math"
 	"path/filepath"
 	"slices"
@@ -111,25 +110,7 @@ func FuzzDecodeBatch(f *testing.F) {
 func TestTrackingMigrationOfExistingRecords(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	ms, err := loadMigrations(embeddedMigrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(ms, func(m migration) bool { return m.Name == "0009_tracking_batches" })
-	if i < 0 {
-		t.Fatal("no 0009_tracking_batches migration")
-	}
-	db, err := sql.Open("sqlite", dsn(path, time.Second, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrate(ctx, conn, ms[:i], time.Now); err != nil {
-		t.Fatal(err)
-	}
+	db, conn := migratedUpTo(t, path, "0009_tracking_batches")
 	a, b := uuid.New(), uuid.New()
 	t0 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 	rows := []workflow.Record{
@@ -156,14 +137,7 @@ func TestTrackingMigrationOfExistingRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows = rows[:6]
-	conn.Close()
-	db.Close()
-
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := reopen(t, db, conn, path)
 	for _, id := range []uuid.UUID{a, b} {
 		var want []workflow.Record
 		for _, r := range rows {
