@@ -38,13 +38,18 @@ const minDeflate = 128
 // allocate without bound. Far above any image the engine writes.
 const maxImage = 256 << 20
 
-var deflaters = sync.Pool{New: func() any {
-	w, err := flate.NewWriterDict(nil, 5, imageDictionary)
-	if err != nil {
-		panic(err) // only for an invalid level
+// deflaters holds the compressors, at most maxDeflaters: each is about 800 KB of hash tables,
+// and a sync.Pool would make one for every caller compressing at once, and again after each GC
+// emptied it. A caller waits for a free one; on two cores, four compress as fast as more would.
+var deflaters = make(chan *flate.Writer, maxDeflaters)
+
+const maxDeflaters = 4
+
+func init() {
+	for range maxDeflaters {
+		deflaters <- nil // made when first needed
 	}
-	return w
-}}
+}
 
 var inflaters = sync.Pool{New: func() any { return flate.NewReaderDict(bytes.NewReader(nil), imageDictionary) }}
 
@@ -67,13 +72,21 @@ func packImage(img []byte) packedImage {
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(img) / 2)
-	w := deflaters.Get().(*flate.Writer)
-	w.Reset(&buf)
+	w := <-deflaters
+	if w == nil {
+		var err error
+		if w, err = flate.NewWriterDict(&buf, 5, imageDictionary); err != nil {
+			deflaters <- nil
+			return packedImage{data: img} // only for an invalid level
+		}
+	} else {
+		w.Reset(&buf)
+	}
 	_, err := w.Write(img)
 	if err == nil {
 		err = w.Close()
 	}
-	deflaters.Put(w)
+	deflaters <- w
 	if err != nil || buf.Len() >= len(img) {
 		return packedImage{data: img}
 	}
@@ -124,7 +137,7 @@ type memoImage struct {
 	packed packedImage
 }
 
-const imageMemoSize = 1024
+const imageMemoSize = 256
 
 // pack is packImage(img), from the memo when instance id was last written with img.
 func (c *imageMemo) pack(id uuid.UUID, img []byte) packedImage {
